@@ -1,0 +1,87 @@
+// The one place that reads process.env. Every variable has a default that works on one
+// machine (see .env.example); a bad value stops the process with a line naming it.
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v), 'must be a postgresql:// URL');
+const redisUrl = z
+  .string()
+  .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v) && URL.canParse(v), 'must be a redis:// or rediss:// URL');
+const httpUrl = z
+  .string()
+  .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http:// or https:// URL');
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: postgresUrl.default('postgresql://postgres@127.0.0.1:5432/claimtrail'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  /** Prefix of every BullMQ key: lets a test run share a Redis with a running service. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _.:- only')
+    .default('claimtrail'),
+  BLOB_DIR: z.string().min(1).default('./.data/blobs'),
+  LOG_ORIGIN: z
+    .string()
+    .regex(/^[^\s+]+$/, 'a non-empty name without spaces or "+" (C2SP checkpoint origin / note key name)')
+    .default('claimtrail.local/log'),
+  LOG_SIGNING_KEY_FILE: z.string().min(1).default('./.data/log-signing.key'),
+  FETCH_ALLOWLIST: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  FETCH_MAX_BYTES: positiveInt.default(1024 ** 3),
+  X_SYNDICATION_URL: httpUrl.default('https://cdn.syndication.twimg.com'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest JSON request body, in bytes. */
+  BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  /** How long shutdown waits for in-flight requests and jobs before giving up. */
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  WORKER_CONCURRENCY: positiveInt.default(4),
+  /** The sequencer integrates at least this often while events are pending... */
+  SEQUENCER_INTERVAL_MS: positiveInt.default(500),
+  /** ...or as soon as this many are waiting; also the largest batch. */
+  SEQUENCER_BATCH_SIZE: positiveInt.default(2000),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** Parses an environment (default: process.env). Empty strings count as unset. */
+export function parseConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  return result.data;
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, parsed once. */
+export function config(): Config {
+  cached ??= parseConfig();
+  return cached;
+}
+
+/** Names of every variable the service reads (for .env.example and docker-compose checks). */
+export const configVariables = Object.keys(envSchema.shape);

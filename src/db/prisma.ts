@@ -1,0 +1,11 @@
+// Prisma Client on the query compiler (no native engine) through the pg driver adapter.
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../generated/prisma/index.js';
+
+export type { Prisma } from '../generated/prisma/index.js';
+export { PrismaClient };
+
+export function createPrisma(databaseUrl: string, poolMax = 10): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: databaseUrl, max: poolMax });
+  return new PrismaClient({ adapter });
+}
