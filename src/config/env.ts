@@ -19,7 +19,7 @@ export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: postgresUrl.default('postgresql://postgres@127.0.0.1:5432/claimtrail'),
+  DATABASE_URL: postgresUrl.default('postgresql://postgres:postgres@127.0.0.1:5432/claimtrail'),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key: lets a test run share a Redis with a running service. */
   REDIS_PREFIX: z

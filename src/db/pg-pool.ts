@@ -4,7 +4,7 @@ import pg from 'pg';
 import { logger } from '../lib/logger.ts';
 
 export function createPgPool(databaseUrl: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 3_000 });
   // An idle client losing its connection (Postgres restarted) must not crash the process:
   // the pool drops that client and the next query reconnects.
   pool.on('error', (err) => logger().warn({ err: err.message }, 'idle Postgres connection lost'));

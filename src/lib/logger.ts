@@ -1,5 +1,5 @@
 // Structured logging (pino). Tokens, cookies and keys are redacted wherever they appear.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { config } from '../config/env.ts';
 
 export const redactPaths = [

@@ -1,1 +1,40 @@
-export default function setup() {}
+// Once per `vitest run`: a database and a Redis key prefix of this run's own, so tests never
+// touch a running service's data and two runs on one machine do not collide.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { parseConfig } from '../../src/config/env.ts';
+import { migrate } from '../../src/db/migrate.ts';
+
+export default async function setup() {
+  const base = parseConfig(process.env);
+  const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const url = new URL(base.DATABASE_URL);
+  url.pathname = `/claimtrail_test_${runId}`;
+  const databaseUrl = url.toString();
+  const prefix = `claimtrail-test-${runId}`;
+  await migrate(databaseUrl);
+
+  // Inherited by the test workers, which vitest forks after this runs.
+  process.env.DATABASE_URL = databaseUrl;
+  process.env.REDIS_PREFIX = prefix;
+  process.env.NODE_ENV = 'test';
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
+
+  return async () => {
+    const adminUrl = new URL(databaseUrl);
+    adminUrl.pathname = '/postgres';
+    const admin = new pg.Client({ connectionString: adminUrl.toString() });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(url.pathname.slice(1))} WITH (FORCE)`);
+    await admin.end();
+    const redis = new Redis(base.REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    redis.disconnect();
+  };
+}

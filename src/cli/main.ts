@@ -1,0 +1,119 @@
+// The `claimtrail` command: processes, migrations, users and verification.
+import { Command, InvalidArgumentError } from 'commander';
+import { type Config, ConfigError, config } from '../config/env.ts';
+
+function loadConfig(): Config {
+  try {
+    return config();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // One line naming each bad variable, then stop: nothing starts half-configured.
+      process.stderr.write(`claimtrail: configuration error: ${err.problems.join('; ')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+type Kind = 'api' | 'worker' | 'sequencer';
+
+async function run(kinds: Kind[], { migrateFirst }: { migrateFirst: boolean }) {
+  const cfg = loadConfig();
+  const { logger } = await import('../lib/logger.ts');
+  if (migrateFirst) {
+    const { migrate } = await import('../db/migrate.ts');
+    const { created } = await migrate(cfg.DATABASE_URL);
+    logger().info({ created }, 'database migrated');
+  }
+  const { runComponents } = await import('../processes/run.ts');
+  const starters = await Promise.all(
+    kinds.map(async (k) => {
+      if (k === 'api') return (await import('../processes/api.ts')).startApi;
+      if (k === 'worker') {
+        const { startWorkers } = await import('../../workers/worker-runner.ts');
+        const { handlers } = await import('../../workers/handlers.ts');
+        return (ctx: Parameters<typeof startWorkers>[0]) => startWorkers(ctx, { handlers });
+      }
+      return (await import('../processes/sequencer.ts')).startSequencer;
+    }),
+  );
+  await runComponents(cfg, starters);
+}
+
+const program = new Command('claimtrail').description(
+  'Provenance and chain-of-custody tracker for media claims',
+);
+
+program
+  .command('start')
+  .description('migrate the database, then run API, workers and sequencer in this process')
+  .action(() => run(['sequencer', 'worker', 'api'], { migrateFirst: true }));
+program
+  .command('api')
+  .description('run the HTTP API')
+  .action(() => run(['api'], { migrateFirst: false }));
+program
+  .command('worker')
+  .description('run the job workers')
+  .action(() => run(['worker'], { migrateFirst: false }));
+program
+  .command('sequencer')
+  .description('run the Merkle log sequencer')
+  .action(() => run(['sequencer'], { migrateFirst: false }));
+
+const db = program.command('db').description('database');
+db.command('migrate')
+  .description('create the database if missing and apply every pending migration')
+  .action(async () => {
+    const cfg = loadConfig();
+    const { migrate } = await import('../db/migrate.ts');
+    const { created, output } = await migrate(cfg.DATABASE_URL);
+    process.stdout.write(`${created ? 'created the database; ' : ''}${output.trim().split('\n').at(-1)}\n`);
+  });
+
+db.command('generate')
+  .description('generate the Prisma client (src/generated/prisma)')
+  .action(async () => {
+    const cfg = loadConfig();
+    const { runPrismaCli } = await import('../db/migrate.ts');
+    process.stdout.write(await runPrismaCli(['generate'], cfg.DATABASE_URL));
+  });
+
+const user = program.command('user').description('users');
+user
+  .command('add')
+  .description('create a user and print {id, name, role, token} as JSON (the token is shown only here)')
+  .requiredOption('--name <name>', 'display name')
+  .requiredOption('--role <role>', 'admin | editor | auditor | viewer', (v) => {
+    if (!['admin', 'editor', 'auditor', 'viewer'].includes(v)) {
+      throw new InvalidArgumentError('must be admin, editor, auditor or viewer');
+    }
+    return v;
+  })
+  .action(async (opts: { name: string; role: 'admin' | 'editor' | 'auditor' | 'viewer' }) => {
+    const cfg = loadConfig();
+    const { createPrisma } = await import('../db/prisma.ts');
+    const { createUser } = await import('../users/users.service.ts');
+    const prisma = createPrisma(cfg.DATABASE_URL, 1);
+    try {
+      const created = await createUser(prisma, { name: opts.name.trim(), role: opts.role }, 'system:cli');
+      process.stdout.write(`${JSON.stringify(created)}\n`);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+
+const ledger = program.command('ledger').description('the chain of custody');
+ledger
+  .command('verify')
+  .description('recompute every chain and the Merkle tree, compare with the latest checkpoint')
+  .action(async () => {
+    const cfg = loadConfig();
+    const { verifyLedger } = await import('./ledger-verify.ts');
+    process.exitCode = await verifyLedger(cfg);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`claimtrail: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+// The process-wide dependencies (repositories wrap these). Built once per process from the
+// configuration and closed in reverse order on shutdown.
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from './config/env.ts';
+import { createPgPool } from './db/pg-pool.ts';
+import { createPrisma, type PrismaClient } from './db/prisma.ts';
+import { logger } from './lib/logger.ts';
+import { Queues } from './queue/queues.ts';
+import { createRedis } from './queue/redis.ts';
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  prisma: PrismaClient;
+  pool: pg.Pool;
+  /** Fail-fast connection for enqueueing and readiness probes. */
+  redis: Redis;
+  queues: Queues;
+  close(): Promise<void>;
+}
+
+export function createContext(config: Config): AppContext {
+  const log = logger();
+  const prisma = createPrisma(config.DATABASE_URL);
+  const pool = createPgPool(config.DATABASE_URL);
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  // ioredis reports every failed reconnect; one line per outage is enough.
+  let redisDown = false;
+  redis.on('error', (err) => {
+    if (!redisDown) log.warn({ err: err.message }, 'Redis connection lost; retrying');
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) log.info('Redis connection restored');
+    redisDown = false;
+  });
+  const queues = new Queues(redis, config.REDIS_PREFIX);
+  return {
+    config,
+    log,
+    prisma,
+    pool,
+    redis,
+    queues,
+    async close() {
+      await queues.close().catch((err) => log.warn({ err: err.message }, 'closing queues'));
+      redis.disconnect();
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// The Express application: cross-cutting middleware, then one router per resource, then
+// the problem+json fallbacks. Routers register their OpenAPI paths as they are built.
+import { apiReference } from '@scalar/express-api-reference';
+import express from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { AppContext } from '../context.ts';
+import { createMetrics } from './metrics.ts';
+import { ApiDocs } from './openapi.ts';
+import { errorHandler, notFoundHandler } from './problem.ts';
+import { jsonBody, requestIdFor, requireJsonBody } from './request-context.ts';
+import { healthRouter } from './routes/health.router.ts';
+
+export function createApp(ctx: AppContext) {
+  const app = express();
+  const docs = new ApiDocs();
+  const metrics = createMetrics(ctx.queues);
+
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger: ctx.log,
+      genReqId: (req, res) => {
+        const id = requestIdFor(req);
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      // Probes and scrapes every few seconds would drown the log.
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+    }),
+  );
+  app.use(metrics.middleware);
+  app.use('/docs', helmet({ contentSecurityPolicy: false }));
+  app.use(helmet());
+
+  app.use(healthRouter(ctx, docs, metrics));
+
+  app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES));
+
+  app.get('/openapi.json', (_req, res) => {
+    res.json(docs.document(ctx.config.BODY_LIMIT_BYTES));
+  });
+  app.get('/docs', apiReference({ url: '/openapi.json', pageTitle: 'claimtrail API' }));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return { app, docs };
+}

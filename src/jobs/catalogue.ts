@@ -1,0 +1,44 @@
+// The one typed job catalogue: job name → queue, payload schema and retry policy. The API
+// enqueues through it; the worker process refuses to start unless every name here has
+// exactly one handler (workers/handlers.ts).
+import { z } from 'zod';
+
+interface JobSpec<S extends z.ZodType> {
+  queue: QueueName;
+  schema: S;
+  attempts: number;
+  /** Exponential backoff base delay (ms); BullMQ doubles it on every retry. */
+  backoffMs: number;
+}
+
+export const queueNames = ['custody'] as const;
+export type QueueName = (typeof queueNames)[number];
+
+const defineJob = <S extends z.ZodType>(spec: JobSpec<S>) => spec;
+
+const subjectRef = z.strictObject({
+  type: z.enum(['investigation', 'claim', 'source', 'export', 'user']),
+  id: z.string().min(1).max(64),
+});
+
+export const jobCatalogue = {
+  /** Recomputes one subject's hash chain and logs the verdict (used after imports and by
+   * periodic audits); a broken chain fails the job with the first bad event as reason. */
+  'custody.verify-subject': defineJob({
+    queue: 'custody',
+    schema: z.strictObject({ subject: subjectRef }),
+    attempts: 3,
+    backoffMs: 1_000,
+  }),
+};
+
+export type JobName = keyof typeof jobCatalogue;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalogue)[N]['schema']>;
+export const jobNames = Object.keys(jobCatalogue) as JobName[];
+
+/** The spec for a job name read back from Redis (untyped until its payload is parsed). */
+export function findJobSpec(name: string): JobSpec<z.ZodType> | undefined {
+  return Object.hasOwn(jobCatalogue, name)
+    ? (jobCatalogue as Record<string, JobSpec<z.ZodType>>)[name]
+    : undefined;
+}

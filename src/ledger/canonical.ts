@@ -1,0 +1,44 @@
+// Canonical event bodies (RFC 8785 JSON Canonicalization Scheme) and their hashes.
+// JCS over JavaScript values is small enough to own: ECMAScript number and string
+// serialization (what JSON.stringify does) plus object keys sorted by UTF-16 code units.
+import { createHash } from 'node:crypto';
+import type { Subject } from './event-types.ts';
+
+/** The hashed part of a ledger event. */
+export interface EventBody {
+  subject: Subject;
+  seq: number;
+  /** Lowercase hex hash of the subject's previous event; null for seq 1. */
+  prev: string | null;
+  type: string;
+  actor: string;
+  /** RFC 3339 UTC with milliseconds. */
+  at: string;
+  data: unknown;
+}
+
+/** RFC 8785 serialization. Throws on values JSON cannot hold (undefined, NaN, Infinity,
+ * bigint, functions), instead of silently dropping them as JSON.stringify would. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`cannot canonicalize ${value}`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    // Default sort compares UTF-16 code units, exactly as RFC 8785 section 3.2.3 requires.
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  throw new TypeError(`cannot canonicalize a ${typeof value}`);
+}
+
+export const sha256Hex = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+/** Canonical bytes and hash of a body: hash = lowercase hex SHA-256 of the canonical bytes. */
+export function sealBody(body: EventBody): { canonical: string; hash: string } {
+  const canonical = canonicalJson(body);
+  return { canonical, hash: sha256Hex(canonical) };
+}

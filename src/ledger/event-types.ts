@@ -1,0 +1,165 @@
+// The catalogue of ledger event types: which subject each belongs to and the exact shape
+// of its `data`. Appending validates against it, so an unknown type or malformed data is a
+// programming error that tests catch, never a stored row.
+import { z } from 'zod';
+
+export const subjectTypes = ['investigation', 'claim', 'source', 'export', 'user'] as const;
+export type SubjectType = (typeof subjectTypes)[number];
+export const subjectSchema = z.strictObject({
+  type: z.enum(subjectTypes),
+  id: z.string().min(1).max(64),
+});
+export type Subject = z.infer<typeof subjectSchema>;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const url = z.string().max(8192);
+const json = z.json();
+const check = z.strictObject({ name: z.string(), expected: json, observed: json, passed: z.boolean() });
+const expected = z.strictObject({
+  durationSeconds: z.number().optional(),
+  mediaType: z.enum(['video', 'image', 'audio', 'page']).optional(),
+  sha256: sha256Hex.optional(),
+});
+const headers = z.record(z.string(), z.string());
+
+/** type → [subject type, data schema]. Keep data sufficient to re-check the step later. */
+export const eventCatalogue = {
+  // users and tenancy
+  user_created: ['user', z.strictObject({ name: z.string(), role: z.string() })],
+  user_tokens_revoked: ['user', z.strictObject({ revoked: z.number().int().nonnegative() })],
+  investigation_created: [
+    'investigation',
+    z.strictObject({ title: z.string(), description: z.string().nullable() }),
+  ],
+  member_added: ['investigation', z.strictObject({ userId: z.string(), role: z.string() })],
+  // claims
+  claim_created: [
+    'claim',
+    z.strictObject({ investigationId: z.string(), claim: z.record(z.string(), json) }),
+  ],
+  claim_updated: [
+    'claim',
+    z.strictObject({ before: z.record(z.string(), json), after: z.record(z.string(), json) }),
+  ],
+  citation_added: [
+    'claim',
+    z.strictObject({
+      citationId: z.string(),
+      sourceId: z.string(),
+      relation: z.string(),
+      expected,
+      note: z.string().nullable(),
+    }),
+  ],
+  // sources: citation and capture
+  source_cited: [
+    'source',
+    z.strictObject({
+      claimId: z.string(),
+      citationId: z.string(),
+      url,
+      normalizedUrl: url,
+      relation: z.string(),
+      expected,
+    }),
+  ],
+  capture_requested: ['source', z.strictObject({ captureId: z.string(), reason: z.string() })],
+  fetch_started: ['source', z.strictObject({ captureId: z.string(), url, worker: z.string() })],
+  fetched: [
+    'source',
+    z.strictObject({
+      captureId: z.string(),
+      url,
+      finalUrl: url,
+      status: z.number().int(),
+      redirects: z.array(z.strictObject({ url, status: z.number().int() })),
+      headers,
+      remoteAddress: z.string(),
+      bytes: z.number().int().nonnegative(),
+    }),
+  ],
+  stored: [
+    'source',
+    z.strictObject({
+      captureId: z.string().nullable(),
+      evidenceId: z.string(),
+      kind: z.string(),
+      sha256: sha256Hex,
+      size: z.number().int().nonnegative(),
+      mediaType: z.string(),
+      originUrl: url.nullable(),
+    }),
+  ],
+  metadata_extracted: [
+    'source',
+    z.strictObject({
+      evidenceId: z.string(),
+      sha256: sha256Hex,
+      tool: z.string(),
+      metadata: z.record(z.string(), json),
+    }),
+  ],
+  check_passed: ['source', z.strictObject({ evidenceId: z.string(), check })],
+  check_failed: ['source', z.strictObject({ evidenceId: z.string(), check })],
+  capture_failed: [
+    'source',
+    z.strictObject({ captureId: z.string(), code: z.string(), detail: z.string(), retryable: z.boolean() }),
+  ],
+  content_changed: [
+    'source',
+    z.strictObject({ captureId: z.string(), previousSha256: sha256Hex, sha256: sha256Hex }),
+  ],
+  source_gone: ['source', z.strictObject({ captureId: z.string(), status: z.number().int(), url })],
+  evidence_read: [
+    'source',
+    z.strictObject({
+      evidenceId: z.string(),
+      sha256: sha256Hex,
+      range: z.string().nullable(),
+      bytes: z.number().int(),
+    }),
+  ],
+  // exports
+  export_requested: [
+    'export',
+    z.strictObject({
+      scope: z.strictObject({ claimId: z.string().optional(), investigationId: z.string().optional() }),
+      format: z.string(),
+      includeContent: z.boolean(),
+    }),
+  ],
+  export_completed: [
+    'export',
+    z.strictObject({
+      sha256: sha256Hex,
+      size: z.number().int().nonnegative(),
+      checkpointSize: z.number().int(),
+    }),
+  ],
+  export_failed: ['export', z.strictObject({ reason: z.string() })],
+} as const satisfies Record<string, readonly [SubjectType, z.ZodType]>;
+
+export type EventType = keyof typeof eventCatalogue;
+export type EventData<T extends EventType> = z.infer<(typeof eventCatalogue)[T][1]>;
+export const eventTypes = Object.keys(eventCatalogue) as EventType[];
+
+export class LedgerProgrammingError extends Error {
+  override name = 'LedgerProgrammingError';
+}
+
+/** Validates an event before it is appended: known type, right subject, exact data. */
+export function validateEvent<T extends EventType>(subject: Subject, type: T, data: unknown): EventData<T> {
+  if (!Object.hasOwn(eventCatalogue, type))
+    throw new LedgerProgrammingError(`unknown ledger event type "${type}"`);
+  const [subjectType, schema] = eventCatalogue[type];
+  if (subject.type !== subjectType) {
+    throw new LedgerProgrammingError(
+      `event "${type}" belongs to ${subjectType} subjects, not ${subject.type}`,
+    );
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    throw new LedgerProgrammingError(`invalid data for "${type}": ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data as EventData<T>;
+}

@@ -1,0 +1,100 @@
+// The ledger's write path and subject reads. Every state change in claimtrail appends
+// through appendEvent inside the transaction that makes the change.
+import type { Prisma } from '../db/prisma.ts';
+import { type EventBody, sealBody } from './canonical.ts';
+import type { StoredEvent } from './chain-verify.ts';
+import { type EventData, type EventType, type Subject, validateEvent } from './event-types.ts';
+
+export type Tx = Prisma.TransactionClient;
+
+export interface AppendInput<T extends EventType> {
+  subject: Subject;
+  type: T;
+  /** `user:<id>`, `worker:<name>` or `system:<what>`. */
+  actor: string;
+  data: EventData<T>;
+  at?: Date;
+}
+
+/** The API shape of a ledger event. */
+export interface LedgerEventView extends EventBody {
+  hash: string;
+  logIndex: number | null;
+}
+
+/**
+ * Appends one event to its subject's chain inside the caller's transaction `tx`.
+ * Invariants: seq is contiguous from 1 per subject, prev is the hash of seq-1 (null for 1),
+ * hash = SHA-256 of the RFC 8785 body. Appends to one subject are serialized by a
+ * transaction-scoped advisory lock (different subjects proceed in parallel), and the unique
+ * (subject, seq) index makes a fork impossible even without it. The event is queued for the
+ * sequencer in the same transaction, so it is integrated if and only if it commits.
+ */
+export async function appendEvent<T extends EventType>(
+  tx: Tx,
+  input: AppendInput<T>,
+): Promise<LedgerEventView> {
+  const data = validateEvent(input.subject, input.type, input.data);
+  const { type: st, id: sid } = input.subject;
+  await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`${st}:${sid}`}, 0))) l`;
+  const last = await tx.$queryRaw<{ seq: number; hash: string }[]>`
+    SELECT seq, encode(hash, 'hex') AS hash FROM ledger_events
+    WHERE subject_type = ${st} AND subject_id = ${sid} ORDER BY seq DESC LIMIT 1`;
+  const body: EventBody = {
+    subject: { type: st, id: sid },
+    seq: (last[0]?.seq ?? 0) + 1,
+    prev: last[0]?.hash ?? null,
+    type: input.type,
+    actor: input.actor,
+    at: (input.at ?? new Date()).toISOString(),
+    data,
+  };
+  const { canonical, hash } = sealBody(body);
+  await tx.$queryRaw`
+    WITH e AS (
+      INSERT INTO ledger_events (subject_type, subject_id, seq, prev, hash, type, body)
+      VALUES (${st}, ${sid}, ${body.seq}, nullif(decode(${body.prev ?? ''}, 'hex'), ''::bytea), decode(${hash}, 'hex'), ${body.type}, ${canonical})
+      RETURNING id
+    )
+    INSERT INTO log_pending (event_id) SELECT id FROM e RETURNING event_id`;
+  return { ...body, hash, logIndex: null };
+}
+
+interface EventRow {
+  seq: number;
+  type: string;
+  hash: string;
+  prev: string | null;
+  body: string;
+  log_index: bigint | null;
+  logged_hash: string | null;
+}
+
+/** A subject's events in seq order, with their log index and the hash the log recorded. */
+export async function readSubjectEvents(
+  db: Tx,
+  subject: Subject,
+): Promise<(StoredEvent & { logIndex: number | null })[]> {
+  const rows = await db.$queryRaw<EventRow[]>`
+    SELECT e.seq, e.type, encode(e.hash, 'hex') AS hash, encode(e.prev, 'hex') AS prev, e.body,
+           l.log_index, encode(l.event_hash, 'hex') AS logged_hash
+    FROM ledger_events e LEFT JOIN log_entries l ON l.event_id = e.id
+    WHERE e.subject_type = ${subject.type} AND e.subject_id = ${subject.id}
+    ORDER BY e.seq`;
+  return rows.map((r) => ({
+    seq: r.seq,
+    type: r.type,
+    hash: r.hash,
+    prev: r.prev,
+    body: r.body,
+    loggedHash: r.logged_hash,
+    logIndex: r.log_index === null ? null : Number(r.log_index),
+  }));
+}
+
+/** The API view of stored events: the canonical body plus hash and logIndex. */
+export const toEventView = (e: StoredEvent & { logIndex: number | null }): LedgerEventView => ({
+  ...(JSON.parse(e.body) as EventBody),
+  hash: e.hash,
+  logIndex: e.logIndex,
+});

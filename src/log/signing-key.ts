@@ -1,0 +1,39 @@
+// The log's Ed25519 signing key, kept in LOG_SIGNING_KEY_FILE in Go's sumdb/note signer
+// format (PRIVATE+KEY+name+hash+base64). Generated on first start, never logged.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { generateSignerKey, parseSignerKey, verifierKeyFromSigner } from './note.ts';
+
+export interface LogKeys {
+  signerKey: string;
+  verifierKey: string;
+}
+
+/** Loads the signing key, creating it (mode 0600, exclusive create so two processes starting
+ * together agree on one key) when the file does not exist. Its name must be `origin`. */
+export async function loadOrCreateSigningKey(file: string, origin: string, log: Logger): Promise<LogKeys> {
+  let signerKey: string;
+  try {
+    signerKey = (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dirname(file), { recursive: true });
+    const generated = generateSignerKey(origin);
+    try {
+      await writeFile(file, `${generated.signerKey}\n`, { mode: 0o600, flag: 'wx' });
+      log.warn(
+        { file, verifierKey: generated.verifierKey },
+        'generated a new log signing key: back it up, and publish the verifier key',
+      );
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    signerKey = (await readFile(file, 'utf8')).trim();
+  }
+  const parsed = parseSignerKey(signerKey);
+  if (parsed.name !== origin) {
+    throw new Error(`log signing key in ${file} is named "${parsed.name}" but LOG_ORIGIN is "${origin}"`);
+  }
+  return { signerKey, verifierKey: verifierKeyFromSigner(signerKey) };
+}

@@ -1,0 +1,27 @@
+// The API process: an HTTP server that drains in-flight requests on shutdown.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AppContext } from '../context.ts';
+import { createApp } from '../http/app.ts';
+import type { Component } from './component.ts';
+
+export async function startApi(ctx: AppContext): Promise<Component & { server: Server }> {
+  const { app } = createApp(ctx);
+  const server = app.listen(ctx.config.PORT, ctx.config.HOST);
+  await once(server, 'listening');
+  // Keep-alive sockets would hold shutdown open for their whole idle timeout.
+  server.keepAliveTimeout = 5_000;
+  const address = server.address();
+  ctx.log.info({ address }, 'api listening');
+  return {
+    name: 'api',
+    server,
+    async stop(deadline: number) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,19 @@
+// API tokens: 256 random bits shown once, stored only as SHA-256.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const prefix = 'ct_';
+
+export function newToken(): { token: string; hash: Buffer } {
+  const token = prefix + randomBytes(32).toString('base64url');
+  return { token, hash: hashToken(token) };
+}
+
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+/** Constant-time comparison of a presented token with a stored hash. */
+export const tokenMatches = (token: string, stored: Uint8Array): boolean => {
+  const h = hashToken(token);
+  return h.length === stored.length && timingSafeEqual(h, stored);
+};
+
+export const looksLikeToken = (value: string) => /^ct_[A-Za-z0-9_-]{43}$/.test(value);

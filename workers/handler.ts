@@ -1,0 +1,38 @@
+// What a job handler receives and how handlers are bound to catalogue names.
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { AppContext } from '../src/context.ts';
+import type { JobName, JobPayload } from '../src/jobs/catalogue.ts';
+
+export interface JobContext {
+  ctx: AppContext;
+  job: Job;
+  log: Logger;
+}
+
+export interface JobHandler<N extends JobName = JobName> {
+  name: N;
+  run(payload: JobPayload<N>, jc: JobContext): Promise<unknown>;
+}
+
+export const handle = <N extends JobName>(name: N, run: JobHandler<N>['run']): JobHandler<N> => ({
+  name,
+  run,
+});
+
+/** Startup check: every catalogued job has exactly one handler and no handler is stray. */
+export function indexHandlers(
+  names: readonly string[],
+  handlers: readonly JobHandler[],
+): Map<string, JobHandler> {
+  const byName = new Map<string, JobHandler>();
+  for (const h of handlers) {
+    if (byName.has(h.name)) throw new Error(`job "${h.name}" has two handlers`);
+    if (!names.includes(h.name))
+      throw new Error(`handler for "${h.name}", which is not in the job catalogue`);
+    byName.set(h.name, h);
+  }
+  const missing = names.filter((n) => !byName.has(n));
+  if (missing.length) throw new Error(`catalogued jobs without a handler: ${missing.join(', ')}`);
+  return byName;
+}

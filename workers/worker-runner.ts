@@ -1,0 +1,72 @@
+// The worker process: one BullMQ Worker per queue of the catalogue, payloads validated
+// before handlers run, permanent failures (bad payload, refused input) not retried.
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { AppContext } from '../src/context.ts';
+import { findJobSpec, jobNames, queueNames } from '../src/jobs/catalogue.ts';
+import type { Component } from '../src/processes/component.ts';
+import { createRedis, warnUnlessNoEviction } from '../src/queue/redis.ts';
+import { indexHandlers, type JobHandler } from './handler.ts';
+
+export interface WorkerOptions {
+  handlers: readonly JobHandler[];
+  catalogueNames?: readonly string[];
+  concurrency?: number;
+}
+
+export async function startWorkers(
+  ctx: AppContext,
+  opts: WorkerOptions,
+): Promise<Component & { workers: Worker[] }> {
+  const handlers = indexHandlers(opts.catalogueNames ?? jobNames, opts.handlers);
+  const connection = createRedis(ctx.config.REDIS_URL, 'worker');
+  await warnUnlessNoEviction(connection, ctx.log);
+
+  const workers = queueNames.map((queue) => {
+    const worker = new Worker(
+      queue,
+      async (job) => {
+        const handler = handlers.get(job.name);
+        const spec = findJobSpec(job.name);
+        if (!handler || !spec) throw new UnrecoverableError(`no handler for job "${job.name}"`);
+        const parsed = spec.schema.safeParse(job.data);
+        if (!parsed.success) throw new UnrecoverableError(`invalid payload: ${parsed.error.message}`);
+        const log = ctx.log.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+        return handler.run(parsed.data as never, { ctx, job, log });
+      },
+      {
+        connection,
+        prefix: ctx.config.REDIS_PREFIX,
+        concurrency: opts.concurrency ?? ctx.config.WORKER_CONCURRENCY,
+      },
+    );
+    worker.on('failed', (job, err) =>
+      ctx.log.warn(
+        { jobId: job?.id, job: job?.name, reason: err.message, attempts: job?.attemptsMade },
+        'job failed',
+      ),
+    );
+    worker.on('error', (err) => ctx.log.error({ err: err.message, queue }, 'worker error'));
+    return worker;
+  });
+  ctx.log.info({ queues: queueNames, jobs: [...handlers.keys()] }, 'workers started');
+
+  return {
+    name: 'workers',
+    workers,
+    async stop(deadline) {
+      // close() stops fetching and waits for active jobs; past the deadline we force it, and
+      // BullMQ's stalled-job check hands the unfinished jobs back to the queue.
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+      });
+      if ((await Promise.race([graceful, timedOut])) === 'timeout') {
+        ctx.log.warn('jobs still running at the shutdown deadline: forcing close, they will be retried');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      clearTimeout(timer);
+      connection.disconnect();
+    },
+  };
+}
