@@ -1,6 +1,9 @@
 // Once per `vitest run`: a database and a Redis key prefix of this run's own, so tests never
 // touch a running service's data and two runs on one machine do not collide.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { parseConfig } from '../../src/config/env.ts';
@@ -20,6 +23,10 @@ export default async function setup() {
   process.env.REDIS_PREFIX = prefix;
   process.env.NODE_ENV = 'test';
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
+  // One signing key and blob store per run, shared by every test file's processes.
+  const scratch = mkdtempSync(join(tmpdir(), `claimtrail-test-${runId}-`));
+  process.env.LOG_SIGNING_KEY_FILE = join(scratch, 'log-signing.key');
+  process.env.BLOB_DIR = join(scratch, 'blobs');
 
   return async () => {
     const adminUrl = new URL(databaseUrl);
@@ -36,5 +43,6 @@ export default async function setup() {
       cursor = next;
     } while (cursor !== '0');
     redis.disconnect();
+    rmSync(scratch, { recursive: true, force: true });
   };
 }

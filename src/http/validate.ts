@@ -1,0 +1,24 @@
+// Request validation at the edge: zod parses, failures become 400 problems listing each field.
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { AppError } from '../lib/errors.ts';
+import { zodToFieldErrors } from './problem.ts';
+
+function parseOr400<S extends z.ZodType>(schema: S, value: unknown, root: string): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    throw new AppError(
+      'validation_failed',
+      `The request ${root} is invalid.`,
+      zodToFieldErrors(r.error, root),
+    );
+  }
+  return r.data;
+}
+
+export const parseQuery = <S extends z.ZodType>(schema: S, req: Request) =>
+  parseOr400(schema, req.query, 'query');
+export const parseBody = <S extends z.ZodType>(schema: S, req: Request) =>
+  parseOr400(schema, req.body ?? {}, 'body');
+export const parseParams = <S extends z.ZodType>(schema: S, req: Request) =>
+  parseOr400(schema, req.params, 'params');
