@@ -1,6 +1,6 @@
 // The worker process: one BullMQ Worker per queue of the catalogue, payloads validated
 // before handlers run, permanent failures (bad payload, refused input) not retried.
-import { UnrecoverableError, Worker } from 'bullmq';
+import { type WorkerOptions as BullWorkerOptions, UnrecoverableError, Worker } from 'bullmq';
 import type { AppContext } from '../src/context.ts';
 import { findJobSpec, jobNames, queueNames } from '../src/jobs/catalogue.ts';
 import type { Component } from '../src/processes/component.ts';
@@ -11,6 +11,8 @@ export interface WorkerOptions {
   handlers: readonly JobHandler[];
   catalogueNames?: readonly string[];
   concurrency?: number;
+  /** Passed to every BullMQ Worker (tests shorten lockDuration/stalledInterval). */
+  workerOptions?: Partial<Pick<BullWorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>>;
 }
 
 export async function startWorkers(
@@ -37,6 +39,7 @@ export async function startWorkers(
         connection,
         prefix: ctx.config.REDIS_PREFIX,
         concurrency: opts.concurrency ?? ctx.config.WORKER_CONCURRENCY,
+        ...opts.workerOptions,
       },
     );
     worker.on('failed', (job, err) =>
@@ -54,18 +57,20 @@ export async function startWorkers(
     name: 'workers',
     workers,
     async stop(deadline) {
-      // close() stops fetching and waits for active jobs; past the deadline we force it, and
-      // BullMQ's stalled-job check hands the unfinished jobs back to the queue.
-      const graceful = Promise.all(workers.map((w) => w.close()));
+      // pause() stops fetching and resolves when active jobs are done. close(true) must come
+      // after the race: BullMQ's close(true) returns an already pending close() unchanged.
+      // A job still running at the deadline keeps its lock until it expires, then BullMQ's
+      // stalled-job check hands it back to the queue for another worker.
+      const graceful = Promise.all(workers.map((w) => w.pause()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
       });
       if ((await Promise.race([graceful, timedOut])) === 'timeout') {
         ctx.log.warn('jobs still running at the shutdown deadline: forcing close, they will be retried');
-        await Promise.all(workers.map((w) => w.close(true)));
       }
       clearTimeout(timer);
+      await Promise.all(workers.map((w) => w.close(true)));
       connection.disconnect();
     },
   };

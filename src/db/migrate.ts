@@ -58,16 +58,34 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     return true;
   } catch (err) {
-    // Two processes starting at once: the loser of the race sees duplicate_database.
-    if ((err as { code?: string }).code === '42P04') return false;
+    // Two processes starting at once: the loser of the race sees duplicate_database, or a
+    // unique violation on pg_database when both passed the check above.
+    const code = (err as { code?: string }).code;
+    if (code === '42P04' || code === '23505') return false;
     throw err;
   } finally {
     await admin.end();
   }
 }
 
+/** Creates the database if needed and applies pending migrations. Concurrent callers (API,
+ * worker and sequencer starting together) are serialized by an advisory lock on the
+ * `postgres` database, held until the Prisma CLI has finished. */
 export async function migrate(databaseUrl: string): Promise<{ created: boolean; output: string }> {
-  const created = await ensureDatabase(databaseUrl);
-  const output = await runPrismaCli(['migrate', 'deploy'], databaseUrl);
-  return { created, output };
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(
+      "SELECT 1 AS locked FROM (SELECT pg_advisory_lock(hashtext('claimtrail:migrate:' || $1))) l",
+      [name],
+    );
+    const created = await ensureDatabase(databaseUrl);
+    const output = await runPrismaCli(['migrate', 'deploy'], databaseUrl);
+    return { created, output };
+  } finally {
+    await admin.end();
+  }
 }

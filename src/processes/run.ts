@@ -29,7 +29,8 @@ export async function runComponents(config: Config, starters: ComponentStarter[]
     }
     await ctx.close();
     ctx.log.info('shutdown complete');
-    process.exit(0);
+    // pino writes asynchronously: flush before exiting so no line is lost or reordered.
+    ctx.log.flush(() => process.exit(0));
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,185 @@
+// prisma/migrations and prisma/schema.prisma must describe the same database, and migrate()
+// must be safe to run on every start. Two scratch databases on the test server:
+//   A ← migrate() (the migrations, as production applies them),
+//   B ← the SQL Prisma derives from schema.prisma (`migrate diff --from-empty`).
+// Their catalogs are compared. Triggers and their functions exist only in the migrations
+// (raw SQL Prisma cannot express) and are left out, as is Prisma's `_prisma_migrations`.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, prismaCliEnv } from '../../src/db/migrate.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+
+function databaseUrl(name: string): string {
+  const url = new URL(process.env.DATABASE_URL ?? '');
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+const urlA = databaseUrl(`claimtrail_drift_a_${suffix}`);
+const urlB = databaseUrl(`claimtrail_drift_b_${suffix}`);
+const adminUrl = databaseUrl('postgres');
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const nameOf = (url: string) => pg.escapeIdentifier(new URL(url).pathname.slice(1));
+
+/** The DDL Prisma derives from schema.prisma: stdout only (stderr carries its chatter). */
+function schemaSql(url: string): Promise<string> {
+  const args = [
+    'migrate',
+    'diff',
+    '--from-empty',
+    '--to-schema-datamodel',
+    'prisma/schema.prisma',
+    '--script',
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`${root}node_modules/prisma/build/index.js`, ...args], {
+      cwd: root,
+      env: prismaCliEnv(url),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`prisma ${args.join(' ')} exited ${code}:\n${err}`)),
+    );
+  });
+}
+
+/** One line per catalog fact of schema `public`, sorted. */
+async function catalog(url: string): Promise<string[]> {
+  return withClient(url, async (c) => {
+    const q = async (sql: string) => (await c.query<{ line: string }>(sql)).rows.map((r) => r.line);
+    const lines = [
+      ...(await q(`SELECT 'table ' || c.relname AS line FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations'`)),
+      ...(await q(`SELECT format('column %s.%s: %s%s%s', c.relname, a.attname,
+            format_type(a.atttypid, a.atttypmod),
+            CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE ' NULL' END,
+            COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')) AS line
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations'
+            AND a.attnum > 0 AND NOT a.attisdropped`)),
+      ...(await q(`SELECT 'index ' || indexdef AS line FROM pg_indexes
+          WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'`)),
+      ...(await q(`SELECT format('constraint %s.%s (%s): %s', c.relname, con.conname, con.contype,
+            pg_get_constraintdef(con.oid)) AS line
+          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relname <> '_prisma_migrations'`)),
+      ...(await q(`SELECT format('enum %s: %s', t.typname,
+            string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder)) AS line
+          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+          JOIN pg_namespace n ON n.oid = t.typnamespace
+          WHERE n.nspname = 'public' GROUP BY t.typname`)),
+      ...(await q(`SELECT 'sequence ' || c.relname AS line FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'S'`)),
+    ];
+    return lines.sort();
+  });
+}
+
+/** Readable difference: `- ` only in the migrations (A), `+ ` only in schema.prisma (B). */
+function diffCatalogs(a: string[], b: string[]): string {
+  const inB = new Set(b);
+  const inA = new Set(a);
+  return [
+    ...a.filter((l) => !inB.has(l)).map((l) => `- only in prisma/migrations: ${l}`),
+    ...b.filter((l) => !inA.has(l)).map((l) => `+ only in schema.prisma:     ${l}`),
+  ].join('\n');
+}
+
+const migrationDirs = readdirSync(`${root}prisma/migrations`, { withFileTypes: true }).filter((d) =>
+  d.isDirectory(),
+);
+
+const appliedMigrations = (url: string) =>
+  withClient(url, async (c) => {
+    const { rows } = await c.query<{ name: string }>(
+      `SELECT migration_name AS name FROM _prisma_migrations
+       WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name`,
+    );
+    return rows.map((r) => r.name);
+  });
+
+let firstRunA: Awaited<ReturnType<typeof migrate>>;
+
+beforeAll(async () => {
+  const [resultA, sqlB] = await Promise.all([
+    migrate(urlA),
+    schemaSql(urlB),
+    withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${nameOf(urlB)}`)),
+  ]);
+  firstRunA = resultA;
+  expect(sqlB).toContain('CREATE TABLE');
+  await withClient(urlB, (c) => c.query(sqlB));
+}, 120_000);
+
+afterAll(async () => {
+  await withClient(adminUrl, async (c) => {
+    for (const url of [urlA, urlB]) await c.query(`DROP DATABASE IF EXISTS ${nameOf(url)} WITH (FORCE)`);
+  });
+});
+
+describe('schema drift', () => {
+  it('prisma/migrations build exactly the database schema.prisma describes', async () => {
+    const [a, b] = await Promise.all([catalog(urlA), catalog(urlB)]);
+    expect(a.filter((l) => l.startsWith('table ')).length).toBeGreaterThan(0);
+    expect(diffCatalogs(a, b), 'prisma/migrations and prisma/schema.prisma disagree').toBe('');
+  });
+
+  it('the comparison notices a column, an index and an enum label that differ', async () => {
+    await withClient(urlB, async (c) => {
+      await c.query('ALTER TABLE "users" ADD COLUMN "nickname" TEXT');
+      await c.query('CREATE INDEX "users_name_idx" ON "users" ("name")');
+      await c.query(`ALTER TYPE "Role" ADD VALUE 'owner'`);
+      await c.query(`ALTER TABLE "api_tokens" ALTER COLUMN "revoked_at" SET DEFAULT now()`);
+    });
+    const diff = diffCatalogs(await catalog(urlA), await catalog(urlB));
+    expect(diff).toMatch(/^\+ only in schema\.prisma: +column users\.nickname: text NULL$/m);
+    expect(diff).toMatch(/^\+ .*index CREATE INDEX users_name_idx ON public\.users/m);
+    expect(diff).toMatch(/^- .*enum Role: admin, editor, auditor, viewer$/m);
+    expect(diff).toMatch(/^\+ .*enum Role: admin, editor, auditor, viewer, owner$/m);
+    expect(diff).toMatch(/^- .*column api_tokens\.revoked_at: timestamp\(3\) with time zone NULL$/m);
+  });
+});
+
+describe('migrate()', () => {
+  it('creates a missing database and applies every migration', async () => {
+    expect(firstRunA.created).toBe(true);
+    expect(await appliedMigrations(urlA)).toEqual(migrationDirs.map((d) => d.name).sort());
+  });
+
+  it('is a no-op the second time', async () => {
+    const before = await catalog(urlA);
+    const again = await migrate(urlA);
+    expect(again.created).toBe(false);
+    expect(again.output).toMatch(/No pending migrations/i);
+    expect(await catalog(urlA)).toEqual(before);
+    expect(await appliedMigrations(urlA)).toEqual(migrationDirs.map((d) => d.name).sort());
+  }, 60_000);
+});

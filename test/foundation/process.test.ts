@@ -1,0 +1,142 @@
+// The real `claimtrail start` process: migrates, becomes ready, and on SIGTERM stops cleanly
+// (exit 0 within SHUTDOWN_TIMEOUT_MS) having logged JSON lines that never hold a secret.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/context.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const shutdownTimeoutMs = 5_000;
+
+// A database and key prefix of its own: the process runs workers and the sequencer, which
+// must not take jobs or integrate ledger events belonging to other test files. `start`
+// creates the database itself (it migrates first).
+const dbUrl = new URL(process.env.DATABASE_URL ?? '');
+dbUrl.pathname = `${dbUrl.pathname}_process`;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let child: ChildProcess | undefined;
+let dir: string | undefined;
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+  const admin = new pg.Client({ connectionString: new URL('/postgres', dbUrl).toString() });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbUrl.pathname.slice(1))} WITH (FORCE)`);
+  await admin.end();
+});
+
+describe('claimtrail start', () => {
+  it('becomes ready, then exits 0 on SIGTERM after logging "shutdown complete"', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'claimtrail-process-'));
+    const keyFile = join(dir, 'key');
+    const port = await freePort();
+    const proc = spawn(process.execPath, ['bin/claimtrail.mjs', 'start'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATABASE_URL: dbUrl.toString(),
+        REDIS_PREFIX: `${process.env.REDIS_PREFIX}:process`,
+        LOG_SIGNING_KEY_FILE: keyFile,
+        BLOB_DIR: join(dir, 'blobs'),
+        LOG_LEVEL: 'info',
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let stdout = '';
+    let stderr = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    proc.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`exited early (${proc.exitCode}):\n${stderr}\n${stdout}`);
+        const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3_000) }).catch(
+          () => undefined,
+        );
+        return res?.status === 200;
+      },
+      60_000,
+      250,
+    );
+
+    // A request carrying a token and an idempotency key: neither may reach the log.
+    const token = `ct_${'A'.repeat(43)}`;
+    const probe = await fetch(`${base}/v1/no-such-route`, {
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Idempotency-Key': 'idem-secret-123',
+        'X-Request-Id': 'proc-test-1',
+      },
+    });
+    expect(probe.status).toBe(404);
+
+    proc.kill('SIGTERM');
+    const outcome = await Promise.race([
+      exited,
+      sleep(shutdownTimeoutMs + 5_000).then(() => 'timeout' as const),
+    ]);
+    expect(outcome, `still running ${shutdownTimeoutMs + 5_000} ms after SIGTERM`).not.toBe('timeout');
+    expect(outcome).toEqual([0, null]);
+
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const records = lines.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`a stdout line is not JSON: ${l}`);
+      }
+    });
+    const messages = records.map((r) => r.msg);
+    expect(messages).toEqual(
+      expect.arrayContaining(['database migrated', 'workers started', 'sequencer started', 'api listening']),
+    );
+    // Not asserted as the very last line: pino writes asynchronously and its exit-time flush
+    // can put a line written just before after it.
+    expect(messages, stdout).toContain('shutdown complete');
+    const stopped = records.filter((r) => r.msg === 'stopped').map((r) => r.component);
+    expect(stopped.sort(), stdout).toEqual(['api', 'sequencer', 'workers']);
+    for (const r of records) expect(r.service, JSON.stringify(r)).toBe('claimtrail');
+
+    // The request was logged (so its headers went through the redaction)...
+    expect(records.some((r) => (r.req as { id?: string } | undefined)?.id === 'proc-test-1')).toBe(true);
+    // ...and no secret made it out.
+    const signerKey = (await readFile(keyFile, 'utf8')).trim();
+    expect(signerKey).toMatch(/^PRIVATE\+KEY\+/);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    for (const l of lines) {
+      expect(l).not.toMatch(/ct_[A-Za-z0-9_-]{43}/);
+      expect(l).not.toContain('PRIVATE+KEY');
+      expect(l).not.toContain(signerKey.split('+').at(-1));
+      expect(l).not.toContain('idem-secret-123');
+    }
+    expect(stderr).toBe('');
+  }, 120_000);
+});
