@@ -10,6 +10,7 @@ import { ApiDocs } from './openapi.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
 import { jsonBody, requestIdFor, requireJsonBody } from './request-context.ts';
 import { healthRouter } from './routes/health.router.ts';
+import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
 
 export function createApp(ctx: AppContext) {
@@ -42,6 +43,7 @@ export function createApp(ctx: AppContext) {
 
   app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES));
   app.use('/v1/log', logRouter(ctx, docs));
+  app.use('/v1', journalismRouter(ctx, docs));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(docs.document(ctx.config.BODY_LIMIT_BYTES));

@@ -51,7 +51,10 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
   let appError: AppError;
   if (err instanceof AppError) appError = err;
-  else if (err instanceof z.ZodError) {
+  else if ((err as { code?: string }).code === 'P2002') {
+    // A unique index lost a race the service did not serialize: the request conflicts.
+    appError = new AppError('conflict', 'The request conflicts with an existing resource.');
+  } else if (err instanceof z.ZodError) {
     appError = new AppError('validation_failed', 'The request is invalid.', zodToFieldErrors(err, 'body'));
   } else {
     appError =

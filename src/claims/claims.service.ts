@@ -1,0 +1,182 @@
+// Claims and the sources they cite. Rows and their ledger events are written in one
+// transaction; a cited URL is normalized and reused within its investigation.
+import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
+import { actorOf, type Principal } from '../access/auth.ts';
+import type { Prisma, PrismaClient } from '../db/prisma.ts';
+import { appendEvent } from '../ledger/ledger.repository.ts';
+import { AppError } from '../lib/errors.ts';
+import { normalizeSourceUrl, UrlRejectedError } from '../sources/normalize-url.ts';
+import { sourceView } from '../sources/sources.service.ts';
+import type { CitationInput, ClaimInput } from './claims.schema.ts';
+
+type ClaimRow = Prisma.ClaimGetPayload<object>;
+
+export const claimView = (c: ClaimRow) => ({
+  id: c.id,
+  investigationId: c.investigationId,
+  statement: c.statement,
+  claimant: { name: c.claimantName, role: c.claimantRole },
+  claimedAt: c.claimedAt?.toISOString() ?? null,
+  language: c.language,
+  tags: c.tags,
+  status: c.status,
+  createdBy: c.createdBy,
+  createdAt: c.createdAt.toISOString(),
+  updatedAt: c.updatedAt.toISOString(),
+});
+
+export async function createClaim(
+  prisma: PrismaClient,
+  p: Principal,
+  investigationId: string,
+  input: ClaimInput,
+) {
+  notFoundUnlessId(investigationId, 'investigation');
+  const inv = await prisma.investigation.findUnique({ where: { id: investigationId } });
+  if (!inv) throw new AppError('not_found', `No investigation ${investigationId}.`);
+  await assertMember(prisma, p, investigationId, 'investigation', investigationId);
+  requireRole(p, 'write', 'create claims');
+  return prisma.$transaction(async (tx) => {
+    const claim = await tx.claim.create({
+      data: {
+        investigationId,
+        statement: input.statement,
+        claimantName: input.claimant.name,
+        claimantRole: input.claimant.role ?? null,
+        claimedAt: input.claimedAt ? new Date(input.claimedAt) : null,
+        language: input.language ?? null,
+        tags: input.tags ?? [],
+        createdBy: p.id,
+      },
+    });
+    const view = claimView(claim);
+    await appendEvent(tx, {
+      subject: { type: 'claim', id: claim.id },
+      type: 'claim_created',
+      actor: actorOf(p),
+      data: { investigationId, claim: view },
+    });
+    return view;
+  });
+}
+
+/** The claim if `p` may see it (404 otherwise, also for other investigations' claims). */
+async function visibleClaim(prisma: PrismaClient, p: Principal, id: string) {
+  notFoundUnlessId(id, 'claim');
+  const claim = await prisma.claim.findUnique({ where: { id } });
+  if (!claim) throw new AppError('not_found', `No claim ${id}.`);
+  await assertMember(prisma, p, claim.investigationId, 'claim', id);
+  return claim;
+}
+
+export async function getClaim(prisma: PrismaClient, p: Principal, id: string) {
+  const claim = await visibleClaim(prisma, p, id);
+  const citations = await prisma.citation.findMany({
+    where: { claimId: id },
+    include: { source: true },
+    orderBy: { id: 'asc' },
+  });
+  const sources = await Promise.all(citations.map((c) => sourceView(prisma, c.source)));
+  return {
+    ...claimView(claim),
+    citations: citations.map((c, i) => ({
+      id: c.id,
+      relation: c.relation,
+      expected: c.expected,
+      note: c.note,
+      createdAt: c.createdAt.toISOString(),
+      source: sources[i],
+    })),
+  };
+}
+
+export async function citeSource(prisma: PrismaClient, p: Principal, claimId: string, input: CitationInput) {
+  const claim = await visibleClaim(prisma, p, claimId);
+  requireRole(p, 'write', 'cite sources');
+  let normalized: ReturnType<typeof normalizeSourceUrl>;
+  try {
+    normalized = normalizeSourceUrl(input.url);
+  } catch (err) {
+    if (err instanceof UrlRejectedError) {
+      throw new AppError('validation_failed', err.message, [
+        { path: 'body.url', message: `${err.code}: ${err.message}` },
+      ]);
+    }
+    throw err;
+  }
+  const expected = input.expected ?? {};
+  const result = await prisma.$transaction(async (tx) => {
+    // Serialize citations of one URL in one investigation so two requests cannot both create
+    // the source (the unique index would turn the loser into an error instead).
+    // An X post is one source whatever URL spelling cites it (with or without its handle).
+    const postId = normalized.platform?.postId;
+    const identity = postId ? `x:${postId}` : normalized.normalizedUrl;
+    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`source:${claim.investigationId}:${identity}`}, 0))) l`;
+    let source = await tx.source.findFirst({
+      where: {
+        investigationId: claim.investigationId,
+        ...(postId
+          ? { platform: { path: ['postId'], equals: postId } }
+          : { normalizedUrl: normalized.normalizedUrl }),
+      },
+      orderBy: { createdAt: 'asc' },
+    });
+    const created = !source;
+    source ??= await tx.source.create({
+      data: {
+        investigationId: claim.investigationId,
+        url: normalized.url,
+        normalizedUrl: normalized.normalizedUrl,
+        platform: normalized.platform ?? undefined,
+      },
+    });
+    const duplicate = await tx.citation.findUnique({
+      where: { claimId_sourceId_relation: { claimId, sourceId: source.id, relation: input.relation } },
+    });
+    if (duplicate)
+      throw new AppError('conflict', `The claim already cites this source as ${input.relation}.`);
+    const citation = await tx.citation.create({
+      data: { claimId, sourceId: source.id, relation: input.relation, expected, note: input.note ?? null },
+    });
+    const actor = actorOf(p);
+    await appendEvent(tx, {
+      subject: { type: 'claim', id: claimId },
+      type: 'citation_added',
+      actor,
+      data: {
+        citationId: citation.id,
+        sourceId: source.id,
+        relation: input.relation,
+        expected,
+        note: citation.note,
+      },
+    });
+    await appendEvent(tx, {
+      subject: { type: 'source', id: source.id },
+      type: 'source_cited',
+      actor,
+      data: {
+        claimId,
+        citationId: citation.id,
+        url: normalized.url,
+        normalizedUrl: normalized.normalizedUrl,
+        relation: input.relation,
+        expected,
+      },
+    });
+    return { citation, source, created };
+  });
+  return {
+    citation: {
+      id: result.citation.id,
+      claimId,
+      relation: result.citation.relation,
+      expected: result.citation.expected,
+      note: result.citation.note,
+      createdAt: result.citation.createdAt.toISOString(),
+    },
+    source: await sourceView(prisma, result.source),
+    // Capture jobs arrive with the capture issue; until then a new source stays `pending`.
+    created: result.created,
+  };
+}

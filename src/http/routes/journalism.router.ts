@@ -1,0 +1,166 @@
+// Investigations, claims and sources: thin handlers over the services, each route
+// registered in the OpenAPI document with the schema that validates it.
+import { Router } from 'express';
+import { z } from 'zod';
+import { authenticate, principalOf } from '../../access/auth.ts';
+import {
+  citationInput,
+  claimInput,
+  idParam,
+  investigationInput,
+  listQuery,
+  memberInput,
+} from '../../claims/claims.schema.ts';
+import { citeSource, createClaim, getClaim } from '../../claims/claims.service.ts';
+import type { AppContext } from '../../context.ts';
+import {
+  addMember,
+  createInvestigation,
+  getInvestigation,
+  investigationView,
+  listInvestigations,
+} from '../../investigations/investigations.service.ts';
+import {
+  sourceCustody,
+  sourceView,
+  verifySourceCustody,
+  visibleSource,
+} from '../../sources/sources.service.ts';
+import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { parseBody, parseParams, parseQuery } from '../validate.ts';
+
+const json = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: z.object({}).passthrough() } },
+});
+
+export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
+  const { prisma } = ctx;
+  const router = Router();
+  router.use(authenticate(prisma));
+
+  const doc = (
+    method: 'get' | 'post',
+    path: string,
+    summary: string,
+    status: number,
+    extra: { body?: z.ZodType; query?: z.ZodType } = {},
+  ) =>
+    docs.route({
+      method,
+      path,
+      summary,
+      security: [{ bearer: [] }],
+      request: {
+        ...(path.includes('{id}') ? { params: z.object({ id: z.string() }) } : {}),
+        ...(extra.query ? { query: extra.query as z.ZodObject } : {}),
+        ...(extra.body ? { body: { content: { 'application/json': { schema: extra.body } } } } : {}),
+      },
+      responses: { [status]: json(summary), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+    });
+
+  doc(
+    'post',
+    '/v1/investigations',
+    'Create an investigation (admin, editor); the creator becomes a member',
+    201,
+    {
+      body: investigationInput,
+    },
+  );
+  router.post('/investigations', async (req, res) => {
+    res
+      .status(201)
+      .json(await createInvestigation(prisma, principalOf(req), parseBody(investigationInput, req)));
+  });
+
+  doc('get', '/v1/investigations', 'Investigations the caller is a member of', 200, { query: listQuery });
+  router.get('/investigations', async (req, res) => {
+    const q = parseQuery(listQuery, req);
+    res.json(await listInvestigations(prisma, principalOf(req), q.limit, q.cursor));
+  });
+
+  doc('get', '/v1/investigations/{id}', 'One investigation', 200);
+  router.get('/investigations/:id', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    res.json(investigationView(await getInvestigation(prisma, principalOf(req), id)));
+  });
+
+  doc('post', '/v1/investigations/{id}/members', 'Add a member (admin, editor member)', 201, {
+    body: memberInput,
+  });
+  router.post('/investigations/:id/members', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    await getInvestigation(prisma, p, id);
+    res.status(201).json(await addMember(prisma, p, id, parseBody(memberInput, req).userId));
+  });
+
+  doc(
+    'post',
+    '/v1/investigations/{id}/claims',
+    'Log a claim (editor member); status starts unverified',
+    201,
+    {
+      body: claimInput,
+    },
+  );
+  router.post('/investigations/:id/claims', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    await getInvestigation(prisma, p, id); // 404 before 400/403 for outsiders
+    res.status(201).json(await createClaim(prisma, p, id, parseBody(claimInput, req)));
+  });
+
+  doc('get', '/v1/claims/{id}', 'A claim with its citations and their sources', 200);
+  router.get('/claims/:id', async (req, res) => {
+    res.json(await getClaim(prisma, principalOf(req), parseParams(idParam, req).id));
+  });
+
+  doc(
+    'post',
+    '/v1/claims/{id}/sources',
+    'Cite a source (editor); the URL is normalized and reused per investigation',
+    201,
+    {
+      body: citationInput,
+    },
+  );
+  router.post('/claims/:id/sources', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    await getClaim(prisma, p, id);
+    const { created: _created, ...out } = await citeSource(prisma, p, id, parseBody(citationInput, req));
+    res.status(201).json(out);
+  });
+
+  doc('get', '/v1/sources/{id}', 'A source with its evidence, checks and custody summary', 200);
+  router.get('/sources/:id', async (req, res) => {
+    const p = principalOf(req);
+    res.json(await sourceView(prisma, await visibleSource(prisma, p, parseParams(idParam, req).id)));
+  });
+
+  const custodyQuery = z.strictObject({
+    limit: listQuery.shape.limit,
+    cursor: z.coerce.number().int().min(0).optional(),
+  });
+  doc('get', '/v1/sources/{id}/custody', "The source's ledger events in seq order", 200, {
+    query: custodyQuery,
+  });
+  router.get('/sources/:id/custody', async (req, res) => {
+    const q = parseQuery(custodyQuery, req);
+    res.json(await sourceCustody(prisma, principalOf(req), parseParams(idParam, req).id, q.limit, q.cursor));
+  });
+
+  doc(
+    'get',
+    '/v1/sources/{id}/custody/verify',
+    "Recompute the source's chain: {valid, length, headHash, firstInvalidSeq?, reason?}",
+    200,
+  );
+  router.get('/sources/:id/custody/verify', async (req, res) => {
+    res.json(await verifySourceCustody(prisma, principalOf(req), parseParams(idParam, req).id));
+  });
+
+  return router;
+}
