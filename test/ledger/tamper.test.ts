@@ -1,15 +1,17 @@
 // A superuser who disables the triggers and rewrites history is caught: both the custody
-// verification (verifyChain over the stored chain) and `claimtrail ledger verify` name the
+// verify route (GET /v1/sources/:id/custody/verify) and `claimtrail ledger verify` name the
 // first bad event. Each case runs in a database of its own.
 import { spawnSync } from 'node:child_process';
+import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
+import { citeSource, createClaim } from '../../src/claims/claims.service.ts';
 import { createContext } from '../../src/context.ts';
-import { verifyChain } from '../../src/ledger/chain-verify.ts';
-import type { Subject } from '../../src/ledger/event-types.ts';
-import { readSubjectEvents } from '../../src/ledger/ledger.repository.ts';
+import { createApp } from '../../src/http/app.ts';
+import { createInvestigation } from '../../src/investigations/investigations.service.ts';
+import { appendEvent } from '../../src/ledger/ledger.repository.ts';
+import { createUser } from '../../src/users/users.service.ts';
 import { testConfig } from '../helpers/context.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
-import { appendMany, newSubject } from '../helpers/ledger-fixtures.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 
 function ledgerVerifyCli(databaseUrl: string) {
@@ -21,17 +23,38 @@ function ledgerVerifyCli(databaseUrl: string) {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** A fresh database with one 5-event chain, integrated and checkpointed. Hooks must be
- * registered at file level, so every case's database is made up front, in parallel. */
+/** A fresh database with one source whose chain has 5 events (source_cited, then
+ * capture_requested with reason r2..r5), integrated and checkpointed. Hooks must be registered
+ * at file level, so every case's database is made up front, in parallel. */
 async function setup(label: string) {
   const url = await createIsolatedDatabase(label);
   const ctx = createContext(testConfig({ DATABASE_URL: url }));
   afterAll(() => ctx.close());
   await useSequencer(ctx);
-  const subject = newSubject();
-  await appendMany(ctx.prisma, subject, 5);
+  const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
+  const p = { id: editor.id, name: editor.name, role: editor.role };
+  const inv = await createInvestigation(ctx.prisma, p, { title: label });
+  const claim = await createClaim(ctx.prisma, p, inv.id, {
+    statement: 'A claim.',
+    claimant: { name: 'Someone' },
+  });
+  const { source } = await citeSource(ctx.prisma, p, claim.id, {
+    url: 'https://example.com/post',
+    relation: 'origin',
+  });
+  const subject = { type: 'source' as const, id: source.id };
+  for (let i = 2; i <= 5; i++) {
+    await ctx.prisma.$transaction((tx) =>
+      appendEvent(tx, {
+        subject,
+        type: 'capture_requested',
+        actor: 'system:test',
+        data: { captureId: `c${i}`, reason: `r${i}` },
+      }),
+    );
+  }
   await waitForIntegration(ctx);
-  return { url, ctx, subject };
+  return { url, ctx, subject, app: createApp(ctx).app, token: editor.token };
 }
 
 const cases = await Promise.all(['edit', 'rehash', 'delete', 'swap'].map(setup));
@@ -53,37 +76,44 @@ async function tamper(ctx: ReturnType<typeof createContext>, sql: string[]) {
   }
 }
 
-async function custodyVerdict(ctx: ReturnType<typeof createContext>, subject: Subject) {
-  return verifyChain(subject, await readSubjectEvents(ctx.prisma, subject));
+/** The custody verify route's answer for the case's source. */
+async function custodyVerdict(c: Case) {
+  const r = await request(c.app)
+    .get(`/v1/sources/${c.subject.id}/custody/verify`)
+    .set({ Authorization: `Bearer ${c.token}` });
+  expect(r.status).toBe(200);
+  return r.body as { valid: boolean; firstInvalidSeq?: number; reason?: string };
 }
 
 describe('tampering with the ledger', () => {
   it("an edited event's data is named (seq 3)", async () => {
-    const { url, ctx, subject } = editCase;
+    const c = editCase;
+    const { url, ctx, subject } = c;
     expect(ledgerVerifyCli(url)).toMatchObject({ status: 0 });
     await tamper(ctx, [
-      `UPDATE ledger_events SET body = replace(body, '"revoked":2', '"revoked":7')
+      `UPDATE ledger_events SET body = replace(body, '"reason":"r3"', '"reason":"rX"')
        WHERE subject_id = '${subject.id}' AND seq = 3`,
     ]);
-    const verdict = await custodyVerdict(ctx, subject);
+    const verdict = await custodyVerdict(c);
     expect(verdict).toMatchObject({ valid: false, firstInvalidSeq: 3 });
     expect(verdict.reason).toMatch(/hash mismatch/);
     const cli = ledgerVerifyCli(url);
     expect(cli.status).toBe(1);
-    expect(cli.out).toContain(`subject user:${subject.id} seq 3`);
+    expect(cli.out).toContain(`subject source:${subject.id} seq 3`);
   }, 120_000);
 
   it('an edited event whose hash was recomputed is still caught by the next link and the log', async () => {
-    const { url, ctx, subject } = rehashCase;
+    const c = rehashCase;
+    const { url, ctx, subject } = c;
     expect(ledgerVerifyCli(url)).toMatchObject({ status: 0 });
     // Rewrite seq 5 (the head: no next link) and fix its hash: only the Merkle log knows.
     await tamper(ctx, [
-      `UPDATE ledger_events SET body = replace(body, '"revoked":4', '"revoked":8')
+      `UPDATE ledger_events SET body = replace(body, '"reason":"r5"', '"reason":"rY"')
        WHERE subject_id = '${subject.id}' AND seq = 5`,
       `UPDATE ledger_events SET hash = sha256(convert_to(body, 'UTF8'))
        WHERE subject_id = '${subject.id}' AND seq = 5`,
     ]);
-    const verdict = await custodyVerdict(ctx, subject);
+    const verdict = await custodyVerdict(c);
     expect(verdict).toMatchObject({ valid: false, firstInvalidSeq: 5 });
     expect(verdict.reason).toMatch(/Merkle log recorded/);
     const cli = ledgerVerifyCli(url);
@@ -92,33 +122,35 @@ describe('tampering with the ledger', () => {
   }, 120_000);
 
   it('a deleted event is named (seq 2 missing)', async () => {
-    const { url, ctx, subject } = deleteCase;
+    const c = deleteCase;
+    const { url, ctx, subject } = c;
     expect(ledgerVerifyCli(url)).toMatchObject({ status: 0 });
     await tamper(ctx, [
       `DELETE FROM log_entries WHERE event_id = (SELECT id FROM ledger_events WHERE subject_id = '${subject.id}' AND seq = 2)`,
       `DELETE FROM ledger_events WHERE subject_id = '${subject.id}' AND seq = 2`,
     ]);
-    const verdict = await custodyVerdict(ctx, subject);
+    const verdict = await custodyVerdict(c);
     expect(verdict).toMatchObject({ valid: false, firstInvalidSeq: 2 });
     expect(verdict.reason).toMatch(/seq 2 is missing/);
     const cli = ledgerVerifyCli(url);
     expect(cli.status).toBe(1);
-    expect(cli.out).toContain(`subject user:${subject.id} seq 2`);
+    expect(cli.out).toContain(`subject source:${subject.id} seq 2`);
   }, 120_000);
 
   it('two swapped events are named (seq 2)', async () => {
-    const { url, ctx, subject } = swapCase;
+    const c = swapCase;
+    const { url, ctx, subject } = c;
     expect(ledgerVerifyCli(url)).toMatchObject({ status: 0 });
     await tamper(ctx, [
       `UPDATE ledger_events SET seq = -2 WHERE subject_id = '${subject.id}' AND seq = 2`,
       `UPDATE ledger_events SET seq = 2 WHERE subject_id = '${subject.id}' AND seq = 3`,
       `UPDATE ledger_events SET seq = 3 WHERE subject_id = '${subject.id}' AND seq = -2`,
     ]);
-    const verdict = await custodyVerdict(ctx, subject);
+    const verdict = await custodyVerdict(c);
     expect(verdict).toMatchObject({ valid: false, firstInvalidSeq: 2 });
     expect(verdict.reason).toMatch(/body says seq 3/);
     const cli = ledgerVerifyCli(url);
     expect(cli.status).toBe(1);
-    expect(cli.out).toContain(`subject user:${subject.id} seq 2`);
+    expect(cli.out).toContain(`subject source:${subject.id} seq 2`);
   }, 120_000);
 });
