@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { parseConfig } from '../../src/config/env.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { dropDatabase } from '../helpers/databases.ts';
 
 export default async function setup() {
   const base = parseConfig(process.env);
@@ -29,12 +29,7 @@ export default async function setup() {
   process.env.BLOB_DIR = join(scratch, 'blobs');
 
   return async () => {
-    const adminUrl = new URL(databaseUrl);
-    adminUrl.pathname = '/postgres';
-    const admin = new pg.Client({ connectionString: adminUrl.toString() });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(url.pathname.slice(1))} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabase(databaseUrl);
     const redis = new Redis(base.REDIS_URL);
     let cursor = '0';
     do {
