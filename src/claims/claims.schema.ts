@@ -68,5 +68,28 @@ export type CitationInput = z.infer<typeof citationInput>;
 
 export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: z.uuid().optional().describe('nextCursor of the previous page'),
 });
+
+export const claimStatuses = [
+  'unverified',
+  'under_review',
+  'corroborated',
+  'disputed',
+  'false',
+  'misleading',
+] as const;
+
+export const claimPatch = claimInput
+  .partial()
+  .extend({ status: z.enum(claimStatuses).optional() })
+  .refine((v) => Object.keys(v).length > 0, 'name at least one field to change')
+  .openapi('ClaimPatch');
+export type ClaimPatch = z.infer<typeof claimPatch>;
+
+export const claimListQuery = listQuery.extend({
+  status: z.enum(claimStatuses).optional(),
+  tag: z.string().trim().min(1).max(64).optional(),
+  q: z.string().trim().min(1).max(500).optional(),
+});
+export type ClaimListQuery = z.infer<typeof claimListQuery>;

@@ -2,7 +2,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/index.js';
 
-export type { Prisma } from '../generated/prisma/index.js';
+export { Prisma } from '../generated/prisma/index.js';
 export { PrismaClient };
 
 export function createPrisma(databaseUrl: string, poolMax = 10): PrismaClient {

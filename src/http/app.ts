@@ -4,6 +4,7 @@ import { apiReference } from '@scalar/express-api-reference';
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { authenticate } from '../access/auth.ts';
 import type { AppContext } from '../context.ts';
 import { createMetrics } from './metrics.ts';
 import { ApiDocs } from './openapi.ts';
@@ -12,6 +13,7 @@ import { jsonBody, requestIdFor, requireJsonBody } from './request-context.ts';
 import { healthRouter } from './routes/health.router.ts';
 import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
+import { usersRouter } from './routes/users.router.ts';
 
 export function createApp(ctx: AppContext) {
   const app = express();
@@ -42,7 +44,9 @@ export function createApp(ctx: AppContext) {
   app.use(healthRouter(ctx, docs, metrics));
 
   app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES));
-  app.use('/v1/log', logRouter(ctx, docs));
+  app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
+  app.use('/v1', authenticate(ctx.prisma)); // everything else knows who is asking
+  app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
 
   app.get('/openapi.json', (_req, res) => {

@@ -32,3 +32,20 @@ export async function createUser(
     return { id: user.id, name: user.name, role: user.role, token };
   });
 }
+
+/** Revokes every live token of a user (a ledger event of the user); returns how many. */
+export async function revokeTokens(prisma: PrismaClient, userId: string, actor: string): Promise<number> {
+  return prisma.$transaction(async (tx) => {
+    const { count } = await tx.apiToken.updateMany({
+      where: { userId, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
+    await appendEvent(tx, {
+      subject: { type: 'user', id: userId },
+      type: 'user_tokens_revoked',
+      actor,
+      data: { revoked: count },
+    });
+    return count;
+  });
+}

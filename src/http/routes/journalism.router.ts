@@ -2,16 +2,19 @@
 // registered in the OpenAPI document with the schema that validates it.
 import { Router } from 'express';
 import { z } from 'zod';
-import { authenticate, principalOf } from '../../access/auth.ts';
+import { principalOf } from '../../access/auth.ts';
 import {
   citationInput,
   claimInput,
+  claimListQuery,
+  claimPatch,
   idParam,
   investigationInput,
   listQuery,
   memberInput,
 } from '../../claims/claims.schema.ts';
 import { citeSource, createClaim, getClaim } from '../../claims/claims.service.ts';
+import { listClaims, updateClaim } from '../../claims/claims-edit.service.ts';
 import type { AppContext } from '../../context.ts';
 import {
   addMember,
@@ -37,10 +40,9 @@ const json = (description: string) => ({
 export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
   const router = Router();
-  router.use(authenticate(prisma));
 
   const doc = (
-    method: 'get' | 'post',
+    method: 'get' | 'post' | 'patch',
     path: string,
     summary: string,
     status: number,
@@ -110,6 +112,37 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     const p = principalOf(req);
     await getInvestigation(prisma, p, id); // 404 before 400/403 for outsiders
     res.status(201).json(await createClaim(prisma, p, id, parseBody(claimInput, req)));
+  });
+
+  doc(
+    'get',
+    '/v1/investigations/{id}/claims',
+    'Claims of an investigation: filters status, tag, q (full text)',
+    200,
+    {
+      query: claimListQuery,
+    },
+  );
+  router.get('/investigations/:id/claims', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    await getInvestigation(prisma, principalOf(req), id);
+    res.json(await listClaims(prisma, id, parseQuery(claimListQuery, req)));
+  });
+
+  doc(
+    'patch',
+    '/v1/claims/{id}',
+    'Edit a claim or change its status (editor); recorded with before and after',
+    200,
+    {
+      body: claimPatch,
+    },
+  );
+  router.patch('/claims/:id', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    await getClaim(prisma, p, id); // 404 for outsiders before validation errors
+    res.json(await updateClaim(prisma, p, id, parseBody(claimPatch, req)));
   });
 
   doc('get', '/v1/claims/{id}', 'A claim with its citations and their sources', 200);

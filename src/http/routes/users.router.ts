@@ -1,0 +1,68 @@
+// Users (admins only): create with a token shown once, revoke every token of a user.
+import { Router } from 'express';
+import { z } from 'zod';
+import { notFoundUnlessId } from '../../access/access.ts';
+import { actorOf, principalOf } from '../../access/auth.ts';
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../lib/errors.ts';
+import { createUser, revokeTokens, roles } from '../../users/users.service.ts';
+import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { parseBody, parseParams } from '../validate.ts';
+
+const userInput = z
+  .strictObject({ name: z.string().trim().min(1).max(200), role: z.enum(roles) })
+  .openapi('UserInput');
+const createdUser = z
+  .object({ id: z.string(), name: z.string(), role: z.enum(roles), token: z.string() })
+  .openapi('CreatedUser');
+
+export function usersRouter(ctx: AppContext, docs: ApiDocs) {
+  const router = Router();
+
+  docs.route({
+    method: 'post',
+    path: '/v1/users',
+    summary: 'Create a user (admin); the token is shown only in this response',
+    security: [{ bearer: [] }],
+    request: { body: { content: { 'application/json': { schema: userInput } } } },
+    responses: {
+      201: { description: 'created', content: { 'application/json': { schema: createdUser } } },
+      ...problemResponses(400, 401, 403, 413, 415),
+    },
+  });
+  router.post('/users', async (req, res) => {
+    const p = principalOf(req);
+    if (p.role !== 'admin') throw new AppError('forbidden', 'Only admins create users.');
+    const input = parseBody(userInput, req);
+    res
+      .status(201)
+      .set('Cache-Control', 'no-store')
+      .json(await createUser(ctx.prisma, input, actorOf(p)));
+  });
+
+  docs.route({
+    method: 'delete',
+    path: '/v1/users/{id}/tokens',
+    summary: 'Revoke every token of a user (admin); the user must get a new one from an admin',
+    security: [{ bearer: [] }],
+    request: { params: z.object({ id: z.string() }) },
+    responses: {
+      200: {
+        description: 'revoked',
+        content: { 'application/json': { schema: z.object({ revoked: z.number() }) } },
+      },
+      ...problemResponses(401, 403, 404),
+    },
+  });
+  router.delete('/users/:id/tokens', async (req, res) => {
+    const p = principalOf(req);
+    if (p.role !== 'admin') throw new AppError('forbidden', 'Only admins revoke tokens.');
+    const { id } = parseParams(z.strictObject({ id: z.string().max(64) }), req);
+    notFoundUnlessId(id, 'user');
+    if (!(await ctx.prisma.user.findUnique({ where: { id } })))
+      throw new AppError('not_found', `No user ${id}.`);
+    res.json({ revoked: await revokeTokens(ctx.prisma, id, actorOf(p)) });
+  });
+
+  return router;
+}
