@@ -38,7 +38,7 @@ export interface CheckpointRow {
 
 export async function latestCheckpoint(db: Queryable): Promise<CheckpointRow | undefined> {
   const { rows } = await db.query<{ size: string; root_hash: Buffer; note: string }>(
-    'SELECT size::text, root_hash, note FROM log_checkpoints ORDER BY size DESC LIMIT 1',
+    'SELECT size, root_hash, note FROM log_checkpoints ORDER BY size DESC LIMIT 1',
   );
   const r = rows[0];
   return r && { size: Number(r.size), rootHash: r.root_hash, note: r.note };

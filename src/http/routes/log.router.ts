@@ -10,7 +10,13 @@ import { loadOrCreateSigningKey } from '../../log/signing-key.ts';
 import { type ApiDocs, problemResponses } from '../openapi.ts';
 import { parseQuery } from '../validate.ts';
 
-const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A tree size or leaf index: plain decimal digits only (no '', 0x1, 1e0, +1 or spaces). */
+const index = z
+  .string()
+  .regex(/^(?:0|[1-9][0-9]{0,15})$/, 'must be a non-negative decimal integer')
+  .transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER))
+  .openapi({ type: 'integer', minimum: 0 });
 const inclusionQuery = z.strictObject({ index, size: index });
 const consistencyQuery = z.strictObject({ from: index, to: index });
 const proofSchema = z
