@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { authenticate } from '../access/auth.ts';
 import type { AppContext } from '../context.ts';
+import { idempotency } from './idempotency.ts';
 import { createMetrics } from './metrics.ts';
 import { ApiDocs } from './openapi.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
@@ -46,6 +47,7 @@ export function createApp(ctx: AppContext) {
   app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES));
   app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
   app.use('/v1', authenticate(ctx.prisma)); // everything else knows who is asking
+  app.use('/v1', idempotency(ctx));
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
 
