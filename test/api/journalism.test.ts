@@ -233,6 +233,15 @@ describe('hostile input', () => {
         .send(body);
       expect(r.status).toBe(400);
     }
+    const url = `/v1/investigations/${inv.body.id}/claims`;
+    const raw = (type: string, body: string) =>
+      request(app).post(url).set(as(editor!)).set('Content-Type', type).send(body);
+    expect((await raw('application/json', '{"statement": "x", ')).status).toBe(400);
+    expect((await raw('text/plain', JSON.stringify(seedClaim))).status).toBe(415);
+    expect((await raw('application/x-www-form-urlencoded', 'statement=x')).status).toBe(415);
+    const huge = JSON.stringify({ ...seedClaim, statement: 'x'.repeat(10 * 1024 * 1024) });
+    expect((await raw('application/json', huge)).status).toBe(413);
+    expect((await raw('application/json', `${'['.repeat(50_000)}${']'.repeat(50_000)}`)).status).toBe(400);
     // RTL and zero-width characters are text, not an attack: kept exactly.
     const rtl = await request(app)
       .post(`/v1/investigations/${inv.body.id}/claims`)

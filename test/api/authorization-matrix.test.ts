@@ -1,0 +1,204 @@
+// Every authenticated route × every kind of caller → the expected status, from one table.
+// The table must cover every /v1 route of the OpenAPI document (the public /v1/log/* aside),
+// so a new route cannot be added without deciding who may call it.
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app.ts';
+import { createUser } from '../../src/users/users.service.ts';
+import { useTestContext } from '../helpers/context.ts';
+
+const ctx = useTestContext();
+const { app } = createApp(ctx);
+const mk = (role: 'admin' | 'editor' | 'auditor' | 'viewer') =>
+  createUser(ctx.prisma, { name: `${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
+
+const admin = await mk('admin');
+const editor = await mk('editor');
+const stranger = await mk('editor');
+const auditor = await mk('auditor');
+const viewer = await mk('viewer');
+const revokable = await mk('viewer'); // whose tokens the DELETE route may revoke
+const as = (t: string) => ({ Authorization: `Bearer ${t}` });
+
+const inv = (await request(app).post('/v1/investigations').set(as(editor.token)).send({ title: 'Matrix' }))
+  .body;
+for (const u of [auditor, viewer]) {
+  await request(app)
+    .post(`/v1/investigations/${inv.id}/members`)
+    .set(as(editor.token))
+    .send({ userId: u.id });
+}
+const claim = (
+  await request(app)
+    .post(`/v1/investigations/${inv.id}/claims`)
+    .set(as(editor.token))
+    .send({ statement: 'Matrix claim', claimant: { name: 'X' } })
+).body;
+const source = (
+  await request(app)
+    .post(`/v1/claims/${claim.id}/sources`)
+    .set(as(editor.token))
+    .send({ url: 'https://example.com/matrix', relation: 'origin' })
+).body.source;
+
+type Caller =
+  | 'none'
+  | 'badToken'
+  | 'admin'
+  | 'editorMember'
+  | 'editorOutsider'
+  | 'auditorMember'
+  | 'viewerMember';
+const tokens: Record<Exclude<Caller, 'none'>, string> = {
+  badToken: `ct_${'x'.repeat(43)}`,
+  admin: admin.token,
+  editorMember: editor.token,
+  editorOutsider: stranger.token,
+  auditorMember: auditor.token,
+  viewerMember: viewer.token,
+};
+
+interface RouteCase {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** OpenAPI path template, matched against the document. */
+  template: string;
+  path: () => string;
+  body?: () => Promise<object> | object;
+  expect: Record<Exclude<Caller, 'none' | 'badToken'>, number>;
+}
+
+const read = { admin: 200, editorMember: 200, editorOutsider: 404, auditorMember: 200, viewerMember: 200 };
+const write = (ok: number) => ({
+  admin: ok,
+  editorMember: ok,
+  editorOutsider: 404,
+  auditorMember: 403,
+  viewerMember: 403,
+});
+const adminOnly = (ok: number) => ({
+  admin: ok,
+  editorMember: 403,
+  editorOutsider: 403,
+  auditorMember: 403,
+  viewerMember: 403,
+});
+let n = 0;
+
+const routes: RouteCase[] = [
+  {
+    method: 'post',
+    template: '/v1/users',
+    path: () => '/v1/users',
+    body: () => ({ name: `u${n++}`, role: 'viewer' }),
+    expect: adminOnly(201),
+  },
+  {
+    method: 'delete',
+    template: '/v1/users/{id}/tokens',
+    path: () => `/v1/users/${revokable.id}/tokens`,
+    expect: adminOnly(200),
+  },
+  {
+    method: 'post',
+    template: '/v1/investigations',
+    path: () => '/v1/investigations',
+    body: () => ({ title: `t${n++}` }),
+    expect: { admin: 201, editorMember: 201, editorOutsider: 201, auditorMember: 403, viewerMember: 403 },
+  },
+  {
+    method: 'get',
+    template: '/v1/investigations',
+    path: () => '/v1/investigations',
+    expect: { admin: 200, editorMember: 200, editorOutsider: 200, auditorMember: 200, viewerMember: 200 },
+  },
+  {
+    method: 'get',
+    template: '/v1/investigations/{id}',
+    path: () => `/v1/investigations/${inv.id}`,
+    expect: read,
+  },
+  {
+    method: 'post',
+    template: '/v1/investigations/{id}/members',
+    path: () => `/v1/investigations/${inv.id}/members`,
+    body: async () => ({ userId: (await mk('viewer')).id }),
+    expect: write(201),
+  },
+  {
+    method: 'post',
+    template: '/v1/investigations/{id}/claims',
+    path: () => `/v1/investigations/${inv.id}/claims`,
+    body: () => ({ statement: `c${n++}`, claimant: { name: 'Y' } }),
+    expect: write(201),
+  },
+  {
+    method: 'get',
+    template: '/v1/investigations/{id}/claims',
+    path: () => `/v1/investigations/${inv.id}/claims`,
+    expect: read,
+  },
+  { method: 'get', template: '/v1/claims/{id}', path: () => `/v1/claims/${claim.id}`, expect: read },
+  {
+    method: 'patch',
+    template: '/v1/claims/{id}',
+    path: () => `/v1/claims/${claim.id}`,
+    body: () => ({ tags: [`t${n++}`] }),
+    expect: write(200),
+  },
+  {
+    method: 'post',
+    template: '/v1/claims/{id}/sources',
+    path: () => `/v1/claims/${claim.id}/sources`,
+    body: () => ({ url: `https://example.com/m/${n++}`, relation: 'context' }),
+    expect: write(201),
+  },
+  { method: 'get', template: '/v1/sources/{id}', path: () => `/v1/sources/${source.id}`, expect: read },
+  {
+    method: 'get',
+    template: '/v1/sources/{id}/custody',
+    path: () => `/v1/sources/${source.id}/custody`,
+    expect: read,
+  },
+  {
+    method: 'get',
+    template: '/v1/sources/{id}/custody/verify',
+    path: () => `/v1/sources/${source.id}/custody/verify`,
+    expect: read,
+  },
+];
+
+describe('authorization matrix', () => {
+  it('covers every authenticated route of the OpenAPI document', async () => {
+    const doc = (await request(app).get('/openapi.json')).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(doc.paths)
+      .filter(([p]) => p.startsWith('/v1/') && !p.startsWith('/v1/log/'))
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`))
+      .sort();
+    expect(routes.map((r) => `${r.method} ${r.template}`).sort()).toEqual(documented);
+  });
+
+  const callers = [
+    'none',
+    'badToken',
+    'admin',
+    'editorMember',
+    'editorOutsider',
+    'auditorMember',
+    'viewerMember',
+  ] as const;
+  for (const r of routes) {
+    for (const caller of callers) {
+      const want = caller === 'none' || caller === 'badToken' ? 401 : r.expect[caller];
+      it(`${r.method.toUpperCase()} ${r.template} as ${caller} → ${want}`, async () => {
+        let req = request(app)[r.method](r.path());
+        if (caller !== 'none') req = req.set(as(tokens[caller]));
+        const res = await (r.body ? req.send(await r.body()) : req);
+        expect(res.status, JSON.stringify(res.body)).toBe(want);
+        if (want >= 400) expect(res.type).toBe('application/problem+json');
+      });
+    }
+  }
+});
