@@ -6,7 +6,7 @@ import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import { normalizeSourceUrl, UrlRejectedError } from '../sources/normalize-url.ts';
-import { sourceView } from '../sources/sources.service.ts';
+import { sourceView, sourceViews } from '../sources/sources.service.ts';
 import type { CitationInput, ClaimInput } from './claims.schema.ts';
 
 type ClaimRow = Prisma.ClaimGetPayload<object>;
@@ -61,7 +61,7 @@ export async function createClaim(
 }
 
 /** The claim if `p` may see it (404 otherwise, also for other investigations' claims). */
-async function visibleClaim(prisma: PrismaClient, p: Principal, id: string) {
+export async function visibleClaim(prisma: PrismaClient, p: Principal, id: string) {
   notFoundUnlessId(id, 'claim');
   const claim = await prisma.claim.findUnique({ where: { id } });
   if (!claim) throw new AppError('not_found', `No claim ${id}.`);
@@ -76,7 +76,10 @@ export async function getClaim(prisma: PrismaClient, p: Principal, id: string) {
     include: { source: true },
     orderBy: { id: 'asc' },
   });
-  const sources = await Promise.all(citations.map((c) => sourceView(prisma, c.source)));
+  const sources = await sourceViews(
+    prisma,
+    citations.map((c) => c.source),
+  );
   return {
     ...claimView(claim),
     citations: citations.map((c, i) => ({

@@ -8,16 +8,24 @@ import { AppError } from '../lib/errors.ts';
 
 type SourceRow = Prisma.SourceGetPayload<object>;
 
-/** The custody summary of a subject: its length and head hash. */
-async function custodyHead(prisma: PrismaClient, sourceId: string) {
-  const rows = await prisma.$queryRaw<{ seq: number; hash: string }[]>`
-    SELECT seq, encode(hash, 'hex') AS hash FROM ledger_events
-    WHERE subject_type = 'source' AND subject_id = ${sourceId} ORDER BY seq DESC LIMIT 1`;
-  return { length: rows[0]?.seq ?? 0, headHash: rows[0]?.hash ?? null };
+/** Custody summaries (length, head hash) of many sources in one query. */
+async function custodyHeads(prisma: PrismaClient, sourceIds: string[]) {
+  const rows = await prisma.$queryRaw<{ subject_id: string; seq: number; hash: string }[]>`
+    SELECT DISTINCT ON (subject_id) subject_id, seq, encode(hash, 'hex') AS hash FROM ledger_events
+    WHERE subject_type = 'source' AND subject_id = ANY(${sourceIds}) ORDER BY subject_id, seq DESC`;
+  const bySource = new Map(
+    rows.map((r) => [r.subject_id, { length: r.seq, headHash: r.hash as string | null }]),
+  );
+  return sourceIds.map((id) => bySource.get(id) ?? { length: 0, headHash: null });
 }
 
-export async function sourceView(prisma: PrismaClient, s: SourceRow) {
-  return {
+/** The API shape of sources, in the order given. */
+export async function sourceViews(prisma: PrismaClient, sources: SourceRow[]) {
+  const heads = await custodyHeads(
+    prisma,
+    sources.map((s) => s.id),
+  );
+  return sources.map((s, i) => ({
     id: s.id,
     investigationId: s.investigationId,
     url: s.url,
@@ -28,9 +36,14 @@ export async function sourceView(prisma: PrismaClient, s: SourceRow) {
     // Evidence items and their checks are produced by capture workers (capture issue).
     evidence: [],
     checks: [],
-    custody: await custodyHead(prisma, s.id),
+    custody: heads[i]!,
     createdAt: s.createdAt.toISOString(),
-  };
+  }));
+}
+
+export async function sourceView(prisma: PrismaClient, s: SourceRow) {
+  const [view] = await sourceViews(prisma, [s]);
+  return view!;
 }
 
 export async function visibleSource(prisma: PrismaClient, p: Principal, id: string) {

@@ -13,7 +13,7 @@ import {
   listQuery,
   memberInput,
 } from '../../claims/claims.schema.ts';
-import { citeSource, createClaim, getClaim } from '../../claims/claims.service.ts';
+import { citeSource, createClaim, getClaim, visibleClaim } from '../../claims/claims.service.ts';
 import { listClaims, updateClaim } from '../../claims/claims-edit.service.ts';
 import type { AppContext } from '../../context.ts';
 import {
@@ -141,7 +141,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.patch('/claims/:id', async (req, res) => {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
-    await getClaim(prisma, p, id); // 404 for outsiders before validation errors
+    await visibleClaim(prisma, p, id); // 404 for outsiders before validation errors
     res.json(await updateClaim(prisma, p, id, parseBody(claimPatch, req)));
   });
 
@@ -162,7 +162,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.post('/claims/:id/sources', async (req, res) => {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
-    await getClaim(prisma, p, id);
+    await visibleClaim(prisma, p, id); // 404 for outsiders before validation errors
     const { created: _created, ...out } = await citeSource(prisma, p, id, parseBody(citationInput, req));
     res.status(201).json(out);
   });
