@@ -1,0 +1,706 @@
+// `npm run bench ledger`: the ledger's performance targets, each printed next to a baseline
+// measured in the same run on the same (fresh, loopback) database:
+//   1. appends/s through appendEvent (32 clients, 1,000 subjects, real sequencer running)
+//      vs plain single-row INSERTs/s into a bare table — target ratio ≥ 0.5×;
+//   2. append → integrated-into-the-log latency under that load — target p99 ≤ 2,000 ms;
+//   3. full verifyLedger over 1,000,000 events vs a read-only scan of the same rows — target
+//      ≥ 100,000 events/s, and memory that does not grow with the ledger (a 10× smaller
+//      ledger is verified first for comparison);
+//   4. GET /v1/log/proof/inclusion at tree size 1,000,000 vs GET /healthz — target p99 ≤ 20 ms.
+import { randomInt, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { Pool as HttpPool } from 'undici';
+import { parseConfig } from '../src/config/env.ts';
+import { createContext } from '../src/context.ts';
+import { streamRows } from '../src/db/cursor.ts';
+import { createPgPool } from '../src/db/pg-pool.ts';
+import { createPrisma } from '../src/db/prisma.ts';
+import { createApp } from '../src/http/app.ts';
+import { sealBody } from '../src/ledger/canonical.ts';
+import type { Subject } from '../src/ledger/event-types.ts';
+import { appendEvent } from '../src/ledger/ledger.repository.ts';
+import { type LedgerReport, verifyLedger } from '../src/ledger/verify-ledger.ts';
+import { logger } from '../src/lib/logger.ts';
+import { latestCheckpoint } from '../src/log/log.repository.ts';
+import { checkRecord, hashLeaf } from '../src/log/merkle.ts';
+import { ensureInitialCheckpoint, integrateBatch, runSequencerLoop } from '../src/log/sequencer.ts';
+import { bulkInsertChains } from '../test/helpers/ledger-fixtures.ts';
+import { type BenchResources, createBenchResources } from './lib/bench-db.ts';
+import { closedLoop, fixedCount, sleep, until } from './lib/load.ts';
+import { fullGc, liveHeapPeak, type MemoryPeak, sampleMemory } from './lib/memory.ts';
+import { type NumberOption, Options, usage } from './lib/options.ts';
+import {
+  latencyLine,
+  mib,
+  ms,
+  num,
+  perSecond,
+  type Result,
+  ratio,
+  resultTable,
+  signedMib,
+  summarize,
+  times,
+  verdict,
+} from './lib/stats.ts';
+
+const spec = {
+  duration: {
+    name: 'duration',
+    full: 15,
+    quick: 3,
+    fractional: true,
+    help: 'measured seconds of appends and of bare INSERTs',
+  },
+  warmup: { name: 'warmup', full: 3, quick: 1, fractional: true, help: 'warm-up seconds before each' },
+  clients: { name: 'clients', full: 32, quick: 32, help: 'concurrent clients (and pool size) for step 1' },
+  subjects: { name: 'subjects', full: 1000, quick: 1000, help: 'subjects the appends are spread over' },
+  seqBatch: { name: 'seq-batch', full: 2000, quick: 2000, help: 'sequencer batch size during appends' },
+  seqInterval: {
+    name: 'seq-interval',
+    full: 500,
+    quick: 500,
+    help: 'sequencer interval (ms) during appends',
+  },
+  poll: { name: 'poll', full: 20, quick: 20, help: 'ms between polls of the latest checkpoint (step 2)' },
+  events: {
+    name: 'events',
+    full: 1_000_000,
+    quick: 50_000,
+    help: 'ledger size (events) for verify and proofs',
+  },
+  perSubject: {
+    name: 'per-subject',
+    full: 10,
+    quick: 10,
+    help: 'events per subject in the bulk-built ledger',
+  },
+  buildBatch: {
+    name: 'build-batch',
+    full: 20_000,
+    quick: 20_000,
+    help: 'sequencer batch size for the bulk build',
+  },
+  requests: { name: 'requests', full: 2000, quick: 300, help: 'HTTP requests per endpoint (step 4)' },
+  concurrency: { name: 'concurrency', full: 8, quick: 8, help: 'concurrent HTTP requests (step 4)' },
+} satisfies Record<string, NumberOption>;
+
+type Sizes = { [K in keyof typeof spec]: number };
+
+const say = (line = '') => console.log(line);
+const section = (title: string) => say(`\n=== ${title}`);
+const seconds = (since: number) => (performance.now() - since) / 1000;
+const secs = (s: number) => `${num(s, 1)} s`;
+
+export const help = `npm run bench ledger [-- --quick] [options]\n${usage(Object.values(spec))}`;
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const opts = new Options(argv);
+  const unknown = opts.unknown(Object.values(spec));
+  if (unknown.length > 0) {
+    console.error(`unknown option(s): ${unknown.map((u) => `--${u}`).join(', ')}\n${help}`);
+    return 2;
+  }
+  const sizes = Object.fromEntries(Object.entries(spec).map(([key, o]) => [key, opts.number(o)])) as Sizes;
+  const base = parseConfig(process.env);
+  const started = performance.now();
+
+  say(`ledger benchmark (${opts.quick ? 'QUICK smoke run' : 'full run'})`);
+  say(
+    `machine: ${cpus().length} cores, ${mib(totalmem())} RAM, node ${process.version}; load generators run in this process`,
+  );
+  say(
+    `sizes: ${Object.entries(sizes)
+      .map(([k, v]) => `${spec[k as keyof Sizes].name}=${v}`)
+      .join(' ')}`,
+  );
+
+  const res = await createBenchResources(base);
+  const onSignal = () => {
+    say('\ninterrupted: dropping the benchmark database');
+    void res.cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const results: Result[] = [];
+  const phases: [string, number][] = [];
+  let ok = true;
+  try {
+    say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
+    phases.push(['create + migrate database', res.migrateSeconds]);
+    await describeServer(res.url);
+    const log = logger().child({ component: 'bench' });
+
+    let t = performance.now();
+    results.push(...(await benchAppends(res, sizes, log)));
+    phases.push(['1+2 appends, bare INSERTs, integration', seconds(t)]);
+
+    t = performance.now();
+    const verify = await benchVerify(res, sizes, log, phases);
+    results.push(...verify.results);
+    ok &&= verify.ok;
+    phases.push(['3 build + verify (total)', seconds(t)]);
+
+    t = performance.now();
+    results.push(...(await benchProofs(res, sizes)));
+    phases.push(['4 inclusion proofs over HTTP', seconds(t)]);
+  } catch (err) {
+    ok = false;
+    console.error(`\nbenchmark failed: ${(err as Error).stack ?? err}`);
+  } finally {
+    const t = performance.now();
+    await res.cleanup().catch((err) => {
+      ok = false;
+      console.error(`could not drop ${res.database}: ${(err as Error).message}`);
+    });
+    phases.push([`drop ${res.database}`, seconds(t)]);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  section('summary');
+  say(resultTable(results));
+  say();
+  say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
+  say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
+  return ok ? 0 : 1;
+}
+
+async function describeServer(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>(
+      `SELECT name, setting, unit FROM pg_settings
+       WHERE name IN ('server_version', 'shared_buffers', 'synchronous_commit', 'fsync', 'work_mem', 'max_connections')
+       ORDER BY name`,
+    );
+    say(`postgres: ${rows.map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(' ')}`);
+  } finally {
+    await client.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1 + 2: append throughput vs bare INSERTs, and append → integration latency
+
+/** Polls the latest checkpoint size; records when each size was first seen. */
+function checkpointWatcher(url: string, everyMs: number) {
+  const seen: { size: number; at: number }[] = [];
+  let stopped = false;
+  const client = new pg.Client({ connectionString: url });
+  const loop = (async () => {
+    await client.connect();
+    let last = -1;
+    while (!stopped) {
+      const { rows } = await client.query<{ size: string }>(
+        'SELECT coalesce(max(size), 0)::text AS size FROM log_checkpoints',
+      );
+      const at = Date.now();
+      const size = Number(rows[0]?.size ?? 0);
+      if (size > last) {
+        seen.push({ size, at });
+        last = size;
+      }
+      await sleep(everyMs);
+    }
+    await client.end();
+  })();
+  return {
+    seen,
+    lastSize: () => seen[seen.length - 1]?.size ?? 0,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+    /** When leaf `index` was first seen integrated (first observed size > index). */
+    integratedAt(index: number): number | undefined {
+      let lo = 0;
+      let hi = seen.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (seen[mid]!.size > index) hi = mid;
+        else lo = mid + 1;
+      }
+      return seen[lo]?.at;
+    },
+  };
+}
+
+async function benchAppends(res: BenchResources, sizes: Sizes, log: Logger): Promise<Result[]> {
+  section(
+    `1. appends vs bare INSERTs: ${sizes.clients} clients, ${num(sizes.subjects)} subjects, ${sizes.warmup} s warm-up + ${sizes.duration} s each`,
+  );
+  const subjects: Subject[] = Array.from({ length: sizes.subjects }, () => ({
+    type: 'user',
+    id: randomUUID(),
+  }));
+  const pick = () => subjects[randomInt(subjects.length)]!;
+  const window = { warmupMs: sizes.warmup * 1000, durationMs: sizes.duration * 1000, clients: sizes.clients };
+
+  // Baseline: what this server does with one autocommitted single-row INSERT per statement,
+  // a payload the size of an event body, from the same number of clients.
+  const payload = sealBody({
+    subject: pick(),
+    seq: 12,
+    prev: 'ab'.repeat(32),
+    type: 'user_tokens_revoked',
+    actor: 'system:bench-31',
+    at: new Date().toISOString(),
+    data: { revoked: 123 },
+  }).canonical;
+  const bare = new pg.Pool({ connectionString: res.url, max: sizes.clients });
+  bare.on('error', () => undefined); // an idle client dropped by the server: the pool replaces it
+  await bare.query('CREATE TABLE bench_bare (id bigserial PRIMARY KEY, subject text, payload text)');
+  const bareRun = await closedLoop({
+    ...window,
+    op: async () => {
+      await bare.query('INSERT INTO bench_bare (subject, payload) VALUES ($1, $2)', [pick().id, payload]);
+    },
+  });
+  await bare.end();
+  say(
+    `bare INSERT:  ${perSecond(bareRun.opsPerSecond)} (${num(bareRun.completed)} in ${sizes.duration} s, ${bareRun.errors} errors)`,
+  );
+  say(`  ${latencyLine('latency', summarize(bareRun.latencies))}`);
+
+  // Appends through the real write path, with the real sequencer integrating meanwhile.
+  const prisma = createPrisma(res.url, sizes.clients);
+  const seqPool = createPgPool(res.url, 3);
+  const loop = runSequencerLoop({
+    pool: seqPool,
+    log: log.child({ component: 'sequencer' }),
+    origin: parseConfig({ ...process.env, ...res.env }).LOG_ORIGIN,
+    signerKey: res.signerKey,
+    batchSize: sizes.seqBatch,
+    intervalMs: sizes.seqInterval,
+  });
+  const commits: { hash: string; at: number }[] = [];
+  let watcher: ReturnType<typeof checkpointWatcher> | undefined;
+  try {
+    await loop.active;
+    watcher = checkpointWatcher(res.url, sizes.poll);
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const appendRun = await closedLoop({
+      ...window,
+      op: async (client, i) => {
+        const event = await prisma.$transaction((tx) =>
+          appendEvent(tx, {
+            subject: pick(),
+            type: 'user_tokens_revoked',
+            actor: `system:bench-${client}`,
+            data: { revoked: i },
+          }),
+        );
+        commits.push({ hash: event.hash, at: Date.now() });
+      },
+    });
+    lag.disable();
+    say(
+      `appendEvent: ${perSecond(appendRun.opsPerSecond)} (${num(appendRun.completed)} in ${sizes.duration} s, ${appendRun.errors} errors${appendRun.firstError ? `; first: ${appendRun.firstError}` : ''})`,
+    );
+    const appendLatency = summarize(appendRun.latencies);
+    say(`  ${latencyLine('transaction latency', appendLatency)}`);
+    say(
+      `  event-loop delay of this process meanwhile: p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}, max ${ms(lag.max / 1e6)}`,
+    );
+    const appendRatio = ratio(appendRun.opsPerSecond, bareRun.opsPerSecond);
+    say(`  ratio appends/bare = ${times(appendRatio)} (target ≥ 0.5×: ${verdict(appendRatio >= 0.5)})`);
+
+    // 2. Time from commit to integration, for every append committed in the window.
+    const t = performance.now();
+    const w = watcher;
+    let state = '';
+    await until(
+      async () => {
+        const { rows } = await seqPool.query<{ n: string; size: string }>(
+          `SELECT (SELECT count(*) FROM log_pending)::text AS n,
+                  (SELECT coalesce(max(size), 0) FROM log_checkpoints)::text AS size`,
+        );
+        state = `${rows[0]?.n} pending, latest checkpoint ${rows[0]?.size}, last seen ${w.lastSize()}`;
+        return rows[0]?.n === '0' && w.lastSize() >= Number(rows[0]?.size);
+      },
+      60_000,
+      () => `the sequencer to integrate every append (${state})`,
+    );
+    say(`  backlog drained ${secs(seconds(t))} after the load stopped`);
+    await w.stop();
+    await loop.stop();
+    const { rows: entries } = await seqPool.query<{ h: string; i: string }>(
+      `SELECT encode(event_hash, 'hex') AS h, log_index::text AS i FROM log_entries`,
+    );
+    const indexOf = new Map(entries.map((r) => [r.h, Number(r.i)]));
+    const { rows: cps } = await seqPool.query<{ n: string; sizes: string }>(
+      `SELECT count(*)::text AS n, coalesce(round(avg(size - prev_size)), 0)::text AS sizes
+       FROM (SELECT size, lag(size) OVER (ORDER BY size) AS prev_size FROM log_checkpoints) c
+       WHERE prev_size IS NOT NULL`,
+    );
+    const delays: number[] = [];
+    let missing = 0;
+    for (const c of commits) {
+      if (c.at < appendRun.windowStart || c.at > appendRun.windowEnd) continue;
+      const index = indexOf.get(c.hash);
+      const at = index === undefined ? undefined : w.integratedAt(index);
+      if (at === undefined) missing++;
+      else delays.push(at - c.at);
+    }
+    const integration = summarize(delays);
+    section(
+      `2. append → integrated (commit seen by the client → first poll, every ${sizes.poll} ms, that sees a checkpoint covering it)`,
+    );
+    say(`  ${latencyLine('integration delay', integration)}`);
+    say(
+      `  sequencer: batch ${sizes.seqBatch}, interval ${sizes.seqInterval} ms; ${cps[0]?.n ?? '?'} checkpoints signed, mean ${cps[0]?.sizes ?? '?'} events each${missing ? `; ${missing} commits never seen integrated` : ''}`,
+    );
+    say(`  target p99 ≤ 2,000 ms: ${verdict(integration.p99 <= 2000 && missing === 0)}`);
+
+    return [
+      {
+        name: `appends/s (${sizes.clients} clients, ${num(sizes.subjects)} subjects, sequencer on)`,
+        measured: perSecond(appendRun.opsPerSecond),
+        baselineName: 'bare single-row INSERT/s',
+        baseline: perSecond(bareRun.opsPerSecond),
+        ratio: times(appendRatio),
+        target: 'ratio ≥ 0.50×',
+        pass: appendRatio >= 0.5 && appendRun.errors === 0,
+      },
+      {
+        name: 'append → integrated p50 / p99',
+        measured: `${ms(integration.p50)} / ${ms(integration.p99)}`,
+        baselineName: 'append commit p50 / p99',
+        baseline: `${ms(appendLatency.p50)} / ${ms(appendLatency.p99)}`,
+        ratio: times(ratio(integration.p99, appendLatency.p99)),
+        target: 'p99 ≤ 2,000 ms',
+        pass: integration.p99 <= 2000 && missing === 0,
+      },
+    ];
+  } finally {
+    await watcher?.stop().catch(() => undefined);
+    await loop.stop();
+    await prisma.$disconnect();
+    await seqPool.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3: full ledger verification vs a read-only scan
+
+/** Bulk-builds valid chains (all pending) until the ledger holds `total` events. */
+async function buildTo(pool: pg.Pool, total: number, perSubject: number): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger_events');
+  let need = total - Number(rows[0]?.n ?? 0);
+  let built = 0;
+  const chunkSubjects = Math.max(1, Math.floor(50_000 / perSubject));
+  while (need >= perSubject) {
+    const subjects = Math.min(chunkSubjects, Math.floor(need / perSubject));
+    const n = await bulkInsertChains(pool, subjects, perSubject);
+    need -= n;
+    built += n;
+  }
+  if (need > 0) built += await bulkInsertChains(pool, 1, need);
+  return built;
+}
+
+/** Integrates every pending event with the real batch code, as fast as it goes. */
+async function integrateAll(pool: pg.Pool, res: BenchResources, batchSize: number, log: Logger) {
+  const deps = {
+    pool,
+    log,
+    origin: parseConfig({ ...process.env, ...res.env }).LOG_ORIGIN,
+    signerKey: res.signerKey,
+    batchSize,
+  };
+  const client = await pool.connect();
+  let batches = 0;
+  try {
+    await ensureInitialCheckpoint(client, deps);
+    while (await integrateBatch(client, deps)) batches++;
+  } finally {
+    client.release();
+  }
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM log_pending');
+  if (rows[0]?.n !== '0') throw new Error(`${rows[0]?.n} events still pending after integration`);
+  return batches;
+}
+
+/** The checkpoint with the largest size, read independently of log.repository.ts (whose
+ * latestCheckpoint() once sorted `size::text` as text and returned a stale checkpoint). */
+async function newestCheckpoint(pool: pg.Pool): Promise<{ size: number; rootHash: Buffer } | undefined> {
+  const { rows } = await pool.query<{ size: string; root_hash: Buffer }>(
+    'SELECT size::text AS size, root_hash FROM log_checkpoints ORDER BY log_checkpoints.size DESC LIMIT 1',
+  );
+  const r = rows[0];
+  return r && { size: Number(r.size), rootHash: r.root_hash };
+}
+
+/** Says so when src's latestCheckpoint() disagrees with the newest checkpoint. */
+async function checkLatestCheckpoint(pool: pg.Pool): Promise<void> {
+  const [src, newest] = await Promise.all([latestCheckpoint(pool), newestCheckpoint(pool)]);
+  if (src?.size !== newest?.size) {
+    say(
+      `  !! src/log/log.repository.ts latestCheckpoint() returns the checkpoint of size ${src?.size}, but the newest is ${newest?.size} (verifyLedger and /v1/log/checkpoint use a stale checkpoint)`,
+    );
+  }
+}
+
+// The two reads verifyLedger streams (src/ledger/verify-ledger.ts), without any check.
+const CHAIN_SQL = `SELECT e.subject_type, e.subject_id, e.seq, e.type, encode(e.hash, 'hex') AS hash,
+        encode(e.prev, 'hex') AS prev, e.body, encode(l.event_hash, 'hex') AS logged_hash
+ FROM ledger_events e LEFT JOIN log_entries l ON l.event_id = e.id
+ ORDER BY e.subject_type, e.subject_id, e.seq`;
+const LOG_SQL = `SELECT l.log_index::text, l.event_hash, e.hash, e.subject_type || ':' || e.subject_id AS subject, e.seq
+ FROM log_entries l JOIN ledger_events e ON e.id = l.event_id ORDER BY l.log_index`;
+
+interface VerifyRun {
+  report: LedgerReport;
+  seconds: number;
+  eventsPerSecond: number;
+  memory: MemoryPeak;
+}
+
+async function timeVerify(pool: pg.Pool, verifierKey: string): Promise<VerifyRun> {
+  fullGc();
+  const sampler = sampleMemory(50);
+  const t = performance.now();
+  let report: LedgerReport;
+  let memory: MemoryPeak;
+  try {
+    report = await verifyLedger(pool, verifierKey);
+  } finally {
+    memory = sampler.stop();
+  }
+  const s = seconds(t);
+  return { report, seconds: s, eventsPerSecond: report.events / s, memory };
+}
+
+/** Streams the same rows as verifyLedger and only touches them; events/s over both reads. */
+async function timeScan(pool: pg.Pool): Promise<{ events: number; seconds: number; perSecond: number }> {
+  const t = performance.now();
+  let events = 0;
+  let touched = 0;
+  for await (const batch of streamRows<{ body: string }>(pool, CHAIN_SQL)) {
+    events += batch.length;
+    for (const r of batch) touched += r.body.length;
+  }
+  for await (const batch of streamRows<{ event_hash: Buffer }>(pool, LOG_SQL)) {
+    for (const r of batch) touched += r.event_hash.length;
+  }
+  const s = seconds(t);
+  if (touched === 0 && events > 0) throw new Error('the scan read nothing');
+  return { events, seconds: s, perSecond: events / s };
+}
+
+function describeVerify(label: string, v: VerifyRun): void {
+  const r = v.report;
+  say(
+    `${label}: ${r.ok ? 'OK' : `INVALID (${r.problem})`} — ${num(r.events)} events, ${num(r.subjects)} subjects, tree ${num(r.treeSize)}, checkpoint ${num(r.checkpointSize)}, pending ${r.pending}`,
+  );
+  say(`  ${secs(v.seconds)} → ${perSecond(v.eventsPerSecond)} events`);
+  const m = v.memory;
+  say(
+    `  RSS before ${mib(m.rssBefore)}, peak ${mib(m.rssPeak)} (${signedMib(m.rssPeak - m.rssBefore)}); heap used before ${mib(m.heapBefore)}, peak ${mib(m.heapPeak)} (${signedMib(m.heapPeak - m.heapBefore)}); ${m.samples} samples`,
+  );
+}
+
+async function benchVerify(
+  res: BenchResources,
+  sizes: Sizes,
+  log: Logger,
+  phases: [string, number][],
+): Promise<{ results: Result[]; ok: boolean }> {
+  const small = Math.max(1, Math.round(sizes.events / 10));
+  section(
+    `3. full ledger verify: ${num(small)} events, then ${num(sizes.events)} (${sizes.perSubject} events per subject)`,
+  );
+  const pool = createPgPool(res.url, 2);
+  try {
+    const prepare = async (total: number) => {
+      let t = performance.now();
+      const built = await buildTo(pool, total, sizes.perSubject);
+      const buildS = seconds(t);
+      t = performance.now();
+      const batches = await integrateAll(pool, res, sizes.buildBatch, log.child({ component: 'sequencer' }));
+      const integrateS = seconds(t);
+      t = performance.now();
+      // A steady-state ledger: autovacuum would have analyzed the tables and set hint bits
+      // and the visibility map long before anyone verifies a million events.
+      await pool.query(
+        'VACUUM (ANALYZE) ledger_events, log_entries, log_hashes, log_pending, log_checkpoints',
+      );
+      const vacuumS = seconds(t);
+      say(
+        `built ${num(built)} events in ${secs(buildS)} (${perSecond(built / buildS)}), integrated in ${batches} batches in ${secs(integrateS)} (${perSecond(built / integrateS)}), VACUUM ANALYZE ${secs(vacuumS)}`,
+      );
+      phases.push([`build to ${num(total)}`, buildS], [`integrate to ${num(total)}`, integrateS]);
+      await checkLatestCheckpoint(pool);
+    };
+
+    // Untimed pass with a full GC every 100 ms: the peak of memory still referenced.
+    const liveHeap = async () => {
+      const { result, before, peak } = await liveHeapPeak(() => verifyLedger(pool, res.verifierKey), 100);
+      say(
+        `  live heap (untimed pass, full GC every 100 ms): before ${mib(before)}, peak ${mib(peak)} (${signedMib(peak - before)}) at ${num(result.events)} events`,
+      );
+      return peak - before;
+    };
+
+    await prepare(small);
+    const smallRun = await timeVerify(pool, res.verifierKey);
+    describeVerify(`verify at ${num(smallRun.report.events)}`, smallRun);
+    const liveSmall = await liveHeap();
+
+    await prepare(sizes.events);
+    const { rows: agg } = await pool.query<{ n: string; bytes: string }>(
+      'SELECT count(*)::text AS n, sum(length(body))::text AS bytes FROM ledger_events',
+    );
+    let t = performance.now();
+    await pool.query('SELECT count(*), sum(length(body)) FROM ledger_events');
+    const aggS = seconds(t);
+    say(
+      `ledger: ${num(Number(agg[0]?.n))} events, ${mib(Number(agg[0]?.bytes))} of bodies; SELECT count(*), sum(length(body)) in ${ms(aggS * 1000)} (${perSecond(Number(agg[0]?.n) / aggS)})`,
+    );
+    t = performance.now();
+    const scan = await timeScan(pool);
+    say(
+      `read-only scan (verify's two queries streamed through the same cursor, no checks): ${num(scan.events)} events in ${secs(scan.seconds)} → ${perSecond(scan.perSecond)} events`,
+    );
+    const full = await timeVerify(pool, res.verifierKey);
+    describeVerify(`verify at ${num(full.report.events)}`, full);
+    const liveFull = await liveHeap();
+
+    const eps = full.eventsPerSecond;
+    const growthSmall = smallRun.memory.rssPeak - smallRun.memory.rssBefore;
+    const growthFull = full.memory.rssPeak - full.memory.rssBefore;
+    // Flat: the live heap at 10× the events grows by at most 16 MiB more (a per-event or
+    // per-subject leak would add tens of MiB per million events).
+    const flat = liveFull <= Math.max(liveSmall, 0) + 16 * 2 ** 20;
+    say(
+      `  target ≥ 100,000 events/s: ${verdict(eps >= 100_000)}; ratio verify/scan ${times(ratio(eps, scan.perSecond))}`,
+    );
+    say(
+      `  peak RSS growth ${signedMib(growthFull)} at ${num(full.report.events)} vs ${signedMib(growthSmall)} at ${num(smallRun.report.events)} (${num(full.report.events / smallRun.report.events, 1)}× the events); live heap growth ${signedMib(liveFull)} vs ${signedMib(liveSmall)}: ${flat ? 'flat' : 'GROWS with the ledger'}`,
+    );
+    const valid = smallRun.report.ok && full.report.ok;
+    return {
+      ok: valid,
+      results: [
+        {
+          name: `full verify events/s (${num(full.report.events)} events)${valid ? '' : ' INVALID'}`,
+          measured: perSecond(eps),
+          baselineName: 'read-only scan events/s',
+          baseline: perSecond(scan.perSecond),
+          ratio: times(ratio(eps, scan.perSecond)),
+          target: '≥ 100,000/s',
+          pass: eps >= 100_000 && valid,
+        },
+        {
+          name: `verify memory growth, RSS peak / live heap (${num(full.report.events)} events)`,
+          measured: `${signedMib(growthFull)} / ${signedMib(liveFull)}`,
+          baselineName: `same at ${num(smallRun.report.events)} events`,
+          baseline: `${signedMib(growthSmall)} / ${signedMib(liveSmall)}`,
+          ratio: growthSmall > 0 ? times(growthFull / growthSmall) : 'n/a',
+          target: 'flat: live ≤ smaller + 16 MiB',
+          pass: flat,
+        },
+      ],
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4: inclusion proofs through the real HTTP app vs /healthz
+
+async function benchProofs(res: BenchResources, sizes: Sizes): Promise<Result[]> {
+  const ctx = createContext(parseConfig({ ...process.env, ...res.env }));
+  const server = createApp(ctx).app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const http = new HttpPool(origin, { connections: sizes.concurrency });
+  try {
+    const cp = await newestCheckpoint(ctx.pool);
+    if (!cp || cp.size === 0) throw new Error('no checkpoint to prove against');
+    const size = cp.size;
+    section(
+      `4. GET /v1/log/proof/inclusion at tree size ${num(size)}: ${num(sizes.requests)} random indexes, concurrency ${sizes.concurrency} (server in this process)`,
+    );
+    const get = async (path: string) => {
+      const r = await http.request({ method: 'GET', path });
+      const body = await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`GET ${path}: HTTP ${r.statusCode} ${body.slice(0, 200)}`);
+      return body;
+    };
+    const proofPath = () => `/v1/log/proof/inclusion?index=${randomInt(size)}&size=${size}`;
+
+    // Correctness first (untimed): a few proofs must check against the signed root.
+    for (let k = 0; k < 5; k++) {
+      const index = randomInt(size);
+      const body = JSON.parse(await get(`/v1/log/proof/inclusion?index=${index}&size=${size}`)) as {
+        proof: string[];
+      };
+      const { rows } = await ctx.pool.query<{ event_hash: Buffer }>(
+        'SELECT event_hash FROM log_entries WHERE log_index = $1',
+        [index],
+      );
+      const proof = body.proof.map((h) => Buffer.from(h, 'base64'));
+      if (!rows[0] || !checkRecord(proof, size, cp.rootHash, index, hashLeaf(rows[0].event_hash))) {
+        throw new Error(`inclusion proof for index ${index} at size ${size} does not verify`);
+      }
+    }
+    // Warm-up: connections, JIT, caches.
+    const warm = Math.min(200, sizes.requests);
+    await fixedCount({
+      total: warm,
+      concurrency: sizes.concurrency,
+      op: () => get('/healthz').then(() => {}),
+    });
+    await fixedCount({
+      total: warm,
+      concurrency: sizes.concurrency,
+      op: () => get(proofPath()).then(() => {}),
+    });
+
+    const health = await fixedCount({
+      total: sizes.requests,
+      concurrency: sizes.concurrency,
+      op: () => get('/healthz').then(() => {}),
+    });
+    const proofs = await fixedCount({
+      total: sizes.requests,
+      concurrency: sizes.concurrency,
+      op: () => get(proofPath()).then(() => {}),
+    });
+    const h = summarize(health.latencies);
+    const p = summarize(proofs.latencies);
+    say(
+      `  ${latencyLine('GET /healthz (baseline)', h)}; ${perSecond((health.latencies.length / health.elapsedMs) * 1000)} req, ${health.errors} errors`,
+    );
+    say(
+      `  ${latencyLine('GET /v1/log/proof/inclusion', p)}; ${perSecond((proofs.latencies.length / proofs.elapsedMs) * 1000)} req, ${proofs.errors} errors${proofs.firstError ? ` (first: ${proofs.firstError})` : ''}`,
+    );
+    say(`  5 proofs checked against the signed checkpoint root; target p99 ≤ 20 ms: ${verdict(p.p99 <= 20)}`);
+    return [
+      {
+        name: `inclusion proof p50 / p99 (tree size ${num(size)})`,
+        measured: `${ms(p.p50)} / ${ms(p.p99)}`,
+        baselineName: 'GET /healthz p50 / p99',
+        baseline: `${ms(h.p50)} / ${ms(h.p99)}`,
+        ratio: times(ratio(p.p99, h.p99)),
+        target: 'p99 ≤ 20 ms',
+        pass: p.p99 <= 20 && proofs.errors === 0,
+      },
+    ];
+  } finally {
+    await http.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await ctx.close();
+  }
+}

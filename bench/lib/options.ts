@@ -1,0 +1,74 @@
+// Command-line and environment options shared by the benchmarks. Every size has a full
+// default (the issue's numbers) and a `--quick` default (a smoke run); a flag (`--name=N` or
+// `--name N`) wins over the environment (`BENCH_NAME=N`), which wins over the defaults.
+
+export interface NumberOption {
+  /** Flag name without dashes, e.g. `duration`; the variable is BENCH_DURATION. */
+  name: string;
+  full: number;
+  quick: number;
+  help: string;
+  /** Accept fractions (durations); sizes are integers. */
+  fractional?: boolean;
+}
+
+export class Options {
+  readonly quick: boolean;
+  private readonly flags = new Map<string, string>();
+
+  constructor(
+    argv: readonly string[],
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
+      const eq = arg.indexOf('=');
+      if (eq > 0) {
+        this.flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+        continue;
+      }
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        this.flags.set(arg.slice(2), next);
+        i++;
+      } else {
+        this.flags.set(arg.slice(2), 'true');
+      }
+    }
+    // `npm run bench ledger --quick` hands --quick to npm, which exports npm_config_quick.
+    this.quick = this.bool('quick') || env.npm_config_quick === 'true';
+  }
+
+  private bool(name: string): boolean {
+    const v = this.flags.get(name) ?? this.env[`BENCH_${envName(name)}`];
+    return v !== undefined && v !== '' && v !== '0' && v !== 'false';
+  }
+
+  number(o: NumberOption): number {
+    const raw = this.flags.get(o.name) ?? this.env[`BENCH_${envName(o.name)}`];
+    if (raw === undefined || raw === '') return this.quick ? o.quick : o.full;
+    const value = Number(raw.replaceAll('_', ''));
+    if (!Number.isFinite(value) || value <= 0 || (!o.fractional && !Number.isInteger(value))) {
+      throw new Error(`--${o.name} must be a positive ${o.fractional ? 'number' : 'integer'}, got ${raw}`);
+    }
+    return value;
+  }
+
+  /** Flags given on the command line that no option declared (typos). */
+  unknown(known: readonly NumberOption[]): string[] {
+    const names = new Set(['quick', ...known.map((o) => o.name)]);
+    return [...this.flags.keys()].filter((k) => !names.has(k));
+  }
+}
+
+const envName = (flag: string) => flag.toUpperCase().replaceAll('-', '_');
+
+export function usage(options: readonly NumberOption[]): string {
+  const lines = options.map(
+    (o) =>
+      `  --${o.name}=N`.padEnd(26) +
+      `${o.help} (default ${o.full}, quick ${o.quick}; env BENCH_${envName(o.name)})`,
+  );
+  return [`${'  --quick'.padEnd(26)}small sizes for a smoke run (env BENCH_QUICK=1)`, ...lines].join('\n');
+}
