@@ -1,7 +1,7 @@
 // Canonical event bodies (RFC 8785 JSON Canonicalization Scheme) and their hashes.
 // JCS over JavaScript values is small enough to own: ECMAScript number and string
 // serialization (what JSON.stringify does) plus object keys sorted by UTF-16 code units.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Subject } from './event-types.ts';
 
 /** The hashed part of a ledger event. */
@@ -35,7 +35,8 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`cannot canonicalize a ${typeof value}`);
 }
 
-export const sha256Hex = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+/** One-shot hashing (crypto.hash) avoids a Hash object per event: verification hashes millions. */
+export const sha256Hex = (text: string | Buffer) => hash('sha256', text, 'hex');
 
 /** Canonical bytes and hash of a body: hash = lowercase hex SHA-256 of the canonical bytes. */
 export function sealBody(body: EventBody): { canonical: string; hash: string } {
