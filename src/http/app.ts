@@ -10,7 +10,7 @@ import { idempotency } from './idempotency.ts';
 import { createMetrics } from './metrics.ts';
 import { ApiDocs } from './openapi.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
-import { jsonBody, requestIdFor, requireJsonBody } from './request-context.ts';
+import { jsonBody, limitJsonDepth, requestIdFor, requireJsonBody } from './request-context.ts';
 import { healthRouter } from './routes/health.router.ts';
 import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
@@ -44,7 +44,7 @@ export function createApp(ctx: AppContext) {
 
   app.use(healthRouter(ctx, docs, metrics));
 
-  app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES));
+  app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES), limitJsonDepth);
   app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
   app.use('/v1', authenticate(ctx.prisma)); // everything else knows who is asking
   app.use('/v1', idempotency(ctx));

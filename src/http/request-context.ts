@@ -30,3 +30,29 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
 
 export const jsonBody = (limitBytes: number) =>
   express.json({ limit: limitBytes, strict: true, type: 'application/json' });
+
+/** Deepest nesting a request body may have. Our bodies need 3 levels; recursive code
+ * (validation, canonicalization for Idempotency-Key) must never meet 100,000. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Depth of a parsed JSON value, computed without recursion. */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+export const limitJsonDepth: RequestHandler = (req, _res, next) => {
+  if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
+    next(new AppError('bad_request', `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`));
+    return;
+  }
+  next();
+};

@@ -78,6 +78,18 @@ describe('Idempotency-Key', () => {
     expect(await claimEvents([...ids][0])).toBe(1);
   });
 
+  it('a deeply nested body with a key is a 400, never a stack overflow', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const r = await request(app)
+      .post(`/v1/investigations/${inv.id}/claims`)
+      .set(as)
+      .set('Idempotency-Key', 'deep-1')
+      .set('Content-Type', 'application/json')
+      .send(deep);
+    expect(r.status).toBe(400);
+    expect(r.body.detail).toMatch(/nested deeper/);
+  });
+
   it('a failed request releases its key so that a corrected retry can use it', async () => {
     const url = `/v1/investigations/${inv.id}/claims`;
     const bad = await request(app)
