@@ -17,6 +17,7 @@ interface Bench {
 
 const benches: Record<string, () => Promise<Bench>> = {
   ledger: () => import('./ledger.bench.ts'),
+  api: () => import('./api.bench.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {
