@@ -8,4 +8,13 @@ npx biome check .
 echo "== type-check (tsc)"
 npx tsc -p tsconfig.json --noEmit
 echo "== tests (vitest)"
-npx vitest run "$@"
+results=$(mktemp)
+rc=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || rc=$?
+# A plain closing line ("N passed, N failed") that any CI log reader understands.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+' "$results" 2>/dev/null || true
+rm -f "$results"
+exit "$rc"
