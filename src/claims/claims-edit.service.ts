@@ -71,7 +71,7 @@ export async function listClaims(prisma: PrismaClient, investigationId: string, 
   }
   if (q.cursor) where.push(Prisma.sql`id > ${q.cursor}::uuid`);
   const ids = await prisma.$queryRaw<{ id: string }[]>`
-    SELECT id::text FROM claims WHERE ${Prisma.join(where, ' AND ')} ORDER BY id LIMIT ${q.limit + 1}`;
+    SELECT id::text FROM claims WHERE ${Prisma.join(where, ' AND ')} ORDER BY claims.id LIMIT ${q.limit + 1}`;
   const page = ids.slice(0, q.limit).map((r) => r.id);
   const rows = await prisma.claim.findMany({ where: { id: { in: page } }, orderBy: { id: 'asc' } });
   return { items: rows.map(claimView), nextCursor: ids.length > q.limit ? (page.at(-1) ?? null) : null };

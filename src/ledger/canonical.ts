@@ -36,6 +36,31 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** One-shot hashing (crypto.hash) avoids a Hash object per event: verification hashes millions. */
+/** Whether `text` is the RFC 8785 form of `parsed` (= JSON.parse(text)). Fast path for
+ * verification: when every object's keys already come out sorted, JSON.stringify emits
+ * exactly what canonicalJson would; otherwise (e.g. integer-like keys, which V8 reorders)
+ * fall back to the full canonicalization. */
+export function isCanonicalText(parsed: unknown, text: string): boolean {
+  if (keysSorted(parsed) && JSON.stringify(parsed) === text) return true;
+  return canonicalJson(parsed) === text;
+}
+
+function keysSorted(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = 1; i < keys.length; i++) if (keys[i - 1]! >= keys[i]!) return false;
+    for (const k of keys) stack.push((v as Record<string, unknown>)[k]);
+  }
+  return true;
+}
+
 export const sha256Hex = (text: string | Buffer) => hash('sha256', text, 'hex');
 
 /** Canonical bytes and hash of a body: hash = lowercase hex SHA-256 of the canonical bytes. */

@@ -1,6 +1,6 @@
 // Pure verification of a subject's chain of custody, shared by the custody verify route,
 // `claimtrail ledger verify` and the custody.verify-subject job.
-import { canonicalJson, type EventBody, sha256Hex } from './canonical.ts';
+import { type EventBody, isCanonicalText, sha256Hex } from './canonical.ts';
 import type { Subject } from './event-types.ts';
 
 /** A stored event as read from the database (hash and prev as lowercase hex). */
@@ -76,7 +76,7 @@ export class ChainChecker {
     const actual = sha256Hex(e.body);
     if (actual !== e.hash)
       return bad(`hash mismatch: the body hashes to ${actual}, the stored hash is ${e.hash}`);
-    if (canonicalJson(body) !== e.body) return bad('stored body is not in RFC 8785 canonical form');
+    if (!isCanonicalText(body, e.body)) return bad('stored body is not in RFC 8785 canonical form');
     if (body.subject?.type !== this.subject.type || body.subject?.id !== this.subject.id) {
       return bad(`body names subject ${body.subject?.type}:${body.subject?.id}`);
     }

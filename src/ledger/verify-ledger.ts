@@ -44,6 +44,7 @@ export async function verifyLedger(pool: pg.Pool, verifierKey: string): Promise<
 
   // 1. Chains, subject by subject, in seq order.
   let checker: ChainChecker | undefined;
+  let integrated = 0;
   const finishSubject = () => {
     if (checker?.failure) {
       const { seq, reason } = checker.failure;
@@ -74,6 +75,7 @@ export async function verifyLedger(pool: pg.Pool, verifierKey: string): Promise<
         loggedHash: r.logged_hash,
       });
       report.events++;
+      if (r.logged_hash !== null) integrated++;
     }
   }
   const last = finishSubject();
@@ -87,29 +89,22 @@ export async function verifyLedger(pool: pg.Pool, verifierKey: string): Promise<
   report.checkpointSize = cp.size;
   const builder = new RootBuilder();
   let rootAtCheckpoint = cp.size === 0 ? builder.root() : undefined;
-  for await (const rows of streamRows<{
-    log_index: string;
-    event_hash: Buffer;
-    hash: Buffer;
-    subject: string;
-    seq: number;
-  }>(
+  // Pass 1 already compared every integrated event with its leaf; here only the leaves.
+  for await (const rows of streamRows<{ log_index: string; event_hash: Buffer }>(
     pool,
-    `SELECT l.log_index::text, l.event_hash, e.hash, e.subject_type || ':' || e.subject_id AS subject, e.seq
-     FROM log_entries l JOIN ledger_events e ON e.id = l.event_id ORDER BY l.log_index`,
+    // Not log_index::text: ORDER BY would then sort the text column ('10' before '2').
+    'SELECT log_index, event_hash FROM log_entries ORDER BY log_index',
   )) {
     for (const r of rows) {
       if (Number(r.log_index) !== builder.size) return fail(`log index ${builder.size} is missing`);
-      if (!r.event_hash.equals(r.hash)) {
-        return fail(
-          `log index ${r.log_index} (subject ${r.subject} seq ${r.seq}): the leaf is not the event's hash`,
-        );
-      }
       builder.push(r.event_hash);
       if (builder.size === cp.size) rootAtCheckpoint = builder.root();
     }
   }
   report.treeSize = builder.size;
+  if (integrated > builder.size) {
+    return fail(`${integrated} events have a log entry but the log has only ${builder.size} leaves`);
+  }
   const { rows: pendingRows } = await pool.query<{ n: string }>(
     'SELECT count(*)::text AS n FROM log_pending',
   );
