@@ -17,7 +17,8 @@ describe('canonicalJson (RFC 8785)', () => {
     expect(canonicalJson(value)).toBe(
       '{"\\r":"CR","1":"One","\u0080":"Ctl","ö":"o","€":"Euro","\ud83d\ude00":"Smiley","\ufb33":"Hebrew"}',
     );
-    expect(canonicalJson([1e21, 1e-7, 0.000001, -0, 333333333.33333329, 4.5])).toBe(
+    // RFC 8785 appendix B: the input text 333333333.33333329 is the double 333333333.3333333.
+    expect(canonicalJson(JSON.parse('[1e21, 1e-7, 0.000001, -0, 333333333.33333329, 4.5]'))).toBe(
       '[1e+21,1e-7,0.000001,0,333333333.3333333,4.5]',
     );
     expect(canonicalJson({ b: [true, null, 'x'], a: { d: 1, c: 2 } })).toBe(
