@@ -18,7 +18,7 @@ import pg from 'pg';
 import { Pool as HttpPool, request } from 'undici';
 import { parseConfig } from '../src/config/env.ts';
 import { freePort } from '../test/helpers/net.ts';
-import { type BenchResources, createBenchResources } from './lib/bench-db.ts';
+import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
 import { type ClosedLoopResult, closedLoop, sleep, until } from './lib/load.ts';
 import { type NumberOption, Options, usage } from './lib/options.ts';
 import {
@@ -118,7 +118,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
     phases.push(['create + migrate database', res.migrateSeconds]);
-    await describeServer(res.url);
+    say(await describeServer(res.url));
 
     let t = performance.now();
     server = await startApiServer(res);
@@ -168,21 +168,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
   say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
   return ok ? 0 : 1;
-}
-
-async function describeServer(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>(
-      `SELECT name, setting, unit FROM pg_settings
-       WHERE name IN ('server_version', 'shared_buffers', 'synchronous_commit', 'fsync', 'max_connections')
-       ORDER BY name`,
-    );
-    say(`postgres: ${rows.map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(' ')}`);
-  } finally {
-    await client.end();
-  }
 }
 
 // ---------------------------------------------------------------------------------------

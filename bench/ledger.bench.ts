@@ -30,7 +30,7 @@ import { latestCheckpoint } from '../src/log/log.repository.ts';
 import { checkRecord, hashLeaf } from '../src/log/merkle.ts';
 import { ensureInitialCheckpoint, integrateBatch, runSequencerLoop } from '../src/log/sequencer.ts';
 import { bulkInsertChains } from '../test/helpers/ledger-fixtures.ts';
-import { type BenchResources, createBenchResources } from './lib/bench-db.ts';
+import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
 import { closedLoop, fixedCount, sleep, until } from './lib/load.ts';
 import { fullGc, liveHeapPeak, type MemoryPeak, sampleMemory } from './lib/memory.ts';
 import { type NumberOption, Options, usage } from './lib/options.ts';
@@ -133,7 +133,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   try {
     say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
     phases.push(['create + migrate database', res.migrateSeconds]);
-    await describeServer(res.url);
+    say(await describeServer(res.url));
     const log = logger().child({ component: 'bench' });
 
     let t = performance.now();
@@ -169,21 +169,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
   say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
   return ok ? 0 : 1;
-}
-
-async function describeServer(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>(
-      `SELECT name, setting, unit FROM pg_settings
-       WHERE name IN ('server_version', 'shared_buffers', 'synchronous_commit', 'fsync', 'work_mem', 'max_connections')
-       ORDER BY name`,
-    );
-    say(`postgres: ${rows.map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(' ')}`);
-  } finally {
-    await client.end();
-  }
 }
 
 // ---------------------------------------------------------------------------------------

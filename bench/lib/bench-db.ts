@@ -93,3 +93,19 @@ export async function createBenchResources(base: Config): Promise<BenchResources
     cleanup,
   };
 }
+
+/** One line naming the Postgres settings that decide write and read speed. */
+export async function describeServer(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; setting: string; unit: string | null }>(
+      `SELECT name, setting, unit FROM pg_settings
+       WHERE name IN ('server_version', 'shared_buffers', 'synchronous_commit', 'fsync', 'work_mem', 'max_connections')
+       ORDER BY name`,
+    );
+    return `postgres: ${rows.map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(' ')}`;
+  } finally {
+    await client.end();
+  }
+}
