@@ -46,7 +46,7 @@ export function createApp(ctx: AppContext) {
 
   app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES), limitJsonDepth);
   app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
-  app.use('/v1', authenticate(ctx.prisma)); // everything else knows who is asking
+  app.use('/v1', authenticate(ctx.pool)); // everything else knows who is asking
   app.use('/v1', idempotency(ctx));
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
