@@ -1,6 +1,10 @@
 // The append path on the real database: chain shape, the typed catalogue, immutability,
 // and 32 concurrent appenders over 8 subjects integrated exactly once.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createContext } from '../../src/context.ts';
 import { canonicalJson, sha256Hex } from '../../src/ledger/canonical.ts';
 import { verifyChain } from '../../src/ledger/chain-verify.ts';
 import { LedgerProgrammingError } from '../../src/ledger/event-types.ts';
@@ -8,7 +12,8 @@ import { appendEvent, readSubjectEvents } from '../../src/ledger/ledger.reposito
 import { hashReader, latestCheckpoint } from '../../src/log/log.repository.ts';
 import { treeHash } from '../../src/log/merkle.ts';
 import { RootBuilder } from '../../src/log/root-builder.ts';
-import { useTestContext } from '../helpers/context.ts';
+import { startSequencer } from '../../src/processes/sequencer.ts';
+import { testConfig, useTestContext } from '../helpers/context.ts';
 import { appendMany, newSubject } from '../helpers/ledger-fixtures.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 
@@ -84,6 +89,21 @@ describe('appendEvent', () => {
       'DELETE FROM log_checkpoints',
     ]) {
       await expect(ctx.pool.query(sql)).rejects.toThrow(/forbidden: the ledger is append-only/);
+    }
+  });
+});
+
+describe('the signing key', () => {
+  it('a sequencer with another key refuses to sign this log', async () => {
+    await appendMany(ctx.prisma, newSubject(), 1);
+    await waitForIntegration(ctx);
+    const dir = await mkdtemp(join(tmpdir(), 'claimtrail-otherkey-'));
+    const other = createContext(testConfig({ LOG_SIGNING_KEY_FILE: join(dir, 'other.key') }));
+    try {
+      await expect(startSequencer(other)).rejects.toThrow(/did not sign this log's latest checkpoint/);
+    } finally {
+      await other.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
