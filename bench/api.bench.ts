@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,9 @@ import { parseConfig } from '../src/config/env.ts';
 import { freePort } from '../test/helpers/net.ts';
 import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
 import { type ClosedLoopResult, closedLoop, sleep, until } from './lib/load.ts';
-import { type NumberOption, Options, usage } from './lib/options.ts';
+import { type NumberOption, openBench, usage } from './lib/options.ts';
 import {
   latencyLine,
-  mib,
   ms,
   num,
   perSecond,
@@ -75,25 +74,17 @@ const ratioText = (x: number) => (x > 0 && x < 0.1 ? `${num(x, 3)}×` : times(x)
 export const help = `npm run bench api [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const opts = new Options(argv);
-  const unknown = opts.unknown(Object.values(spec));
-  if (unknown.length > 0) {
-    console.error(`unknown option(s): ${unknown.map((u) => `--${u}`).join(', ')}\n${help}`);
-    return 2;
-  }
-  const sizes = Object.fromEntries(Object.entries(spec).map(([key, o]) => [key, opts.number(o)])) as Sizes;
+  const opened = openBench(
+    argv,
+    spec,
+    'api benchmark',
+    'API in its own process, load generator in this one',
+    help,
+  );
+  if (!opened) return 2;
+  const { sizes } = opened;
   const base = parseConfig(process.env);
   const started = performance.now();
-
-  say(`api benchmark (${opts.quick ? 'QUICK smoke run' : 'full run'})`);
-  say(
-    `machine: ${cpus().length} cores, ${mib(totalmem())} RAM, node ${process.version}; API in its own process, load generator in this one`,
-  );
-  say(
-    `sizes: ${Object.entries(sizes)
-      .map(([k, v]) => `${spec[k as keyof Sizes].name}=${v}`)
-      .join(' ')}`,
-  );
 
   const idle = cpuMeter();
   await sleep(1000);

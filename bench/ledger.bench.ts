@@ -10,7 +10,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { cpus, totalmem } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -33,7 +32,7 @@ import { bulkInsertChains } from '../test/helpers/ledger-fixtures.ts';
 import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
 import { closedLoop, fixedCount, sleep, until } from './lib/load.ts';
 import { fullGc, liveHeapPeak, type MemoryPeak, sampleMemory } from './lib/memory.ts';
-import { type NumberOption, Options, usage } from './lib/options.ts';
+import { type NumberOption, openBench, usage } from './lib/options.ts';
 import {
   latencyLine,
   mib,
@@ -100,25 +99,11 @@ const secs = (s: number) => `${num(s, 1)} s`;
 export const help = `npm run bench ledger [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const opts = new Options(argv);
-  const unknown = opts.unknown(Object.values(spec));
-  if (unknown.length > 0) {
-    console.error(`unknown option(s): ${unknown.map((u) => `--${u}`).join(', ')}\n${help}`);
-    return 2;
-  }
-  const sizes = Object.fromEntries(Object.entries(spec).map(([key, o]) => [key, opts.number(o)])) as Sizes;
+  const opened = openBench(argv, spec, 'ledger benchmark', 'load generators run in this process', help);
+  if (!opened) return 2;
+  const { sizes } = opened;
   const base = parseConfig(process.env);
   const started = performance.now();
-
-  say(`ledger benchmark (${opts.quick ? 'QUICK smoke run' : 'full run'})`);
-  say(
-    `machine: ${cpus().length} cores, ${mib(totalmem())} RAM, node ${process.version}; load generators run in this process`,
-  );
-  say(
-    `sizes: ${Object.entries(sizes)
-      .map(([k, v]) => `${spec[k as keyof Sizes].name}=${v}`)
-      .join(' ')}`,
-  );
 
   const res = await createBenchResources(base);
   const onSignal = () => {

@@ -1,6 +1,8 @@
 // Command-line and environment options shared by the benchmarks. Every size has a full
 // default (the issue's numbers) and a `--quick` default (a smoke run); a flag (`--name=N` or
 // `--name N`) wins over the environment (`BENCH_NAME=N`), which wins over the defaults.
+import { cpus, totalmem } from 'node:os';
+import { mib } from './stats.ts';
 
 export interface NumberOption {
   /** Flag name without dashes, e.g. `duration`; the variable is BENCH_DURATION. */
@@ -71,4 +73,36 @@ export function usage(options: readonly NumberOption[]): string {
       `${o.help} (default ${o.full}, quick ${o.quick}; env BENCH_${envName(o.name)})`,
   );
   return [`${'  --quick'.padEnd(26)}small sizes for a smoke run (env BENCH_QUICK=1)`, ...lines].join('\n');
+}
+
+/**
+ * The opening every benchmark shares: parse argv against its option spec (unknown flags are
+ * a usage error: returns undefined after printing it), then print the title, the machine and
+ * the sizes in force. `where` says where the load generators run; `help` is
+ * printed on a usage error.
+ */
+export function openBench<S extends Record<string, NumberOption>>(
+  argv: readonly string[],
+  spec: S,
+  title: string,
+  where: string,
+  help: string,
+): { opts: Options; sizes: { [K in keyof S]: number } } | undefined {
+  const opts = new Options(argv);
+  const unknown = opts.unknown(Object.values(spec));
+  if (unknown.length > 0) {
+    console.error(`unknown option(s): ${unknown.map((u) => `--${u}`).join(', ')}\n${help}`);
+    return undefined;
+  }
+  const sizes = Object.fromEntries(Object.entries(spec).map(([key, o]) => [key, opts.number(o)])) as {
+    [K in keyof S]: number;
+  };
+  console.log(`${title} (${opts.quick ? 'QUICK smoke run' : 'full run'})`);
+  console.log(`machine: ${cpus().length} cores, ${mib(totalmem())} RAM, node ${process.version}; ${where}`);
+  console.log(
+    `sizes: ${Object.values(spec)
+      .map((o, i) => `${o.name}=${Object.values(sizes)[i]}`)
+      .join(' ')}`,
+  );
+  return { opts, sizes };
 }
