@@ -9,6 +9,8 @@ import { createPrisma, type PrismaClient } from './db/prisma.ts';
 import { logger } from './lib/logger.ts';
 import { Queues } from './queue/queues.ts';
 import { createRedis } from './queue/redis.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import { LocalBlobStore } from './storage/local-blob-store.ts';
 
 export interface AppContext {
   config: Config;
@@ -18,6 +20,8 @@ export interface AppContext {
   /** Fail-fast connection for enqueueing and readiness probes. */
   redis: Redis;
   queues: Queues;
+  /** Evidence and export bytes. */
+  blobs: BlobStore;
   close(): Promise<void>;
 }
 
@@ -44,6 +48,7 @@ export function createContext(config: Config): AppContext {
     pool,
     redis,
     queues,
+    blobs: new LocalBlobStore(config.BLOB_DIR),
     async close() {
       await queues.close().catch((err) => log.warn({ err: err.message }, 'closing queues'));
       redis.disconnect();

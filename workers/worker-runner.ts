@@ -4,6 +4,7 @@ import { type WorkerOptions as BullWorkerOptions, UnrecoverableError, Worker } f
 import type { AppContext } from '../src/context.ts';
 import { findJobSpec, jobNames, queueNames } from '../src/jobs/catalogue.ts';
 import type { Component } from '../src/processes/component.ts';
+import { retention } from '../src/queue/queues.ts';
 import { createRedis, warnUnlessNoEviction } from '../src/queue/redis.ts';
 import { indexHandlers, type JobHandler } from './handler.ts';
 
@@ -51,6 +52,16 @@ export async function startWorkers(
     worker.on('error', (err) => ctx.log.error({ err: err.message, queue }, 'worker error'));
     return worker;
   });
+  if (handlers.has('capture.sweep')) {
+    // One scheduler entry however many worker processes start: upsert is idempotent.
+    await ctx.queues
+      .get('capture')
+      .upsertJobScheduler(
+        'capture-sweep',
+        { every: ctx.config.CAPTURE_SWEEP_INTERVAL_MS },
+        { name: 'capture.sweep', data: {}, opts: { ...retention } },
+      );
+  }
   ctx.log.info({ queues: queueNames, jobs: [...handlers.keys()] }, 'workers started');
 
   return {

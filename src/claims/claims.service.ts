@@ -2,6 +2,8 @@
 // transaction; a cited URL is normalized and reused within its investigation.
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/auth.ts';
+import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
+import type { AppContext } from '../context.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
@@ -93,7 +95,12 @@ export async function getClaim(prisma: PrismaClient, p: Principal, id: string) {
   };
 }
 
-export async function citeSource(prisma: PrismaClient, p: Principal, claimId: string, input: CitationInput) {
+export async function citeSource(
+  { prisma, queues, log }: Pick<AppContext, 'prisma' | 'queues' | 'log'>,
+  p: Principal,
+  claimId: string,
+  input: CitationInput,
+) {
   const claim = await visibleClaim(prisma, p, claimId);
   requireRole(p, 'write', 'cite sources');
   let normalized: ReturnType<typeof normalizeSourceUrl>;
@@ -167,8 +174,14 @@ export async function citeSource(prisma: PrismaClient, p: Principal, claimId: st
         expected,
       },
     });
-    return { citation, source, created };
+    // A new source is captured: the request is recorded with the citation, the job is
+    // enqueued after the commit (a lost enqueue is repaired by the capture sweep).
+    const captureId = created
+      ? await requestCapture(tx, { sourceId: source.id, reason: 'cited', requestedBy: p.id, actor })
+      : null;
+    return { citation, source, created, captureId };
   });
+  if (result.captureId) await enqueueCaptureAfterCommit(queues, result.captureId, log);
   return {
     citation: {
       id: result.citation.id,
@@ -179,7 +192,7 @@ export async function citeSource(prisma: PrismaClient, p: Principal, claimId: st
       createdAt: result.citation.createdAt.toISOString(),
     },
     source: await sourceView(prisma, result.source),
-    // Capture jobs arrive with the capture issue; until then a new source stays `pending`.
     created: result.created,
+    captureId: result.captureId,
   };
 }

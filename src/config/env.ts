@@ -43,6 +43,18 @@ export const envSchema = z.object({
     ),
   FETCH_MAX_BYTES: positiveInt.default(1024 ** 3),
   X_SYNDICATION_URL: httpUrl.default('https://cdn.syndication.twimg.com'),
+  /** Connect timeout of one outbound connection. */
+  FETCH_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Everything one fetch may take: DNS, redirects, and the body to its last byte. */
+  FETCH_TIMEOUT_MS: positiveInt.default(15 * 60_000),
+  /** Largest journalist upload (POST /v1/sources/:id/evidence), in bytes. */
+  UPLOAD_MAX_BYTES: positiveInt.default(1024 ** 3),
+  /** ffprobe binary: `auto` uses the one on PATH, else the copy installed from npm. */
+  FFPROBE_PATH: z.string().min(1).default('auto'),
+  /** Recapture every captured source this often (0: only sources with their own interval). */
+  RECAPTURE_EVERY_SECONDS: z.coerce.number().int().min(0).default(0),
+  /** How often the capture sweep looks for due recaptures and captures left unqueued. */
+  CAPTURE_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest JSON request body, in bytes. */
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),

@@ -11,6 +11,7 @@ import { createMetrics } from './metrics.ts';
 import { ApiDocs } from './openapi.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
 import { jsonBody, limitJsonDepth, requestIdFor, requireJsonBody } from './request-context.ts';
+import { evidenceRouter } from './routes/evidence.router.ts';
 import { healthRouter } from './routes/health.router.ts';
 import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
@@ -50,6 +51,7 @@ export function createApp(ctx: AppContext) {
   app.use('/v1', idempotency(ctx));
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
+  app.use('/v1', evidenceRouter(ctx, docs));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(docs.document(ctx.config.BODY_LIMIT_BYTES));

@@ -6,6 +6,7 @@ import { principalOf } from '../access/auth.ts';
 import type { AppContext } from '../context.ts';
 import { canonicalJson, sha256Hex } from '../ledger/canonical.ts';
 import { AppError } from '../lib/errors.ts';
+import { isUploadRequest } from './request-context.ts';
 
 const keyPattern = /^[\x21-\x7e]{1,255}$/;
 const waitForFirstMs = 10_000;
@@ -29,6 +30,9 @@ export function idempotency(ctx: AppContext): RequestHandler {
   return async (req, res, next) => {
     const key = req.get('Idempotency-Key');
     if (req.method !== 'POST' || key === undefined) return next();
+    // Uploads stream their body, so it cannot be hashed up front; they are idempotent by
+    // content anyway (the same bytes are the same evidence item, stored once).
+    if (isUploadRequest(req)) return next();
     if (!keyPattern.test(key)) {
       throw new AppError('bad_request', 'Idempotency-Key must be 1–255 visible ASCII characters.');
     }

@@ -12,11 +12,18 @@ export function requestIdFor(req: IncomingMessage): string {
   return typeof given === 'string' && acceptableId.test(given) ? given : randomUUID();
 }
 
+/** The one route that takes multipart/form-data (a journalist's upload, streamed). */
+const UPLOAD_PATH = /^\/(?:v1\/)?sources\/[^/]+\/evidence\/?$/;
+export const isUploadRequest = (req: express.Request) =>
+  req.method === 'POST' &&
+  UPLOAD_PATH.test(req.path) &&
+  req.is('multipart/form-data') === 'multipart/form-data';
+
 /** A body on a JSON route must say it is JSON: anything else is a 415, not a silent `{}`. */
 export const requireJsonBody: RequestHandler = (req, _res, next) => {
   const hasBody =
     req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-  if (hasBody && !req.is('application/json')) {
+  if (hasBody && !req.is('application/json') && !isUploadRequest(req)) {
     next(
       new AppError(
         'unsupported_media_type',

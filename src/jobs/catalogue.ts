@@ -11,7 +11,7 @@ interface JobSpec<S extends z.ZodType> {
   backoffMs: number;
 }
 
-export const queueNames = ['custody'] as const;
+export const queueNames = ['custody', 'capture', 'export'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 const defineJob = <S extends z.ZodType>(spec: JobSpec<S>) => spec;
@@ -29,6 +29,30 @@ export const jobCatalogue = {
     schema: z.strictObject({ subject: subjectRef }),
     attempts: 3,
     backoffMs: 1_000,
+  }),
+  /** Fetches, preserves, describes and checks one source for one capture row. Idempotent:
+   * the capture's recorded progress makes a second run add no second `fetched`/`stored`.
+   * Refused fetches fail at once; transient errors are retried with exponential backoff. */
+  'capture.source': defineJob({
+    queue: 'capture',
+    schema: z.strictObject({ captureId: z.uuid() }),
+    attempts: 5,
+    backoffMs: 2_000,
+  }),
+  /** Periodic (job scheduler): requests recaptures that are due and re-enqueues captures
+   * whose enqueue was lost (the API commits the row first, then enqueues). */
+  'capture.sweep': defineJob({
+    queue: 'capture',
+    schema: z.strictObject({}),
+    attempts: 1,
+    backoffMs: 1_000,
+  }),
+  /** Builds an export file (BagIt zip, JSON or CSV) and records it in the export's chain. */
+  'export.build': defineJob({
+    queue: 'export',
+    schema: z.strictObject({ exportId: z.uuid() }),
+    attempts: 3,
+    backoffMs: 5_000,
   }),
 };
 

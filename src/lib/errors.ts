@@ -12,6 +12,7 @@ export const errorCatalogue = {
   conflict: { status: 409, title: 'Conflict' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  gone: { status: 410, title: 'Gone' },
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
   unprocessable: { status: 422, title: 'Unprocessable content' },
   idempotency_key_reused: { status: 422, title: 'Idempotency key reused with another request' },

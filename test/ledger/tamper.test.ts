@@ -38,7 +38,7 @@ async function setup(label: string) {
     statement: 'A claim.',
     claimant: { name: 'Someone' },
   });
-  const { source } = await citeSource(ctx.prisma, p, claim.id, {
+  const { source } = await citeSource(ctx, p, claim.id, {
     url: 'https://example.com/post',
     relation: 'origin',
   });

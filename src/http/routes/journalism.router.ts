@@ -163,7 +163,11 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
     await visibleClaim(prisma, p, id); // 404 for outsiders before validation errors
-    const { created: _created, ...out } = await citeSource(prisma, p, id, parseBody(citationInput, req));
+    const {
+      created: _created,
+      captureId: _c,
+      ...out
+    } = await citeSource(ctx, p, id, parseBody(citationInput, req));
     res.status(201).json(out);
   });
 

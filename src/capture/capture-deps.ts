@@ -1,0 +1,33 @@
+// What capture code needs from the process, built once per process: the guarded fetcher
+// (the only way out to the network) and the resolved ffprobe binary.
+import type { AppContext } from '../context.ts';
+import { createGuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import { resolveFfprobePath } from '../media/ffprobe.ts';
+import type { CaptureDeps } from './run-capture.ts';
+
+const built = new WeakMap<AppContext, Promise<CaptureDeps>>();
+
+export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
+  let deps = built.get(ctx);
+  if (!deps) {
+    deps = (async () => ({
+      prisma: ctx.prisma,
+      blobs: ctx.blobs,
+      config: ctx.config,
+      log: ctx.log,
+      ffprobePath: await resolveFfprobePath(
+        ctx.config.FFPROBE_PATH === 'auto' ? undefined : ctx.config.FFPROBE_PATH,
+      ),
+      fetcher: createGuardedFetcher({
+        allowlist: ctx.config.FETCH_ALLOWLIST,
+        maxBytes: ctx.config.FETCH_MAX_BYTES,
+        connectTimeoutMs: ctx.config.FETCH_CONNECT_TIMEOUT_MS,
+        totalTimeoutMs: ctx.config.FETCH_TIMEOUT_MS,
+        userAgent: 'claimtrail-capture/0.1 (+https://github.com/claimtrail)',
+      }),
+    }))();
+    deps.catch(() => built.delete(ctx));
+    built.set(ctx, deps);
+  }
+  return deps;
+}

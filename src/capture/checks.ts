@@ -1,0 +1,74 @@
+// Declared vs observed: each `expected` value a citation declares is checked against what a
+// capture observed. A failed check is data (a ledger event and a row), never an error.
+
+/** JSON as the ledger's event catalogue types it. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export interface Check {
+  name: string;
+  expected: Json;
+  observed: Json;
+  passed: boolean;
+}
+
+/** Tolerance of durationSeconds: container and stream durations differ by a few frames. */
+export const DURATION_TOLERANCE_SECONDS = 0.5;
+
+export interface ObservedItem {
+  kind: string;
+  mediaType: string;
+  sha256: string;
+  metadata: Record<string, unknown>;
+}
+
+/** The media class a journalist declares (`expected.mediaType`) for an evidence item. An
+ * upload's class comes from its sniffed media type. */
+export function mediaClassOf(kind: string, mediaType: string): string {
+  if (kind === 'post_metadata') return 'post';
+  if (kind !== 'upload') return kind;
+  if (mediaType === 'text/html') return 'page';
+  const top = mediaType.split('/')[0]!;
+  return ['video', 'audio', 'image'].includes(top) ? top : 'document';
+}
+
+/**
+ * Checks every declared expectation (from all citations of the source, each distinct one
+ * once) against one evidence item. Unknown expectation names are ignored (validated at the
+ * API edge, so none reach here).
+ */
+export function runChecks(expectations: readonly Record<string, unknown>[], item: ObservedItem): Check[] {
+  const seen = new Set<string>();
+  const checks: Check[] = [];
+  for (const expected of expectations) {
+    for (const [name, value] of Object.entries(expected)) {
+      const key = `${name}=${JSON.stringify(value)}`;
+      if (value === undefined || seen.has(key)) continue;
+      seen.add(key);
+      const check = checkOne(name, value, item);
+      if (check) checks.push(check);
+    }
+  }
+  return checks;
+}
+
+function checkOne(name: string, expected: unknown, item: ObservedItem): Check | undefined {
+  switch (name) {
+    case 'durationSeconds': {
+      const d = item.metadata.durationSeconds;
+      const observed = typeof d === 'number' && Number.isFinite(d) ? d : null;
+      const passed =
+        observed !== null &&
+        typeof expected === 'number' &&
+        Math.abs(observed - expected) <= DURATION_TOLERANCE_SECONDS;
+      return { name, expected: expected as number, observed, passed };
+    }
+    case 'mediaType': {
+      const observed = mediaClassOf(item.kind, item.mediaType);
+      return { name, expected: expected as string, observed, passed: observed === expected };
+    }
+    case 'sha256':
+      return { name, expected: expected as string, observed: item.sha256, passed: item.sha256 === expected };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,197 @@
+// One run of a capture job: plan what to fetch for the source (the URL itself, or for an X
+// post its syndication record and media), fetch each into the blob store, describe and record
+// it, then check declared against observed and end the capture. Every step is recorded as it
+// finishes (capture-store.ts), so a retry after a crash resumes where the last run stopped.
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.ts';
+import type { PrismaClient } from '../db/prisma.ts';
+import { FetchError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import type { EvidenceKind } from '../generated/prisma/index.js';
+import { appendEvent } from '../ledger/ledger.repository.ts';
+import { analyzeFile } from '../media/analyze.ts';
+import { sniffMediaType } from '../media/sniff.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import {
+  type CaptureStep,
+  completeCapture,
+  failCapture,
+  type NewItem,
+  progressOf,
+  recordFetch,
+} from './capture-store.ts';
+import { ContentGoneError, fetchToStore } from './fetch-to-store.ts';
+import { PlanError, planFollowUps, planSource, type Target } from './plan.ts';
+
+export interface CaptureDeps {
+  prisma: PrismaClient;
+  blobs: BlobStore;
+  fetcher: GuardedFetcher;
+  config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'>;
+  ffprobePath: string;
+  log: Logger;
+}
+
+export const workerActor = () => `worker:${hostname()}:${process.pid}`;
+
+/** Thrown when an attempt failed but the job should run again (BullMQ backoff). */
+export class CaptureRetry extends Error {
+  override name = 'CaptureRetry';
+}
+
+/** A failure that no retry can heal, already recorded: BullMQ must not retry. */
+export class CaptureRefused extends Error {
+  override name = 'CaptureRefused';
+}
+
+const PROBE_TIMEOUT_MS = 60_000;
+
+export async function runCapture(
+  deps: CaptureDeps,
+  captureId: string,
+  attempt: { number: number; max: number },
+): Promise<{ status: 'completed' | 'skipped'; steps: number }> {
+  const actor = workerActor();
+  const capture = await deps.prisma.capture.findUnique({
+    where: { id: captureId },
+    include: { source: true },
+  });
+  if (!capture) throw new CaptureRefused(`no capture ${captureId}`);
+  if (capture.status === 'completed' || capture.status === 'failed') return { status: 'skipped', steps: 0 };
+  await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
+
+  try {
+    const queue: Target[] = planSource(capture.source, deps.config);
+    const steps: CaptureStep[] = [];
+    for (let i = 0; i < queue.length; i++) {
+      const target = queue[i]!;
+      const step = await captureTarget(deps, captureId, actor, target, i);
+      steps.push(step);
+      queue.push(...(await planFollowUps(deps, target, step, queue)));
+    }
+    await completeCapture(deps.prisma, { captureId, actor });
+    return { status: 'completed', steps: steps.length };
+  } catch (err) {
+    const failure = describeFailure(err, attempt);
+    if (!failure) throw err;
+    await failCapture(deps.prisma, { captureId, actor, failure });
+    deps.log.warn({ captureId, ...failure }, 'capture attempt failed');
+    if (failure.retryable) throw new CaptureRetry(`${failure.code}: ${failure.detail}`);
+    throw new CaptureRefused(`${failure.code}: ${failure.detail}`);
+  }
+}
+
+async function markStarted(
+  prisma: PrismaClient,
+  captureId: string,
+  sourceId: string,
+  url: string,
+  actor: string,
+) {
+  await prisma.$transaction(async (tx) => {
+    const cap = await tx.capture.update({
+      where: { id: captureId },
+      data: { status: 'running', attempts: { increment: 1 }, worker: actor },
+    });
+    if (!cap.startedAt)
+      await tx.capture.update({ where: { id: captureId }, data: { startedAt: new Date() } });
+    await tx.source.update({ where: { id: sourceId }, data: { status: 'capturing' } });
+    await appendEvent(tx, {
+      subject: { type: 'source', id: sourceId },
+      type: 'fetch_started',
+      actor,
+      data: { captureId, url, worker: actor },
+    });
+  });
+}
+
+/** Fetches (unless this capture already recorded the URL), describes and records one target. */
+async function captureTarget(
+  deps: CaptureDeps,
+  captureId: string,
+  actor: string,
+  target: Target,
+  index: number,
+): Promise<CaptureStep> {
+  const cap = await deps.prisma.capture.findUniqueOrThrow({
+    where: { id: captureId },
+    select: { progress: true },
+  });
+  const done = progressOf(cap.progress).steps.find((s) => s.url === target.url);
+  if (done) return done;
+  const fetched = await fetchToStore(deps.fetcher, deps.blobs, target.url, {
+    maxBytes: deps.config.FETCH_MAX_BYTES,
+    tmpKey: `${captureId}-${index}`,
+    accept: target.accept,
+  });
+  return recordFetch(deps.prisma, {
+    captureId,
+    actor,
+    fetched,
+    item: () =>
+      describe(
+        deps,
+        fetched.blob.sha256,
+        fetched.blob.head,
+        fetched.headers['content-type'] ?? null,
+        target.kind,
+      ),
+  });
+}
+
+/** Sniffs the bytes and extracts metadata with the tool for their kind. */
+export async function describe(
+  deps: Pick<CaptureDeps, 'blobs' | 'ffprobePath'>,
+  sha256: string,
+  head: Buffer,
+  declaredType: string | null,
+  forcedKind?: EvidenceKind,
+): Promise<NewItem> {
+  const sniffed = await sniffMediaType(head);
+  const kind: EvidenceKind = forcedKind ?? sniffed.kind;
+  const analysis = await deps.blobs.withLocalFile(sha256, (path) =>
+    analyzeFile(path, {
+      kind: forcedKind === 'post_metadata' ? 'document' : sniffed.kind,
+      ffprobePath: deps.ffprobePath,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    }).catch((err: Error) => ({
+      tool: 'none',
+      metadata: { error: `${err.name}: ${err.message}`.slice(0, 500) },
+    })),
+  );
+  const metadata = { ...analysis.metadata } as NewItem['analysis']['metadata'];
+  if (declaredType) metadata.declaredContentType = declaredType.slice(0, 255);
+  return {
+    kind,
+    mediaType: sniffed.mediaType,
+    declaredType: declaredType?.slice(0, 255) ?? null,
+    analysis: { tool: analysis.tool, metadata },
+  };
+}
+
+function describeFailure(err: unknown, attempt: { number: number; max: number }) {
+  const last = attempt.number >= attempt.max;
+  if (err instanceof ContentGoneError) {
+    return {
+      code: `http_${err.status}`,
+      detail: err.message,
+      retryable: false,
+      goneStatus: err.status,
+      goneUrl: err.url,
+    };
+  }
+  if (err instanceof FetchError) {
+    const retryable = !err.permanent && !last;
+    return { code: err.code, detail: err.detail, retryable };
+  }
+  if (err instanceof PlanError) return { code: err.code, detail: err.message, retryable: false };
+  // Our own bug or a database outage: retried silently; the last attempt is recorded so the
+  // capture never stays `running` forever.
+  if (last)
+    return {
+      code: 'internal_error',
+      detail: String((err as Error)?.message ?? err).slice(0, 500),
+      retryable: false,
+    };
+  return undefined;
+}

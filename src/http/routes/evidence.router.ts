@@ -1,0 +1,188 @@
+// Captures and evidence: capture again, a journalist's upload, one item, its bytes.
+import { Router } from 'express';
+import { z } from 'zod';
+import { requireRole } from '../../access/access.ts';
+import { principalOf } from '../../access/auth.ts';
+import { idParam } from '../../claims/claims.schema.ts';
+import type { AppContext } from '../../context.ts';
+import {
+  addUpload,
+  captureAgain,
+  getEvidence,
+  readEvidenceContent,
+  visibleEvidence,
+} from '../../evidence/evidence.service.ts';
+import { AppError } from '../../lib/errors.ts';
+import { visibleSource } from '../../sources/sources.service.ts';
+import type { ByteRange } from '../../storage/blob-store.ts';
+import { receiveUpload } from '../multipart.ts';
+import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { parseBody, parseParams } from '../validate.ts';
+
+const captureInput = z.strictObject({
+  /** Also set (or with null clear) this source's recapture interval. */
+  recaptureEverySeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(366 * 24 * 3600)
+    .nullable()
+    .optional(),
+});
+
+const objectResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: z.object({}).passthrough() } },
+});
+
+export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
+  const { prisma } = ctx;
+  const router = Router();
+  const params = z.object({ id: z.string() });
+  const security = [{ bearer: [] }];
+
+  docs.route({
+    method: 'post',
+    path: '/v1/sources/{id}/captures',
+    summary: 'Capture the source again (editor); optionally set its recapture interval',
+    security,
+    request: { params, body: { content: { 'application/json': { schema: captureInput } } } },
+    responses: { 202: objectResponse('{captureId}'), ...problemResponses(400, 401, 403, 404, 415) },
+  });
+  router.post('/sources/:id/captures', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    await visibleSource(prisma, p, id); // 404 before 400 for outsiders
+    const body = parseBody(captureInput, req);
+    requireRole(p, 'write', 'capture sources');
+    if (body.recaptureEverySeconds !== undefined) {
+      await prisma.source.update({
+        where: { id },
+        data: { recaptureEverySeconds: body.recaptureEverySeconds },
+      });
+    }
+    res.status(202).json(await captureAgain(ctx, p, id));
+  });
+
+  docs.route({
+    method: 'post',
+    path: '/v1/sources/{id}/evidence',
+    summary: "Add a journalist's own copy (editor): multipart/form-data with one part `file`",
+    security,
+    request: {
+      params,
+      body: {
+        content: {
+          'multipart/form-data': { schema: z.object({ file: z.string().meta({ format: 'binary' }) }) },
+        },
+      },
+    },
+    responses: {
+      201: objectResponse('the new evidence item'),
+      200: objectResponse('these bytes were already evidence of the source: that item'),
+      ...problemResponses(400, 401, 403, 404, 413, 415),
+    },
+  });
+  router.post('/sources/:id/evidence', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    await visibleSource(prisma, p, id);
+    requireRole(p, 'write', 'add evidence');
+    if (!req.is('multipart/form-data'))
+      throw new AppError(
+        'unsupported_media_type',
+        'Send the file as multipart/form-data with one part named "file".',
+      );
+    const upload = await receiveUpload(req, ctx.blobs, ctx.config.UPLOAD_MAX_BYTES);
+    const { item, created } = await addUpload(ctx, p, id, upload.blob, upload.declaredType, upload.filename);
+    res.status(created ? 201 : 200).json(item);
+  });
+
+  docs.route({
+    method: 'get',
+    path: '/v1/evidence/{id}',
+    summary: 'One evidence item',
+    security,
+    request: { params },
+    responses: { 200: objectResponse('evidence item'), ...problemResponses(401, 404) },
+  });
+  router.get('/evidence/:id', async (req, res) => {
+    res.json(await getEvidence(prisma, principalOf(req), parseParams(idParam, req).id));
+  });
+
+  docs.route({
+    method: 'get',
+    path: '/v1/evidence/{id}/content',
+    summary: 'The preserved bytes (ETag, Repr-Digest, Range); each read is a ledger event',
+    security,
+    request: { params },
+    responses: {
+      200: { description: 'the bytes', content: { 'application/octet-stream': { schema: z.string() } } },
+      206: { description: 'one range of the bytes' },
+      304: { description: 'not modified (If-None-Match)' },
+      ...problemResponses(401, 404, 410, 416),
+    },
+  });
+  router.get('/evidence/:id/content', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const p = principalOf(req);
+    const item = await visibleEvidence(prisma, p, id);
+    const size = Number(item.size);
+    const etag = `"sha256-${item.sha256}"`;
+    res.set({
+      ETag: etag,
+      'Repr-Digest': `sha-256=:${Buffer.from(item.sha256, 'hex').toString('base64')}:`,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': item.mediaType,
+      // Captured pages are hostile content: never render them on our origin.
+      'Content-Disposition': `attachment; filename="${item.sha256}"`,
+      'Content-Security-Policy': "sandbox; default-src 'none'",
+      'Cache-Control': 'private, max-age=0, must-revalidate',
+    });
+    if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(etag)) {
+      res.status(304).end();
+      return;
+    }
+    const range = requestedRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      res.set('Content-Range', `bytes */${size}`);
+      throw new AppError('range_not_satisfiable', `The range is outside the ${size} bytes of this item.`);
+    }
+    if (req.method === 'HEAD') {
+      res.set('Content-Length', String(size)).status(200).end();
+      return;
+    }
+    const { stream, length } = await readEvidenceContent(ctx, p, id, range);
+    res.set('Content-Length', String(length));
+    if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    stream.on('error', (err) => {
+      ctx.log.error({ evidenceId: id, err: err.message }, 'reading evidence bytes failed');
+      res.destroy(err);
+    });
+    stream.pipe(res);
+  });
+
+  return router;
+}
+
+/**
+ * One byte range (RFC 9110 14.2). Several ranges, or a header we cannot parse, are ignored
+ * (the whole content is sent, as the RFC allows); a range wholly outside is unsatisfiable.
+ */
+export function requestedRange(
+  header: string | undefined,
+  size: number,
+): ByteRange | 'unsatisfiable' | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}

@@ -1,0 +1,51 @@
+// Where evidence bytes live (DESIGN.md, "Processes"). Content-addressed by SHA-256: the hash is
+// computed while the bytes stream in, in the same pass that writes them, and identical content
+// is stored once. Jobs and routes see only this interface, so an S3-compatible store can be
+// added beside the local one without touching them.
+import type { Readable } from 'node:stream';
+
+export interface BlobWriteResult {
+  sha256: string;
+  size: number;
+  /** The first bytes (up to 4 KiB), for sniffing the media type without a second read. */
+  head: Buffer;
+  /** false when these bytes were already stored. */
+  created: boolean;
+}
+
+export interface PutOptions {
+  /** Stop and store nothing once more than this many bytes arrived. */
+  maxBytes?: number;
+  /**
+   * Names the temporary file. A retried job passes the same key, so a worker killed mid-write
+   * leaves a partial file that the retry truncates and replaces instead of a stray one.
+   */
+  tmpKey?: string;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive, as in HTTP Range. */
+  end: number;
+}
+
+export class BlobTooLargeError extends Error {
+  override name = 'BlobTooLargeError';
+  constructor(readonly maxBytes: number) {
+    super(`content is larger than ${maxBytes} bytes`);
+  }
+}
+
+export interface BlobStore {
+  put(source: AsyncIterable<Buffer | Uint8Array>, opts?: PutOptions): Promise<BlobWriteResult>;
+  /** Size in bytes, or undefined when the blob is absent. */
+  size(sha256: string): Promise<number | undefined>;
+  read(sha256: string, range?: ByteRange): Readable;
+  /** Runs fn with a local path of the blob (for ffprobe and friends). */
+  withLocalFile<T>(sha256: string, fn: (path: string) => Promise<T>): Promise<T>;
+  /** Temporary files left by writers that died more than `olderThanMs` ago. */
+  sweepTemporary(olderThanMs: number): Promise<number>;
+}
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const HEAD_BYTES = 4096;
