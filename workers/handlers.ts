@@ -3,10 +3,12 @@
 import type { JobHandler } from './handler.ts';
 import { captureSourceJob } from './jobs/capture-source.job.ts';
 import { captureSweepJob } from './jobs/capture-sweep.job.ts';
+import { exportBuildJob } from './jobs/export-build.job.ts';
 import { verifySubjectJob } from './jobs/verify-subject.job.ts';
 
 export const handlers: readonly JobHandler[] = [
   verifySubjectJob as JobHandler,
   captureSourceJob as JobHandler,
   captureSweepJob as JobHandler,
+  exportBuildJob as JobHandler,
 ];

@@ -7,19 +7,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { FetchError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
-import type { EvidenceKind } from '../generated/prisma/index.js';
 import { appendEvent } from '../ledger/ledger.repository.ts';
-import { analyzeFile } from '../media/analyze.ts';
-import { sniffMediaType } from '../media/sniff.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-import {
-  type CaptureStep,
-  completeCapture,
-  failCapture,
-  type NewItem,
-  progressOf,
-  recordFetch,
-} from './capture-store.ts';
+import { type CaptureStep, completeCapture, failCapture, progressOf, recordFetch } from './capture-store.ts';
+import { describe } from './describe.ts';
 import { ContentGoneError, fetchToStore } from './fetch-to-store.ts';
 import { PlanError, planFollowUps, planSource, type Target } from './plan.ts';
 
@@ -43,8 +34,6 @@ export class CaptureRetry extends Error {
 export class CaptureRefused extends Error {
   override name = 'CaptureRefused';
 }
-
-const PROBE_TIMEOUT_MS = 60_000;
 
 export async function runCapture(
   deps: CaptureDeps,
@@ -129,44 +118,14 @@ async function captureTarget(
     actor,
     fetched,
     item: () =>
-      describe(
-        deps,
-        fetched.blob.sha256,
-        fetched.blob.head,
-        fetched.headers['content-type'] ?? null,
-        target.kind,
-      ),
+      describe(deps, {
+        sha256: fetched.blob.sha256,
+        head: fetched.blob.head,
+        declaredType: fetched.headers['content-type'] ?? null,
+        forcedKind: target.kind,
+        baseUrl: fetched.finalUrl,
+      }),
   });
-}
-
-/** Sniffs the bytes and extracts metadata with the tool for their kind. */
-export async function describe(
-  deps: Pick<CaptureDeps, 'blobs' | 'ffprobePath'>,
-  sha256: string,
-  head: Buffer,
-  declaredType: string | null,
-  forcedKind?: EvidenceKind,
-): Promise<NewItem> {
-  const sniffed = await sniffMediaType(head);
-  const kind: EvidenceKind = forcedKind ?? sniffed.kind;
-  const analysis = await deps.blobs.withLocalFile(sha256, (path) =>
-    analyzeFile(path, {
-      kind: forcedKind === 'post_metadata' ? 'document' : sniffed.kind,
-      ffprobePath: deps.ffprobePath,
-      timeoutMs: PROBE_TIMEOUT_MS,
-    }).catch((err: Error) => ({
-      tool: 'none',
-      metadata: { error: `${err.name}: ${err.message}`.slice(0, 500) },
-    })),
-  );
-  const metadata = { ...analysis.metadata } as NewItem['analysis']['metadata'];
-  if (declaredType) metadata.declaredContentType = declaredType.slice(0, 255);
-  return {
-    kind,
-    mediaType: sniffed.mediaType,
-    declaredType: declaredType?.slice(0, 255) ?? null,
-    analysis: { tool: analysis.tool, metadata },
-  };
 }
 
 function describeFailure(err: unknown, attempt: { number: number; max: number }) {

@@ -23,6 +23,18 @@ export async function sweepCaptures(ctx: AppContext) {
     requeued++;
   }
 
+  // Exports follow the same commit-then-enqueue pattern and are repaired the same way.
+  const staleExports = await prisma.export.findMany({
+    where: { status: 'queued', createdAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
+    select: { id: true },
+    take: BATCH,
+  });
+  for (const { id } of staleExports) {
+    if (await ctx.queues.get('export').getJob(`export-${id}`)) continue;
+    await ctx.queues.enqueue('export.build', { exportId: id }, { jobId: `export-${id}` });
+    requeued++;
+  }
+
   // 2. Due recaptures: captured sources whose latest capture is older than their interval
   //    (their own, else the global one), with no capture waiting or running.
   const due = await prisma.$queryRaw<{ id: string }[]>`

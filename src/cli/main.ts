@@ -113,6 +113,18 @@ ledger
     process.exitCode = await verifyLedger(cfg);
   });
 
+program
+  .command('verify-export')
+  .description('check an export bag offline (no database, no network); exit 0 only when everything holds')
+  .argument('<file>', 'the exported .zip')
+  .option('--key <key>', 'pin the log verifier key (name+hexhash+base64key, or a file holding it)')
+  // Usage errors exit 2, as do unreadable files; 1 means the bag failed verification.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .action(async (file: string, opts: { key?: string }) => {
+    const { runVerifyExport } = await import('./verify-export.ts');
+    process.exitCode = await runVerifyExport(file, opts);
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`claimtrail: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

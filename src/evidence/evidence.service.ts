@@ -6,7 +6,7 @@ import { actorOf, type Principal } from '../access/auth.ts';
 import { captureDeps } from '../capture/capture-deps.ts';
 import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
 import { createEvidence, recordChecks } from '../capture/capture-store.ts';
-import { describe } from '../capture/run-capture.ts';
+import { describe } from '../capture/describe.ts';
 import type { AppContext } from '../context.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
@@ -93,7 +93,7 @@ export async function addUpload(
     where: { sourceId_sha256: { sourceId, sha256: blob.sha256 } },
   });
   if (existing) return { item: evidenceView(existing), created: false };
-  const described = await describe(deps, blob.sha256, blob.head, declaredType);
+  const described = await describe(deps, { sha256: blob.sha256, head: blob.head, declaredType });
   if (filename) described.analysis.metadata.filename = filename.slice(0, 255);
   const actor = actorOf(p);
   return ctx.prisma.$transaction(async (tx) => {

@@ -12,6 +12,7 @@ import { ApiDocs } from './openapi.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
 import { jsonBody, limitJsonDepth, requestIdFor, requireJsonBody } from './request-context.ts';
 import { evidenceRouter } from './routes/evidence.router.ts';
+import { exportsRouter } from './routes/exports.router.ts';
 import { healthRouter } from './routes/health.router.ts';
 import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
@@ -52,6 +53,7 @@ export function createApp(ctx: AppContext) {
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
   app.use('/v1', evidenceRouter(ctx, docs));
+  app.use('/v1', exportsRouter(ctx, docs));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(docs.document(ctx.config.BODY_LIMIT_BYTES));

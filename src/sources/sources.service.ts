@@ -2,6 +2,7 @@
 import { assertMember, notFoundUnlessId } from '../access/access.ts';
 import type { Principal } from '../access/auth.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
+import { evidenceBySource, sourceChecks } from '../evidence/evidence.view.ts';
 import { verifyChain } from '../ledger/chain-verify.ts';
 import { readSubjectEvents, toEventView } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
@@ -21,10 +22,8 @@ async function custodyHeads(prisma: PrismaClient, sourceIds: string[]) {
 
 /** The API shape of sources, in the order given. */
 export async function sourceViews(prisma: PrismaClient, sources: SourceRow[]) {
-  const heads = await custodyHeads(
-    prisma,
-    sources.map((s) => s.id),
-  );
+  const ids = sources.map((s) => s.id);
+  const [heads, evidence] = await Promise.all([custodyHeads(prisma, ids), evidenceBySource(prisma, ids)]);
   return sources.map((s, i) => ({
     id: s.id,
     investigationId: s.investigationId,
@@ -33,9 +32,9 @@ export async function sourceViews(prisma: PrismaClient, sources: SourceRow[]) {
     platform: s.platform ?? null,
     status: s.status,
     failure: s.failure ?? null,
-    // Evidence items and their checks are produced by capture workers (capture issue).
-    evidence: [],
-    checks: [],
+    evidence: evidence.get(s.id)!,
+    checks: sourceChecks(evidence.get(s.id)!),
+    recaptureEverySeconds: s.recaptureEverySeconds,
     custody: heads[i]!,
     createdAt: s.createdAt.toISOString(),
   }));

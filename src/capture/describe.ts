@@ -1,0 +1,79 @@
+// Describing stored bytes, for captures and uploads alike: the media type sniffed from the
+// bytes (compared with what the server or uploader declared), then the metadata of the tool
+// for that kind (ffprobe, EXIF, HTML, the X post record). A tool that fails on hostile or
+// broken content leaves its error in the metadata; describing never fails a capture.
+import { readFile } from 'node:fs/promises';
+import type { EvidenceKind } from '../generated/prisma/index.js';
+import { analyzeFile } from '../media/analyze.ts';
+import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
+import { parseSyndicationPost, pickBestVideoVariant, postCreatedAt } from '../media/x-syndication.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import type { NewItem } from './capture-store.ts';
+
+const PROBE_TIMEOUT_MS = 60_000;
+const MAX_RECORD_BYTES = 5 * 1024 * 1024;
+
+export async function describe(
+  deps: { blobs: BlobStore; ffprobePath: string },
+  input: {
+    sha256: string;
+    head: Buffer;
+    declaredType: string | null;
+    /** Kind fixed by the caller (a platform record); otherwise sniffed. */
+    forcedKind?: EvidenceKind;
+    baseUrl?: string;
+  },
+): Promise<NewItem> {
+  const sniffed = await sniffMediaType(input.head);
+  const kind: EvidenceKind = input.forcedKind ?? sniffed.kind;
+  const analysis = await deps.blobs
+    .withLocalFile(input.sha256, (path) =>
+      kind === 'post_metadata'
+        ? describePostRecord(path)
+        : analyzeFile(path, {
+            kind: sniffed.kind,
+            ffprobePath: deps.ffprobePath,
+            timeoutMs: PROBE_TIMEOUT_MS,
+            baseUrl: input.baseUrl,
+          }),
+    )
+    .catch((err: Error) => ({
+      tool: 'none',
+      metadata: { error: `${err.name}: ${err.message}`.slice(0, 500) },
+    }));
+  const metadata = { ...analysis.metadata } as NewItem['analysis']['metadata'];
+  const declared = input.declaredType?.slice(0, 255) ?? null;
+  if (declared) {
+    const cmp = compareDeclaredType(declared, sniffed.mediaType);
+    metadata.declaredType = { declared: cmp.declared, sniffed: cmp.sniffed, consistent: cmp.consistent };
+  }
+  return {
+    kind,
+    mediaType: sniffed.mediaType,
+    declaredType: declared,
+    analysis: { tool: analysis.tool, metadata },
+  };
+}
+
+/** The facts of an X post record worth reading without opening the JSON. */
+async function describePostRecord(path: string) {
+  const text = await readFile(path, 'utf8');
+  if (text.length > MAX_RECORD_BYTES) throw new Error('post record too large');
+  const post = parseSyndicationPost(JSON.parse(text));
+  return {
+    tool: 'x-syndication',
+    metadata: {
+      postId: post.id_str,
+      text: post.text.slice(0, 10_000),
+      createdAt: postCreatedAt(post),
+      screenName: post.user.screen_name,
+      authorName: post.user.name,
+      media: pickBestVideoVariant(post).map((v) => ({
+        type: v.mediaType,
+        declaredDurationSeconds: v.declaredDurationSeconds,
+        url: v.url,
+        bitrate: v.bitrate,
+      })),
+    },
+  };
+}

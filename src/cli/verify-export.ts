@@ -1,0 +1,51 @@
+// `claimtrail verify-export FILE [--key KEY]`: offline check of an export bag (no database,
+// no Redis, no network). Prints what it checked, then OK or every problem.
+// Exit 0 only when everything holds, 1 on any failure, 2 on usage errors or an unreadable file.
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  ExportFileError,
+  type ExportReport,
+  PinnedKeyError,
+  verifyExport,
+} from '../exports/verify/verify-export.ts';
+
+/** `--key` takes the verifier key itself, or a file holding it. */
+function pinnedKeyFrom(value: string): string {
+  if (value.includes('+') || !existsSync(value)) return value;
+  return readFileSync(value, 'utf8').trim();
+}
+
+export function formatReport(file: string, report: ExportReport): string {
+  const s = report.summary;
+  const lines = [
+    `export bag ${s.bagName ?? '?'} (${file})`,
+    `  export ${s.exportId ?? '?'}, scope ${s.scope ?? '?'}, content ${s.includeContent === null ? '?' : s.includeContent ? 'included' : 'not included'}`,
+    `  ${s.claims} claims, ${s.sources} sources, ${s.evidence} evidence items, ${s.contentFiles} content files`,
+    `  ${s.events} ledger events in ${s.subjects} subjects, ${s.proofsVerified} inclusion proofs verified`,
+    `  payload: ${s.payloadFiles} files, ${s.payloadBytes} bytes (manifest-sha256.txt, Payload-Oxum)`,
+    `  log: origin ${s.origin ?? '?'}, tree size ${s.treeSize ?? '?'}, key ${s.keyName ?? '?'}` +
+      (s.pinnedKey ? `, pinned key ${s.pinnedKey}` : ' (bundled key only: pass --key to pin it)'),
+  ];
+  if (report.ok) lines.push('OK');
+  else {
+    lines.push(`FAILED: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`);
+    for (const p of report.problems) lines.push(`  - ${p}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runVerifyExport(file: string, options: { key?: string }): Promise<number> {
+  let report: ExportReport;
+  try {
+    const pinnedKey = options.key === undefined ? undefined : pinnedKeyFrom(options.key);
+    report = await verifyExport(file, pinnedKey === undefined ? {} : { pinnedKey });
+  } catch (err) {
+    if (err instanceof ExportFileError || err instanceof PinnedKeyError) {
+      process.stderr.write(`claimtrail verify-export: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  process.stdout.write(formatReport(file, report));
+  return report.ok ? 0 : 1;
+}

@@ -1,0 +1,73 @@
+// CSV: one row per evidence item (RFC 4180, UTF-8 with BOM so spreadsheets pick UTF-8, CRLF).
+// Cells that a spreadsheet would run as a formula are neutralized (OWASP CSV injection).
+import type { ExportInput } from './export-context.ts';
+
+export const CSV_COLUMNS = [
+  'claim_id',
+  'statement',
+  'source_url',
+  'normalized_url',
+  'relation',
+  'evidence_id',
+  'kind',
+  'media_type',
+  'sha256',
+  'size',
+  'duration_seconds',
+  'captured_at',
+  'checks',
+  'custody_length',
+  'custody_head_hash',
+] as const;
+
+/** Quotes a cell when needed and defuses a leading =, +, -, @, tab or CR. */
+export function csvCell(value: unknown): string {
+  let s = value === null || value === undefined ? '' : typeof value === 'string' ? value : String(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n']/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
+  yield `\uFEFF${CSV_COLUMNS.join(',')}\r\n`;
+  const { claims, sources, evidence, subjects } = input.gathered;
+  const sourceById = new Map(sources.map((s) => [s.id, s]));
+  const custody = new Map(subjects.filter((s) => s.type === 'source').map((s) => [s.id, s]));
+  const evidenceBySource = new Map<string, typeof evidence>();
+  for (const e of evidence)
+    evidenceBySource.set(e.sourceId, [...(evidenceBySource.get(e.sourceId) ?? []), e]);
+  for (const claim of claims) {
+    for (const citation of claim.citations) {
+      const source = sourceById.get(citation.sourceId);
+      for (const item of evidenceBySource.get(citation.sourceId) ?? []) {
+        const checks = Array.isArray(item.checks)
+          ? (item.checks as { name: string; passed: boolean; expected: unknown; observed: unknown }[])
+              .map(
+                (c) =>
+                  `${c.name}:${c.passed ? 'passed' : 'failed'} (expected ${JSON.stringify(c.expected)}, observed ${JSON.stringify(c.observed)})`,
+              )
+              .join('; ')
+          : '';
+        const duration = (item.metadata as { durationSeconds?: unknown } | null)?.durationSeconds;
+        const row = [
+          claim.id,
+          claim.statement,
+          source?.url,
+          source?.normalizedUrl,
+          citation.relation,
+          item.id,
+          item.kind,
+          item.mediaType,
+          item.sha256,
+          item.size,
+          typeof duration === 'number' ? duration : '',
+          item.capturedAt,
+          checks,
+          custody.get(citation.sourceId)?.length ?? 0,
+          custody.get(citation.sourceId)?.headHash ?? '',
+        ];
+        yield `${row.map(csvCell).join(',')}\r\n`;
+      }
+    }
+  }
+  input.advance(evidence.length);
+}

@@ -1,0 +1,164 @@
+// Building one export (job export.build): gather the scope, wait until every exported event
+// is in the Merkle log, then stream the chosen format into the blob store (hashed in the same
+// pass) and record the result in the export's own chain. Progress moves from 0 to 1 as events
+// and content bytes are written.
+import { PassThrough } from 'node:stream';
+import type { Logger } from 'pino';
+import type { AppContext } from '../context.ts';
+import { appendEvent } from '../ledger/ledger.repository.ts';
+import { openCheckpoint } from '../log/checkpoint.ts';
+import { latestCheckpoint } from '../log/log.repository.ts';
+import { loadOrCreateSigningKey } from '../log/signing-key.ts';
+import { writeBag } from './bag-export.ts';
+import { csvLines } from './csv-export.ts';
+import type { ExportInput } from './export-context.ts';
+import { unintegratedCount } from './export-ledger.ts';
+import { gatherScope } from './export-scope.ts';
+import { jsonChunks } from './json-export.ts';
+
+const VERSION = '0.1.0';
+/** How long an export waits for the sequencer to integrate its events. */
+const INTEGRATION_WAIT_MS = 5 * 60_000;
+const PROGRESS_EVERY_MS = 500;
+
+export class ExportRetry extends Error {
+  override name = 'ExportRetry';
+}
+
+/** A failure no retry can heal. */
+export class ExportRefused extends Error {
+  override name = 'ExportRefused';
+}
+
+export async function buildExport(ctx: AppContext, exportId: string, log: Logger) {
+  const { prisma, pool, blobs } = ctx;
+  const row = await prisma.export.findUnique({ where: { id: exportId } });
+  if (!row) throw new Error(`no export ${exportId}`);
+  if (row.status === 'completed' || row.status === 'failed') return { skipped: true };
+  await prisma.export.update({
+    where: { id: exportId },
+    data: { status: 'running', startedAt: row.startedAt ?? new Date(), progress: 0 },
+  });
+
+  const scope = row.claimId ? { claimId: row.claimId } : { investigationId: row.investigationId };
+  const gathered = await gatherScope(prisma, {
+    claimId: row.claimId ?? undefined,
+    investigationId: row.investigationId,
+  });
+  const deadline = Date.now() + INTEGRATION_WAIT_MS;
+  while ((await unintegratedCount(pool, gathered.subjects)) > 0) {
+    if (Date.now() > deadline)
+      throw new ExportRetry('the sequencer has not integrated the exported events yet');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const cp = await latestCheckpoint(pool);
+  if (!cp) throw new ExportRetry('the log has no checkpoint yet');
+  const { verifierKey } = await loadOrCreateSigningKey(
+    ctx.config.LOG_SIGNING_KEY_FILE,
+    ctx.config.LOG_ORIGIN,
+    log,
+  );
+  // A worker with another key file would bundle a key that cannot verify the checkpoint.
+  let origin: string;
+  try {
+    origin = openCheckpoint(cp.note, verifierKey).checkpoint.origin;
+  } catch (err) {
+    throw new ExportRefused(
+      `this worker's log key does not verify the latest checkpoint: ${(err as Error).message}`,
+    );
+  }
+
+  const events = gathered.subjects.reduce((n, s) => n + s.length, 0);
+  const contentBytes = row.includeContent && row.format === 'bagit' ? distinctBytes(gathered.evidence) : 0;
+  // Bags write each event twice (chain file, proof line); JSON once; CSV counts items.
+  const total =
+    row.format === 'bagit'
+      ? 2 * events + contentBytes
+      : row.format === 'json'
+        ? events
+        : gathered.evidence.length;
+  let done = 0;
+  let lastWrite = Date.now();
+  const advance = (units: number) => {
+    done += units;
+    if (Date.now() - lastWrite < PROGRESS_EVERY_MS) return;
+    lastWrite = Date.now();
+    const progress = Math.min(0.99, total > 0 ? done / total : 0);
+    prisma.export.update({ where: { id: exportId }, data: { progress } }).catch(() => {});
+  };
+
+  const input: ExportInput = {
+    exportId,
+    scope,
+    createdAt: row.createdAt.toISOString(),
+    includeContent: row.format === 'bagit' ? row.includeContent : false,
+    gathered,
+    checkpoint: { size: cp.size, note: cp.note, origin },
+    verifierKey,
+    pool,
+    blobs,
+    advance,
+  };
+  const out = new PassThrough();
+  const stored = blobs.put(out, { tmpKey: `export-${exportId}` });
+  stored.catch(() => {});
+  try {
+    if (row.format === 'bagit') await writeBag(out, input, VERSION);
+    else {
+      for await (const chunk of row.format === 'json' ? jsonChunks(input) : csvLines(input)) {
+        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      }
+      out.end();
+    }
+  } catch (err) {
+    out.destroy(err as Error);
+    throw err;
+  }
+  const blob = await stored;
+  await prisma.$transaction(async (tx) => {
+    await tx.export.update({
+      where: { id: exportId },
+      data: {
+        status: 'completed',
+        progress: 1,
+        sha256: blob.sha256,
+        size: BigInt(blob.size),
+        completedAt: new Date(),
+      },
+    });
+    await appendEvent(tx, {
+      subject: { type: 'export', id: exportId },
+      type: 'export_completed',
+      actor: `worker:export`,
+      data: { sha256: blob.sha256, size: blob.size, checkpointSize: cp.size },
+    });
+  });
+  log.info(
+    { exportId, format: row.format, events, sha256: blob.sha256, size: blob.size },
+    'export completed',
+  );
+  return { sha256: blob.sha256, size: blob.size, events };
+}
+
+function distinctBytes(evidence: readonly { sha256: string; size: number }[]): number {
+  const seen = new Map(evidence.map((e) => [e.sha256, e.size]));
+  return [...seen.values()].reduce((a, b) => a + b, 0);
+}
+
+/** Records a failed export (the last attempt, or a failure no retry can heal). */
+export async function failExport(ctx: AppContext, exportId: string, reason: string) {
+  await ctx.prisma.$transaction(async (tx) => {
+    const row = await tx.export.findUnique({ where: { id: exportId } });
+    if (!row || row.status === 'completed' || row.status === 'failed') return;
+    await tx.export.update({
+      where: { id: exportId },
+      data: { status: 'failed', error: reason.slice(0, 2000), completedAt: new Date() },
+    });
+    await appendEvent(tx, {
+      subject: { type: 'export', id: exportId },
+      type: 'export_failed',
+      actor: 'worker:export',
+      data: { reason: reason.slice(0, 2000) },
+    });
+  });
+}

@@ -1,0 +1,58 @@
+// What every export format receives: the gathered scope, the ledger rows and proofs, the
+// checkpoint they are proven against, the blob store for content, and a progress callback.
+import type pg from 'pg';
+import { hashReader } from '../log/log.repository.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { proveRecords } from './batch-proofs.ts';
+import { type LedgerRow, streamLedger } from './export-ledger.ts';
+import type { GatheredScope } from './export-scope.ts';
+
+export interface ExportInput {
+  exportId: string;
+  scope: { claimId?: string; investigationId?: string };
+  createdAt: string;
+  includeContent: boolean;
+  gathered: GatheredScope;
+  checkpoint: { size: number; note: string; origin: string };
+  verifierKey: string;
+  pool: pg.Pool;
+  blobs: BlobStore;
+  /** Called with units of work done (one per event, one per content byte). */
+  advance(units: number): void;
+}
+
+export interface ProvenRow extends LedgerRow {
+  proof: string[];
+}
+
+const PROOF_BATCH = 1_000;
+
+/** The exported events with their inclusion proofs, in (subject, seq) order. */
+export async function* provenLedger(input: ExportInput): AsyncGenerator<ProvenRow[]> {
+  const read = hashReader(input.pool);
+  for await (const rows of streamLedger(input.pool, input.gathered.subjects)) {
+    for (let i = 0; i < rows.length; i += PROOF_BATCH) {
+      const batch = rows.slice(i, i + PROOF_BATCH);
+      const proofs = await proveRecords(
+        input.checkpoint.size,
+        batch.map((r) => Number(r.log_index)),
+        read,
+      );
+      yield batch.map((r, k) => ({ ...r, proof: proofs[k]!.map((h) => h.toString('base64')) }));
+    }
+  }
+}
+
+/** The document describing the export (BagIt `data/export.json`, the JSON format's head). */
+export const exportDocument = (input: ExportInput) => ({
+  format: 'claimtrail-export/1',
+  exportId: input.exportId,
+  scope: input.scope,
+  createdAt: input.createdAt,
+  includeContent: input.includeContent,
+  checkpointSize: input.checkpoint.size,
+  claims: input.gathered.claims,
+  sources: input.gathered.sources,
+  evidence: input.gathered.evidence,
+  subjects: input.gathered.subjects,
+});

@@ -1,0 +1,94 @@
+// Export requests and their status: who may ask (admin, editor, auditor members), who may see
+// and download one (its requester and admins; anyone else gets 404, as if it did not exist).
+import { z } from 'zod';
+import { notFoundUnlessId, requireRole } from '../access/access.ts';
+import { actorOf, type Principal } from '../access/auth.ts';
+import { visibleClaim } from '../claims/claims.service.ts';
+import type { AppContext } from '../context.ts';
+import type { Prisma, PrismaClient } from '../db/prisma.ts';
+import { getInvestigation } from '../investigations/investigations.service.ts';
+import { appendEvent } from '../ledger/ledger.repository.ts';
+import { AppError } from '../lib/errors.ts';
+
+export const exportInput = z
+  .strictObject({
+    claimId: z.string().optional(),
+    investigationId: z.string().optional(),
+    format: z.enum(['bagit', 'json', 'csv']),
+    includeContent: z.boolean().optional(),
+  })
+  .refine((v) => (v.claimId === undefined) !== (v.investigationId === undefined), {
+    message: 'give exactly one of claimId and investigationId',
+    path: ['claimId'],
+  });
+export type ExportInputBody = z.infer<typeof exportInput>;
+
+type ExportRow = Prisma.ExportGetPayload<object>;
+
+export const exportView = (e: ExportRow) => ({
+  id: e.id,
+  status: e.status,
+  progress: e.progress,
+  format: e.format,
+  scope: e.claimId ? { claimId: e.claimId } : { investigationId: e.investigationId },
+  includeContent: e.includeContent,
+  requestedBy: e.requestedBy,
+  createdAt: e.createdAt.toISOString(),
+  completedAt: e.completedAt?.toISOString() ?? null,
+  ...(e.sha256 ? { sha256: e.sha256 } : {}),
+  ...(e.size !== null ? { size: Number(e.size) } : {}),
+  ...(e.error ? { error: e.error } : {}),
+});
+
+/** Validates the scope the caller may see, then records and queues the export. */
+export async function requestExport(ctx: AppContext, p: Principal, body: ExportInputBody) {
+  const investigationId = body.claimId
+    ? (await visibleClaim(ctx.prisma, p, body.claimId)).investigationId
+    : (await getInvestigation(ctx.prisma, p, body.investigationId!)).id;
+  requireRole(p, 'export', 'export');
+  const includeContent = body.includeContent ?? true;
+  const row = await ctx.prisma.$transaction(async (tx) => {
+    const created = await tx.export.create({
+      data: {
+        requestedBy: p.id,
+        investigationId,
+        claimId: body.claimId ?? null,
+        format: body.format,
+        includeContent,
+      },
+    });
+    await appendEvent(tx, {
+      subject: { type: 'export', id: created.id },
+      type: 'export_requested',
+      actor: actorOf(p),
+      data: {
+        scope: body.claimId ? { claimId: body.claimId } : { investigationId },
+        format: body.format,
+        includeContent,
+      },
+    });
+    return created;
+  });
+  await ctx.queues
+    .enqueue('export.build', { exportId: row.id }, { jobId: `export-${row.id}` })
+    .catch((err: Error) => ctx.log.warn({ exportId: row.id, err: err.message }, 'export not enqueued'));
+  return exportView(row);
+}
+
+/** The export if `p` asked for it or is an admin; 404 otherwise. */
+export async function visibleExport(prisma: PrismaClient, p: Principal, id: string) {
+  notFoundUnlessId(id, 'export');
+  const row = await prisma.export.findUnique({ where: { id } });
+  if (!row || (row.requestedBy !== p.id && p.role !== 'admin'))
+    throw new AppError('not_found', `No export ${id}.`);
+  return row;
+}
+
+export const exportFileName = (e: ExportRow) =>
+  `claimtrail-export-${e.id}.${e.format === 'bagit' ? 'zip' : e.format}`;
+export const exportMediaType = (e: ExportRow) =>
+  e.format === 'bagit'
+    ? 'application/zip'
+    : e.format === 'json'
+      ? 'application/json'
+      : 'text/csv; charset=utf-8';

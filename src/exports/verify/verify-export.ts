@@ -1,0 +1,251 @@
+/**
+ * Offline verification of a claimtrail export bag (`claimtrail verify-export FILE [--key KEY]`).
+ * Needs no database, Redis or network: only the ZIP and, optionally, a verifier key the
+ * auditor obtained independently (`pinnedKey`).
+ *
+ * # The bag layout (the contract the exporter follows; see src/exports/bag/export-layout.ts)
+ *
+ * ```
+ * <bagName>/bagit.txt               "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+ * <bagName>/bag-info.txt            ... Payload-Oxum: <octets>.<files>, Bagging-Date: YYYY-MM-DD
+ * <bagName>/manifest-sha256.txt     every file under data/ (and only those)
+ * <bagName>/tagmanifest-sha256.txt  bagit.txt, bag-info.txt, manifest-sha256.txt
+ * <bagName>/data/export.json        {exportId, scope: {claimId}|{investigationId}, createdAt,
+ *                                   includeContent, claims, sources,
+ *                                   evidence: [{id, sourceId, sha256, size, mediaType, kind, ...}],
+ *                                   subjects: [{type, id, length, headHash}]}
+ * <bagName>/data/content/<sha256>   evidence bytes, one per distinct sha256, iff includeContent
+ * <bagName>/data/ledger/<type>/<id>.jsonl  one RFC 8785 canonical event body per line, seq order,
+ *                                   each line + "\n"; event hash = sha256(line bytes)
+ * <bagName>/data/log/checkpoint     C2SP tlog-checkpoint signed note
+ * <bagName>/data/log/key            verifier key name+hexhash+base64key
+ * <bagName>/data/log/proofs.jsonl   {"hash","index","proof":[base64...]} per event, in event order
+ *                                   (export.json subjects order, then seq)
+ * ```
+ *
+ * # What is checked (each failure is one problem naming the file, line, subject or seq)
+ *
+ * - ZIP: exactly one top-level directory; no duplicate, encrypted or unsafe entries.
+ * - BagIt: bagit.txt exact; bag-info.txt parses, Payload-Oxum matches the payload; every
+ *   manifest line's file exists with that SHA-256 and every file under data/ is listed; the
+ *   tag manifest lists the three tag files with their SHA-256; no other tag files.
+ * - export.json parses and has the fields above; evidence names exported sources.
+ * - Ledger: each listed subject has its file and no other ledger file exists; each line is
+ *   canonical, seq runs 1..n, prev links to the previous line's hash (null for seq 1), the
+ *   body names the file's subject; length and headHash match export.json.
+ * - Content (includeContent): data/content/<sha256> exists for every evidence sha256, hashes to
+ *   its name and has the evidence's size; no unreferenced content file.
+ * - Log: the checkpoint opens with the bundled key; with pinnedKey, the bundled key is that key
+ *   and the checkpoint opens with it; proofs.jsonl holds exactly one RFC 6962 inclusion proof per
+ *   event, in order, each verifying against the checkpoint's size and root.
+ *
+ * Every file is streamed once (yauzl, lazy entries), hashed on the way, ledger and proofs line
+ * by line; memory holds one digest per file but nothing per event or per payload byte.
+ * export.json (metadata) is the one file parsed whole.
+ */
+import { stat } from 'node:fs/promises';
+import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
+import { CONTENT_DIR, EXPORT_JSON, LEDGER_DIR, subjectOfLedgerPath } from '../bag/export-layout.ts';
+import { checkBagitTxt, checkPayload, checkTagFiles, readBagInfo, readPayloadManifest } from './bag-structure.ts';
+import { BagZip, type Digest } from './bag-zip.ts';
+import { type ExportDoc, readExportDoc } from './export-doc.ts';
+import { checkLedger, type SubjectEntry } from './ledger-check.ts';
+import { checkLog, keyId } from './log-check.ts';
+import { Problems } from './problems.ts';
+
+export interface ExportSummary {
+  bagName: string | null;
+  exportId: string | null;
+  scope: string | null;
+  includeContent: boolean | null;
+  claims: number;
+  sources: number;
+  evidence: number;
+  contentFiles: number;
+  events: number;
+  subjects: number;
+  proofsVerified: number;
+  payloadFiles: number;
+  payloadBytes: number;
+  treeSize: number | null;
+  origin: string | null;
+  keyName: string | null;
+  /** `name+hexhash` of the pinned key, when one was given. */
+  pinnedKey: string | null;
+}
+
+export interface ExportReport {
+  ok: boolean;
+  problems: string[];
+  summary: ExportSummary;
+}
+
+/** The file cannot be read at all (missing, a directory, no permission): not a verdict. */
+export class ExportFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportFileError';
+  }
+}
+
+/** The pinned key is not a verifier key: a usage error, not a verdict on the bag. */
+export class PinnedKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PinnedKeyError';
+  }
+}
+
+function emptySummary(): ExportSummary {
+  return {
+    bagName: null,
+    exportId: null,
+    scope: null,
+    includeContent: null,
+    claims: 0,
+    sources: 0,
+    evidence: 0,
+    contentFiles: 0,
+    events: 0,
+    subjects: 0,
+    proofsVerified: 0,
+    payloadFiles: 0,
+    payloadBytes: 0,
+    treeSize: null,
+    origin: null,
+    keyName: null,
+    pinnedKey: null,
+  };
+}
+
+/** Content files: named by their hash, present iff includeContent, one per evidence sha256. */
+async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Problems): Promise<number> {
+  const sizes = new Map<string, { size: number; id: string }>();
+  for (const e of doc?.evidence ?? []) {
+    const seen = sizes.get(e.sha256);
+    if (seen && seen.size !== e.size) {
+      problems.add(`${EXPORT_JSON}: evidence ${seen.id} and ${e.id} share sha256 ${e.sha256} but not the size`);
+    }
+    if (!seen) sizes.set(e.sha256, { size: e.size, id: e.id });
+  }
+  let files = 0;
+  for (const path of bag.files.keys()) {
+    if (!path.startsWith(CONTENT_DIR)) continue;
+    files++;
+    const name = path.slice(CONTENT_DIR.length);
+    if (!/^[0-9a-f]{64}$/.test(name)) {
+      problems.add(`${path}: unexpected file (content files are named by their lowercase hex SHA-256)`);
+      continue;
+    }
+    if (doc && !doc.includeContent) problems.add(`${path} is present but export.json says includeContent false`);
+    let digest: Digest;
+    try {
+      digest = await bag.digest(path);
+    } catch (err) {
+      problems.add((err as Error).message);
+      continue;
+    }
+    if (digest.sha256 !== name) problems.add(`${path}: content hashes to ${digest.sha256}, not to its name`);
+    const expected = sizes.get(name);
+    if (doc && !expected) problems.add(`${path} is not the content of any evidence item in export.json`);
+    if (expected && expected.size !== digest.size) {
+      problems.add(`${path}: ${digest.size} bytes, but evidence ${expected.id} says size ${expected.size}`);
+    }
+  }
+  if (doc?.includeContent) {
+    for (const [sha256, { id }] of sizes) {
+      if (!bag.has(`${CONTENT_DIR}${sha256}`)) {
+        problems.add(`${CONTENT_DIR}${sha256} is missing: the content of evidence ${id}`);
+      }
+    }
+  }
+  return files;
+}
+
+function subjectsToCheck(bag: BagZip, doc: ExportDoc | null): SubjectEntry[] {
+  if (doc) return doc.subjects;
+  // Without export.json, still check every chain the bag holds (lengths and heads unknown).
+  const found: SubjectEntry[] = [];
+  for (const path of [...bag.files.keys()].sort()) {
+    const s = path.startsWith(LEDGER_DIR) ? subjectOfLedgerPath(path) : null;
+    if (s) found.push(s);
+  }
+  return found;
+}
+
+/**
+ * Verifies the zipped export bag at `zipPath`. Resolves to a report (ok only when every check
+ * holds); rejects with ExportFileError when the file cannot be read, PinnedKeyError when
+ * `pinnedKey` is not a verifier key. A file that is not a ZIP is a failed report.
+ */
+export async function verifyExport(
+  zipPath: string,
+  options: { pinnedKey?: string } = {},
+): Promise<ExportReport> {
+  let pinned: NoteVerifier | undefined;
+  if (options.pinnedKey !== undefined) {
+    try {
+      pinned = parseVerifierKey(options.pinnedKey.trim());
+    } catch (err) {
+      throw new PinnedKeyError(`the pinned key is not a verifier key: ${(err as Error).message}`);
+    }
+  }
+  try {
+    const s = await stat(zipPath);
+    if (!s.isFile()) throw new ExportFileError(`${zipPath} is not a file`);
+  } catch (err) {
+    if (err instanceof ExportFileError) throw err;
+    throw new ExportFileError(`cannot read ${zipPath}: ${(err as Error).message}`);
+  }
+  const problems = new Problems();
+  const summary = emptySummary();
+  summary.pinnedKey = pinned ? keyId(pinned) : null;
+  const report = (): ExportReport => ({ ok: problems.ok, problems: problems.list(), summary });
+
+  let bag: BagZip;
+  try {
+    bag = await BagZip.open(zipPath, problems);
+  } catch (err) {
+    problems.add(`not a readable ZIP archive: ${(err as Error).message}`);
+    return report();
+  }
+  summary.bagName = bag.bagName;
+  try {
+    await checkBagitTxt(bag, problems);
+    const info = await readBagInfo(bag, problems);
+    const manifest = await readPayloadManifest(bag, problems);
+    const doc = await readExportDoc(bag, problems);
+    if (doc) {
+      summary.exportId = doc.exportId;
+      summary.scope = 'claimId' in doc.scope ? `claim ${doc.scope.claimId}` : `investigation ${doc.scope.investigationId}`;
+      summary.includeContent = doc.includeContent;
+      summary.claims = doc.claims.length;
+      summary.sources = doc.sources.length;
+      summary.evidence = doc.evidence.length;
+      summary.subjects = doc.subjects.length;
+      const id = info.fields.find(([label]) => label === 'External-Identifier')?.[1];
+      if (id !== undefined && id !== doc.exportId) {
+        problems.add(`bag-info.txt External-Identifier ${id} is not the exportId ${doc.exportId} of export.json`);
+      }
+    }
+    const log = await checkLog(bag, pinned, problems);
+    summary.keyName = log.keyName;
+    summary.treeSize = log.checkpoint?.size ?? null;
+    summary.origin = log.checkpoint?.origin ?? null;
+    const subjects = subjectsToCheck(bag, doc);
+    if (!doc) summary.subjects = subjects.length;
+    const ledger = await checkLedger(bag, subjects, log.checkpoint, problems);
+    summary.events = ledger.events;
+    summary.proofsVerified = ledger.proofsVerified;
+    summary.contentFiles = await checkContent(bag, doc, problems);
+    const payload = await checkPayload(bag, manifest, info.oxum, problems);
+    summary.payloadFiles = payload.files;
+    summary.payloadBytes = payload.octets;
+    await checkTagFiles(bag, problems);
+  } catch (err) {
+    problems.add(`cannot read the bag: ${(err as Error).message}`);
+  } finally {
+    bag.close();
+  }
+  return report();
+}

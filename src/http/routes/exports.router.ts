@@ -1,0 +1,93 @@
+// Audit exports: request (202), status with progress, download.
+import { Router } from 'express';
+import { z } from 'zod';
+import { principalOf } from '../../access/auth.ts';
+import { idParam } from '../../claims/claims.schema.ts';
+import type { AppContext } from '../../context.ts';
+import {
+  exportFileName,
+  exportInput,
+  exportMediaType,
+  exportView,
+  requestExport,
+  visibleExport,
+} from '../../exports/exports.service.ts';
+import { AppError } from '../../lib/errors.ts';
+import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { parseBody, parseParams } from '../validate.ts';
+
+const objectResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: z.object({}).passthrough() } },
+});
+
+export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
+  const { prisma } = ctx;
+  const router = Router();
+  const params = z.object({ id: z.string() });
+  const security = [{ bearer: [] }];
+
+  docs.route({
+    method: 'post',
+    path: '/v1/exports',
+    summary: 'Export a claim or an investigation as bagit, json or csv (admin, editor, auditor)',
+    security,
+    request: { body: { content: { 'application/json': { schema: exportInput } } } },
+    responses: {
+      202: objectResponse('the export, queued'),
+      ...problemResponses(400, 401, 403, 404, 415, 422),
+    },
+  });
+  router.post('/exports', async (req, res) => {
+    const body = parseBody(exportInput, req);
+    const view = await requestExport(ctx, principalOf(req), body);
+    res.status(202).location(`/v1/exports/${view.id}`).json(view);
+  });
+
+  docs.route({
+    method: 'get',
+    path: '/v1/exports/{id}',
+    summary: 'Status and progress (its requester, admin)',
+    security,
+    request: { params },
+    responses: {
+      200: objectResponse('{id, status, progress, sha256?, size?, error?}'),
+      ...problemResponses(401, 404),
+    },
+  });
+  router.get('/exports/:id', async (req, res) => {
+    res.json(exportView(await visibleExport(prisma, principalOf(req), parseParams(idParam, req).id)));
+  });
+
+  docs.route({
+    method: 'get',
+    path: '/v1/exports/{id}/download',
+    summary: 'The export file (its requester, admin); 409 until it is completed',
+    security,
+    request: { params },
+    responses: {
+      200: { description: 'the file', content: { 'application/zip': { schema: z.string() } } },
+      ...problemResponses(401, 404, 409, 410),
+    },
+  });
+  router.get('/exports/:id/download', async (req, res) => {
+    const row = await visibleExport(prisma, principalOf(req), parseParams(idParam, req).id);
+    if (row.status !== 'completed' || !row.sha256)
+      throw new AppError('conflict', `Export ${row.id} is ${row.status}; download it once it is completed.`);
+    const size = await ctx.blobs.size(row.sha256);
+    if (size !== Number(row.size))
+      throw new AppError('gone', `The file of export ${row.id} is no longer stored.`);
+    res.set({
+      'Content-Type': exportMediaType(row),
+      'Content-Length': String(size),
+      'Content-Disposition': `attachment; filename="${exportFileName(row)}"`,
+      ETag: `"sha256-${row.sha256}"`,
+      'Repr-Digest': `sha-256=:${Buffer.from(row.sha256, 'hex').toString('base64')}:`,
+    });
+    const stream = ctx.blobs.read(row.sha256);
+    stream.on('error', (err) => res.destroy(err));
+    stream.pipe(res);
+  });
+
+  return router;
+}

@@ -1,0 +1,137 @@
+// One entry point for describing a preserved file: the capture worker sniffs a download,
+// then asks here for the metadata to store with the evidence item. The `tool` string is
+// stored too, because a different tool or version may describe the same bytes differently.
+import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { ffprobeVersion, probeMedia, resolveFfprobePath } from './ffprobe.ts';
+import { extractPageMetadata } from './html-metadata.ts';
+import { readImageMetadata } from './image-metadata.ts';
+import type { JsonObject } from './json.ts';
+
+/** Evidence kinds (API.md "evidence item"); only the first four have an analyzer. */
+export type AnalyzeKind = 'video' | 'audio' | 'image' | 'page' | 'document' | 'post_metadata' | 'upload';
+
+export interface AnalyzeOptions {
+  /** What the file is — pass the sniffed kind, not the kind of the evidence row. */
+  kind: AnalyzeKind;
+  /** ffprobe binary; resolved with resolveFfprobePath() when absent. */
+  ffprobePath?: string;
+  /** Bound on one ffprobe run (default 30 s). */
+  timeoutMs?: number;
+  /** The URL a page was fetched from, for resolving its relative URLs. */
+  baseUrl?: string;
+  /** Pages: bytes read at most (default 5 MiB); metadata sits near the top. */
+  maxPageBytes?: number;
+}
+
+export interface Analysis {
+  /** What produced the metadata, e.g. "ffprobe 6.1.1", "exifr 7.1.3", "htmlparser2 12.0.0". */
+  tool: string;
+  metadata: JsonObject;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_PAGE_BYTES = 5 * 1024 * 1024;
+
+const require = createRequire(import.meta.url);
+const versionCache = new Map<string, string | null>();
+
+/** An installed package's version, found next to its resolved entry point. */
+function packageVersion(name: string): string | null {
+  if (versionCache.has(name)) return versionCache.get(name) ?? null;
+  let version: string | null = null;
+  try {
+    let dir = dirname(require.resolve(name));
+    for (let i = 0; i < 5 && version === null; i++, dir = dirname(dir)) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          name?: string;
+          version?: string;
+        };
+        if (pkg.name === name && typeof pkg.version === 'string') version = pkg.version;
+      } catch {
+        // No package.json at this level; go up.
+      }
+    }
+  } catch {
+    version = null;
+  }
+  versionCache.set(name, version);
+  return version;
+}
+
+const toolName = (name: string) => {
+  const version = packageVersion(name);
+  return version ? `${name} ${version}` : name;
+};
+
+/**
+ * The character set to decode a page with: a byte order mark, else <meta charset> or
+ * <meta http-equiv content="...charset="> in the first 1024 bytes (HTML's prescan), else
+ * UTF-8. A label TextDecoder does not know falls back to UTF-8; a page that declares
+ * UTF-16 without a BOM is decoded as UTF-8, as browsers do.
+ */
+export function pageCharset(bytes: Buffer): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf-8';
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return 'utf-16be';
+  const prescan = bytes.subarray(0, 1024).toString('latin1');
+  const m = /<meta[^>]*?charset\s*=\s*["']?\s*([\w:.-]+)/i.exec(prescan);
+  const label = m?.[1]?.toLowerCase();
+  if (!label || label.startsWith('utf-16')) return 'utf-8';
+  try {
+    return new TextDecoder(label).encoding;
+  } catch {
+    return 'utf-8';
+  }
+}
+
+async function readHead(filePath: string, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+  const handle = await open(filePath, 'r');
+  try {
+    const buffer = Buffer.alloc(max + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return { bytes: buffer.subarray(0, Math.min(length, max)), truncated: length > max };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Describes one local file by kind: video and audio with ffprobe (MediaProbeError when it
+ * cannot), images with the header readers and exifr, pages with htmlparser2; other kinds
+ * get `{tool: 'none', metadata: {}}`. Never touches the network.
+ */
+export async function analyzeFile(filePath: string, options: AnalyzeOptions): Promise<Analysis> {
+  switch (options.kind) {
+    case 'video':
+    case 'audio': {
+      const ffprobePath = options.ffprobePath ?? (await resolveFfprobePath());
+      const [metadata, version] = await Promise.all([
+        probeMedia(ffprobePath, filePath, { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS }),
+        ffprobeVersion(ffprobePath),
+      ]);
+      return { tool: `ffprobe ${version ?? 'unknown'}`, metadata };
+    }
+    case 'image':
+      return { tool: toolName('exifr'), metadata: await readImageMetadata(filePath) };
+    case 'page': {
+      const { bytes, truncated } = await readHead(filePath, options.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
+      const charset = pageCharset(bytes);
+      const html = new TextDecoder(charset).decode(bytes);
+      const page = extractPageMetadata(html, options.baseUrl ?? '');
+      const metadata: JsonObject = { ...page, charset };
+      if (truncated) metadata.truncated = true;
+      return { tool: toolName('htmlparser2'), metadata };
+    }
+    default:
+      return { tool: 'none', metadata: {} };
+  }
+}

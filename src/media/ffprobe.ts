@@ -1,0 +1,387 @@
+// Describing audio and video files with ffprobe. ffprobe is a separate binary: the one an
+// operator configured, else one on PATH, else the copy @ffprobe-installer ships in
+// node_modules (so a fresh checkout works without a system ffmpeg). It reads files that
+// came from strangers, so every run is bounded in time and output and may read local files
+// only, and its answer is reduced to plain JSON-safe numbers and strings.
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, chmod, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { boundedTags, clip, compact, finiteNumber } from './json.ts';
+
+export type MediaProbeErrorCode = 'probe_failed' | 'probe_timeout' | 'not_media';
+
+/** ffprobe could not describe a file. `detail` is safe to store as a failure reason. */
+export class MediaProbeError extends Error {
+  override readonly name = 'MediaProbeError';
+  constructor(
+    readonly code: MediaProbeErrorCode,
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${code}: ${detail}`, options);
+  }
+}
+
+/** No usable ffprobe binary: a deployment problem, not a property of the file. */
+export class FfprobeUnavailableError extends Error {
+  override readonly name = 'FfprobeUnavailableError';
+}
+
+export type StreamType = 'video' | 'audio' | 'subtitle' | 'data';
+
+export type MediaStream = {
+  index: number;
+  type: StreamType;
+  /** ffprobe's codec_name, e.g. "h264", "aac"; "unknown" when ffprobe names none. */
+  codec: string;
+  profile?: string;
+  width?: number;
+  height?: number;
+  /** Frames per second from avg_frame_rate ("30000/1001" → 29.97…). */
+  frameRate?: number;
+  bitRate?: number;
+  /** Display rotation in degrees, see `rotationOf`. */
+  rotation?: number;
+  sampleRate?: number;
+  channels?: number;
+  durationSeconds?: number;
+  /** Cover art stored as a video stream (MP3/M4A artwork); not the picture of a video. */
+  attachedPicture?: true;
+  tags?: Record<string, string>;
+};
+
+export type MediaMetadata = {
+  /** format.duration, else the longest stream; null when ffprobe knows neither. */
+  durationSeconds: number | null;
+  /** ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  container: string;
+  formatLongName?: string;
+  bitRate?: number;
+  size?: number;
+  tags?: Record<string, string>;
+  /** creation_time from the container (or first stream) tags as ISO 8601, else null. */
+  creationTime: string | null;
+  streams: MediaStream[];
+  /** Of the first video stream that is not cover art. */
+  width?: number;
+  height?: number;
+  frameRate?: number;
+  rotation?: number;
+};
+
+// ffprobe prints a few KiB of JSON per stream; a file with thousands of streams or a
+// hostile tag table must not make the worker buffer without limit.
+const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+const MAX_STDERR_BYTES = 8 * 1024;
+const MAX_STREAMS = 64;
+const PATH_CHECK_TIMEOUT_MS = 5_000;
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where ffprobe is. A configured path must be executable (the error names it: a typo should
+ * not silently fall back to another binary). Otherwise `ffprobe` on PATH — found by running
+ * it, so this module need not read the environment — and last the @ffprobe-installer copy,
+ * made executable if npm unpacked it without the bit.
+ */
+export async function resolveFfprobePath(configured?: string): Promise<string> {
+  if (configured !== undefined && configured !== '') {
+    if (await isExecutable(configured)) return configured;
+    throw new FfprobeUnavailableError(`configured ffprobe ${configured} is not an executable file`);
+  }
+  if ((await versionLine('ffprobe')) !== null) return 'ffprobe';
+
+  let installed: string;
+  try {
+    const require = createRequire(import.meta.url);
+    // The package's index throws when it has no binary for this platform.
+    installed = (require('@ffprobe-installer/ffprobe') as { path: string }).path;
+  } catch (error) {
+    throw new FfprobeUnavailableError(
+      `no ffprobe on PATH and @ffprobe-installer/ffprobe has none for this platform: ${(error as Error).message}`,
+    );
+  }
+  if (await isExecutable(installed)) return installed;
+  try {
+    const { mode } = await stat(installed);
+    await chmod(installed, mode | 0o100);
+  } catch {
+    // Reported below.
+  }
+  if (await isExecutable(installed)) return installed;
+  throw new FfprobeUnavailableError(
+    `no ffprobe on PATH and ${installed} is not executable (chmod u+x failed); install ffmpeg or configure the path`,
+  );
+}
+
+const versions = new Map<string, Promise<string | null>>();
+
+async function versionLine(ffprobePath: string): Promise<string | null> {
+  const run = await runBounded(ffprobePath, ['-version'], PATH_CHECK_TIMEOUT_MS, 64 * 1024).catch(() => null);
+  if (run?.exitCode !== 0) return null;
+  return run.stdout.toString('utf8').split('\n', 1)[0] ?? null;
+}
+
+/**
+ * The version ffprobe reports ("6.1.1", or a build id like "N-66595-gc2b38619c0-static"),
+ * recorded next to the metadata because another ffprobe may describe the same file a
+ * little differently. Cached per path.
+ */
+export function ffprobeVersion(ffprobePath: string): Promise<string | null> {
+  let cached = versions.get(ffprobePath);
+  if (!cached) {
+    cached = versionLine(ffprobePath).then((line) => /^ffprobe version (\S+)/.exec(line ?? '')?.[1] ?? null);
+    versions.set(ffprobePath, cached);
+  }
+  return cached;
+}
+
+interface BoundedRun {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs a command with a deadline and a stdout cap. Settles as soon as the deadline passes
+ * or the cap is hit (after SIGKILL), without waiting for the pipes to close: a wrapper
+ * script's children could hold them open long after.
+ */
+function runBounded(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  maxStdout: number,
+): Promise<BoundedRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let stderr = '';
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const abort = (error: MediaProbeError) => {
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(() => reject(error));
+    };
+    const timer = setTimeout(
+      () => abort(new MediaProbeError('probe_timeout', `${command} did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.stdout.on('data', (chunk: Buffer) => {
+      outBytes += chunk.length;
+      if (outBytes > maxStdout) {
+        abort(new MediaProbeError('probe_failed', `${command} printed more than ${maxStdout} bytes`));
+        return;
+      }
+      out.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < MAX_STDERR_BYTES) stderr += chunk.toString('utf8');
+    });
+    child.on('error', (error) =>
+      finish(() =>
+        reject(
+          new MediaProbeError('probe_failed', `cannot run ${command}: ${error.message}`, { cause: error }),
+        ),
+      ),
+    );
+    child.on('close', (exitCode, signal) =>
+      finish(() =>
+        resolve({ exitCode, signal, stdout: Buffer.concat(out), stderr: clip(stderr, MAX_STDERR_BYTES) }),
+      ),
+    );
+  });
+}
+
+export interface ProbeOptions {
+  timeoutMs: number;
+  /** Cap on ffprobe's JSON output (default 4 MiB). */
+  maxOutputBytes?: number;
+}
+
+/**
+ * Describes one local file. Rejects with MediaProbeError: `not_media` when ffprobe finds no
+ * audio or video in it, `probe_timeout` past `timeoutMs` (ffprobe is killed), `probe_failed`
+ * for anything else (missing file, crash, oversized or unreadable output).
+ */
+export async function probeMedia(
+  ffprobePath: string,
+  filePath: string,
+  options: ProbeOptions,
+): Promise<MediaMetadata> {
+  const args = [
+    '-v',
+    'error',
+    // Only local files: a hostile HLS playlist or concat list must not make ffprobe fetch URLs.
+    '-protocol_whitelist',
+    'file',
+    '-print_format',
+    'json',
+    '-show_format',
+    '-show_streams',
+    // The file: prefix keeps a name like "-x" or "http:..." from being read as an option or URL.
+    `file:${filePath}`,
+  ];
+  const run = await runBounded(
+    ffprobePath,
+    args,
+    options.timeoutMs,
+    options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+  );
+  const message = run.stderr.trim().replaceAll(`file:${filePath}: `, '');
+  if (run.exitCode !== 0) {
+    if (/Invalid data found when processing input|could not find codec parameters/i.test(message)) {
+      throw new MediaProbeError('not_media', message || 'ffprobe found no media in the file');
+    }
+    const how = run.signal ? `killed by ${run.signal}` : `exit ${run.exitCode}`;
+    throw new MediaProbeError('probe_failed', `ffprobe ${how}${message ? `: ${message}` : ''}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(run.stdout.toString('utf8'));
+  } catch (error) {
+    throw new MediaProbeError('probe_failed', 'ffprobe printed output that is not JSON', { cause: error });
+  }
+  return mapProbeOutput(parsed);
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown, max = 256): string | undefined =>
+  typeof v === 'string' && v !== '' ? clip(v, max) : undefined;
+const positive = (v: unknown): number | undefined => {
+  const n = finiteNumber(v);
+  return n !== undefined && n > 0 ? n : undefined;
+};
+
+/** "30000/1001" → 29.97002997…; "0/0" and garbage → undefined. */
+export function parseFrameRate(value: unknown): number | undefined {
+  if (typeof value !== 'string') return positive(value);
+  const m = /^(\d+(?:\.\d+)?)(?:\/(\d+(?:\.\d+)?))?$/.exec(value.trim());
+  if (!m) return undefined;
+  const num = Number(m[1]);
+  const den = m[2] === undefined ? 1 : Number(m[2]);
+  return den > 0 && num > 0 ? num / den : undefined;
+}
+
+/**
+ * Rotation in degrees in (-180, 180], in the convention of ffprobe's display matrix
+ * ("rotation" in side_data_list): counter-clockwise, so a portrait phone video is -90.
+ * Older ffprobe versions also print the legacy `rotate` tag, which counts clockwise; it is
+ * negated to the same convention and used only when there is no display matrix.
+ */
+export function rotationOf(stream: Obj): number | undefined {
+  let degrees: number | undefined;
+  if (Array.isArray(stream.side_data_list)) {
+    for (const side of stream.side_data_list) {
+      if (isObj(side) && /display ?matrix/i.test(String(side.side_data_type ?? ''))) {
+        degrees = finiteNumber(side.rotation);
+        if (degrees !== undefined) break;
+      }
+    }
+  }
+  if (degrees === undefined && isObj(stream.tags)) {
+    const legacy = finiteNumber(stream.tags.rotate);
+    if (legacy !== undefined) degrees = -legacy;
+  }
+  if (degrees === undefined) return undefined;
+  let normalized = degrees % 360;
+  if (normalized <= -180) normalized += 360;
+  if (normalized > 180) normalized -= 360;
+  return normalized === 0 ? 0 : normalized; // no -0 in JSON
+}
+
+const STREAM_TYPES: Record<string, StreamType> = {
+  video: 'video',
+  audio: 'audio',
+  subtitle: 'subtitle',
+  data: 'data',
+  attachment: 'data',
+};
+
+function mapStream(raw: Obj, position: number): MediaStream {
+  const type = STREAM_TYPES[String(raw.codec_type)] ?? 'data';
+  const isVideo = type === 'video';
+  const isAudio = type === 'audio';
+  const disposition = isObj(raw.disposition) ? raw.disposition : {};
+  return compact({
+    index: finiteNumber(raw.index) ?? position,
+    type,
+    codec: str(raw.codec_name, 64) ?? 'unknown',
+    profile: str(raw.profile, 64),
+    width: isVideo ? positive(raw.width) : undefined,
+    height: isVideo ? positive(raw.height) : undefined,
+    frameRate: isVideo ? (parseFrameRate(raw.avg_frame_rate) ?? parseFrameRate(raw.r_frame_rate)) : undefined,
+    bitRate: positive(raw.bit_rate),
+    rotation: isVideo ? rotationOf(raw) : undefined,
+    sampleRate: isAudio ? positive(raw.sample_rate) : undefined,
+    channels: isAudio ? positive(raw.channels) : undefined,
+    durationSeconds: positive(raw.duration),
+    attachedPicture: isVideo && finiteNumber(disposition.attached_pic) === 1 ? (true as const) : undefined,
+    tags: boundedTags(raw.tags, 32),
+  });
+}
+
+function isoTime(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  const ms = Date.parse(value);
+  // 1970-01-01 is what many muxers write when they know no time; it means "unknown".
+  return Number.isFinite(ms) && ms !== 0 ? new Date(ms).toISOString() : undefined;
+}
+
+/**
+ * Reduces ffprobe's `-show_format -show_streams` JSON to MediaMetadata. Exported so the
+ * mapping can be checked against output of other ffprobe versions without running one.
+ * Throws MediaProbeError `not_media` when there is no audio or video stream.
+ */
+export function mapProbeOutput(json: unknown): MediaMetadata {
+  if (!isObj(json)) throw new MediaProbeError('probe_failed', 'ffprobe output is not a JSON object');
+  const format = isObj(json.format) ? json.format : {};
+  const rawStreams = Array.isArray(json.streams) ? json.streams.filter(isObj) : [];
+  const streams = rawStreams.slice(0, MAX_STREAMS).map(mapStream);
+  if (!streams.some((s) => s.type === 'video' || s.type === 'audio')) {
+    throw new MediaProbeError(
+      'not_media',
+      `no audio or video stream (format ${str(format.format_name) ?? 'unknown'})`,
+    );
+  }
+  const streamDurations = streams.map((s) => s.durationSeconds ?? 0);
+  const longestStream = Math.max(0, ...streamDurations);
+  const formatTags = boundedTags(format.tags);
+  const creationTime =
+    isoTime(formatTags?.creation_time) ??
+    streams.map((s) => isoTime(s.tags?.creation_time)).find((t) => t !== undefined) ??
+    null;
+  const video = streams.find((s) => s.type === 'video' && !s.attachedPicture);
+  return compact({
+    durationSeconds: positive(format.duration) ?? (longestStream > 0 ? longestStream : null),
+    container: str(format.format_name) ?? 'unknown',
+    formatLongName: str(format.format_long_name),
+    bitRate: positive(format.bit_rate),
+    size: finiteNumber(format.size),
+    tags: formatTags,
+    creationTime,
+    streams,
+    width: video?.width,
+    height: video?.height,
+    frameRate: video?.frameRate,
+    rotation: video?.rotation,
+  });
+}
