@@ -18,11 +18,16 @@ export interface CaptureStep {
 
 export interface CaptureProgress {
   steps: CaptureStep[];
+  /** Secondary URLs whose failure is already recorded. */
+  skipped?: string[];
 }
 
 export const progressOf = (json: Prisma.JsonValue): CaptureProgress => {
-  const steps = (json as { steps?: CaptureStep[] } | null)?.steps;
-  return { steps: Array.isArray(steps) ? steps : [] };
+  const p = json as { steps?: CaptureStep[]; skipped?: string[] } | null;
+  return {
+    steps: Array.isArray(p?.steps) ? p.steps : [],
+    ...(Array.isArray(p?.skipped) ? { skipped: p.skipped } : {}),
+  };
 };
 
 const sourceSubject = (id: string) => ({ type: 'source' as const, id });
@@ -118,6 +123,29 @@ export async function recordFetch(
       data: { progress: progress as unknown as Prisma.InputJsonValue },
     });
     return step;
+  });
+}
+
+/** A secondary fetch that failed (once per capture and URL, so retries do not repeat it). */
+export async function recordSkippedFetch(
+  prisma: PrismaClient,
+  input: { captureId: string; actor: string; url: string; code: string; detail: string },
+): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    const { progress, sourceId } = await lockCapture(tx, input.captureId);
+    const skipped = (progress.skipped ??= []);
+    if (skipped.includes(input.url)) return;
+    skipped.push(input.url);
+    await appendEvent(tx, {
+      subject: sourceSubject(sourceId),
+      type: 'fetch_failed',
+      actor: input.actor,
+      data: { captureId: input.captureId, url: input.url, code: input.code, detail: input.detail },
+    });
+    await tx.capture.update({
+      where: { id: input.captureId },
+      data: { progress: progress as unknown as Prisma.InputJsonValue },
+    });
   });
 }
 

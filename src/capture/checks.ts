@@ -48,7 +48,8 @@ export function runChecks(expectations: readonly Record<string, unknown>[], item
       if (check) checks.push(check);
     }
   }
-  return checks;
+  // jsonb does not keep key order, so sort for a stable result.
+  return checks.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function checkOne(name: string, expected: unknown, item: ObservedItem): Check | undefined {

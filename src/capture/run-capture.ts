@@ -9,7 +9,14 @@ import type { PrismaClient } from '../db/prisma.ts';
 import { FetchError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-import { type CaptureStep, completeCapture, failCapture, progressOf, recordFetch } from './capture-store.ts';
+import {
+  type CaptureStep,
+  completeCapture,
+  failCapture,
+  progressOf,
+  recordFetch,
+  recordSkippedFetch,
+} from './capture-store.ts';
 import { describe } from './describe.ts';
 import { ContentGoneError, fetchToStore } from './fetch-to-store.ts';
 import { PlanError, planFollowUps, planSource, type Target } from './plan.ts';
@@ -54,7 +61,17 @@ export async function runCapture(
     const steps: CaptureStep[] = [];
     for (let i = 0; i < queue.length; i++) {
       const target = queue[i]!;
-      const step = await captureTarget(deps, captureId, actor, target, i);
+      let step: CaptureStep;
+      try {
+        step = await captureTarget(deps, captureId, actor, target, i);
+      } catch (err) {
+        // What a page merely declares is third-party content: its failure is recorded and
+        // the capture of the page itself goes on.
+        const failure = target.role === 'declared' && describeFailure(err, { number: 1, max: 1 });
+        if (!failure) throw err;
+        await recordSkippedFetch(deps.prisma, { captureId, actor, url: target.url, ...failure });
+        continue;
+      }
       steps.push(step);
       queue.push(...(await planFollowUps(deps, target, step, queue)));
     }

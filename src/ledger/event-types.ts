@@ -105,6 +105,11 @@ export const eventCatalogue = {
     'source',
     z.strictObject({ captureId: z.string(), code: z.string(), detail: z.string(), retryable: z.boolean() }),
   ],
+  /** A secondary fetch (media a page declared) failed; the capture went on without it. */
+  fetch_failed: [
+    'source',
+    z.strictObject({ captureId: z.string(), url, code: z.string(), detail: z.string() }),
+  ],
   content_changed: [
     'source',
     z.strictObject({ captureId: z.string(), previousSha256: sha256Hex, sha256: sha256Hex }),

@@ -100,14 +100,24 @@ function bmpSize(head: Buffer): Dimensions | null {
   return positive(width, height) ? { format: 'bmp', width, height } : null;
 }
 
-/** JPEG: walk the marker segments to the first SOFn frame header (ITU T.81 B.2.2). */
-async function jpegSize(handle: FileHandle, head: Buffer): Promise<Dimensions | null> {
+interface JpegScan {
+  dimensions: Dimensions | null;
+  /** Where the metadata segments end: the first SOS marker, or where the walk stopped. */
+  segmentsEnd: number;
+}
+
+/**
+ * JPEG: walk the marker segments to the first SOFn frame header (ITU T.81 B.2.2), and on to
+ * the start of scan, before which every APPn segment (EXIF, XMP, ICC) lies.
+ */
+async function scanJpeg(handle: FileHandle, head: Buffer): Promise<JpegScan | null> {
   if (head.length < 4 || head[0] !== 0xff || head[1] !== 0xd8) return null;
+  let dimensions: Dimensions | null = null;
   let position = 2;
   for (let i = 0; i < MAX_JPEG_SEGMENTS; i++) {
     const marker =
       position + 9 <= head.length ? head.subarray(position, position + 9) : await readAt(handle, position, 9);
-    if (marker.length < 4 || marker[0] !== 0xff) return null;
+    if (marker.length < 4 || marker[0] !== 0xff) break;
     const code = marker[1]!;
     if (code === 0xff) {
       position += 1; // fill byte before a marker
@@ -117,30 +127,47 @@ async function jpegSize(handle: FileHandle, head: Buffer): Promise<Dimensions | 
       position += 2; // markers without a length
       continue;
     }
-    if (code === 0xda || code === 0xd9) return null; // scan data or end before any frame header
+    if (code === 0xda || code === 0xd9) break; // start of scan or end of image
     const isFrame = code >= 0xc0 && code <= 0xcf && code !== 0xc4 && code !== 0xc8 && code !== 0xcc;
-    if (isFrame) {
-      if (marker.length < 9) return null;
+    if (isFrame && dimensions === null && marker.length >= 9) {
       const height = marker.readUInt16BE(5);
       const width = marker.readUInt16BE(7);
-      return positive(width, height) ? { format: 'jpeg', width, height } : null;
+      if (positive(width, height)) dimensions = { format: 'jpeg', width, height };
     }
     position += 2 + marker.readUInt16BE(2);
   }
-  return null;
+  return { dimensions, segmentsEnd: position };
+}
+
+interface HeaderScan {
+  dimensions: Dimensions | null;
+  /** For JPEG: the bytes before the scan data, which hold all of its metadata. */
+  jpegSegments?: Buffer;
+}
+
+// Metadata segments larger than this are not read for EXIF (an APPn segment is < 64 KiB,
+// and real files have a handful).
+const MAX_JPEG_SEGMENT_BYTES = 4 * 1024 * 1024;
+
+async function scanHeaders(filePath: string): Promise<HeaderScan> {
+  const handle = await open(filePath, 'r');
+  try {
+    const head = await readAt(handle, 0, HEAD_BYTES);
+    const simple = pngSize(head) ?? gifSize(head) ?? webpSize(head) ?? bmpSize(head);
+    if (simple) return { dimensions: simple };
+    const jpeg = await scanJpeg(handle, head);
+    if (!jpeg) return { dimensions: null };
+    const end = Math.min(jpeg.segmentsEnd, MAX_JPEG_SEGMENT_BYTES);
+    const jpegSegments = end <= head.length ? head.subarray(0, end) : await readAt(handle, 0, end);
+    return { dimensions: jpeg.dimensions, jpegSegments };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Pixel size from the file header, for JPEG, PNG, GIF, WebP and BMP; null for others. */
 export async function readImageDimensions(filePath: string): Promise<Dimensions | null> {
-  const handle = await open(filePath, 'r');
-  try {
-    const head = await readAt(handle, 0, HEAD_BYTES);
-    return (
-      pngSize(head) ?? gifSize(head) ?? webpSize(head) ?? bmpSize(head) ?? (await jpegSize(handle, head))
-    );
-  } finally {
-    await handle.close();
-  }
+  return (await scanHeaders(filePath)).dimensions;
 }
 
 type Obj = Record<string, unknown>;
@@ -197,10 +224,15 @@ function gpsOf(gps: Obj): ExifSummary['gps'] {
 
 type ExifSegments = { ifd0: Obj; exif: Obj; gps: Obj };
 
-async function parseExif(filePath: string): Promise<ExifSegments | null> {
+/**
+ * EXIF via exifr, from the JPEG's metadata segments when there are some (exifr's chunked
+ * file reader misses an APP1 that follows large APPn segments), else from the file, which
+ * exifr reads in chunks (TIFF, HEIC, PNG eXIf...).
+ */
+async function parseExif(input: string | Buffer): Promise<ExifSegments | null> {
   let raw: unknown;
   try {
-    raw = await exifr.parse(filePath, {
+    raw = await exifr.parse(input, {
       mergeOutput: false,
       // Raw values: exifr would revive dates in the machine's time zone and translate
       // Orientation into English text; both are done here instead, deterministically.
@@ -250,7 +282,8 @@ function summarize({ ifd0, exif, gps }: ExifSegments): ExifSummary {
 
 /** The provenance-relevant EXIF fields of an image file; {} when it has none or cannot be read. */
 export async function readExif(filePath: string): Promise<ExifSummary> {
-  const segments = await parseExif(filePath);
+  const { jpegSegments } = await scanHeaders(filePath);
+  const segments = await parseExif(jpegSegments ?? filePath);
   return segments ? summarize(segments) : {};
 }
 
@@ -260,7 +293,8 @@ export async function readExif(filePath: string): Promise<ExifSummary> {
  * the size EXIF declares, which an editor may have left stale.
  */
 export async function readImageMetadata(filePath: string): Promise<ImageMetadata> {
-  const [dimensions, segments] = await Promise.all([readImageDimensions(filePath), parseExif(filePath)]);
+  const { dimensions, jpegSegments } = await scanHeaders(filePath);
+  const segments = await parseExif(jpegSegments ?? filePath);
   let width = dimensions?.width ?? null;
   let height = dimensions?.height ?? null;
   if (!dimensions && segments) {

@@ -4,7 +4,7 @@
 // manifest line (and one ZIP central-directory record) per file, whatever the payload size.
 // yazl switches to ZIP64 by itself when an entry or the archive passes 4 GiB or 65535 files.
 import { createHash } from 'node:crypto';
-import { type PassThrough, Readable, Transform } from 'node:stream';
+import { type PassThrough, Readable, Transform, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
 import { BagPathError, assertBagName, assertPayloadPath } from './bag-paths.ts';
@@ -65,9 +65,18 @@ export class BagWriterError extends Error {
   }
 }
 
+const SLICE = 64 * 1024;
+
+/** In-memory bytes in 64 KiB slices, so even they flow at the pace `out` accepts. */
+function* slices(bytes: Buffer): Generator<Buffer> {
+  for (let i = 0; i < bytes.length; i += SLICE) yield bytes.subarray(i, i + SLICE);
+}
+
 function toStream(data: PayloadSource): NodeJS.ReadableStream {
-  if (typeof data === 'string') return Readable.from([Buffer.from(data, 'utf8')]);
-  if (data instanceof Uint8Array) return Readable.from([Buffer.from(data.buffer, data.byteOffset, data.length)]);
+  if (typeof data === 'string') return Readable.from(slices(Buffer.from(data, 'utf8')));
+  if (data instanceof Uint8Array) {
+    return Readable.from(slices(Buffer.from(data.buffer, data.byteOffset, data.length)));
+  }
   if (typeof data === 'function') return data();
   return Readable.from(data, { objectMode: false });
 }
@@ -95,7 +104,10 @@ export class BagWriter {
   private bytes = 0;
   private count = 0;
 
-  constructor(out: NodeJS.WritableStream, options: BagWriterOptions) {
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    options: BagWriterOptions,
+  ) {
     assertBagName(options.bagName);
     this.bagName = options.bagName;
     this.mtime = options.mtime ?? new Date();
@@ -193,6 +205,9 @@ export class BagWriter {
       this.error = reason;
       this.fail(reason);
       (this.zip.outputStream as PassThrough).destroy(reason);
+      // Destroy `out` now too (pipeline would on its next tick): a cut bag must not look whole.
+      const out = this.out as Partial<Writable>;
+      if (typeof out.destroy === 'function') out.destroy(reason);
     }
     return reason;
   }
