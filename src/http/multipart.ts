@@ -16,9 +16,10 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
     let bb: busboy.Busboy;
     try {
       // fileSize one over the limit: busboy truncates silently at the limit, the store refuses.
+      // (No `parts` limit: busboy reports partsLimit once the count is reached, not exceeded.)
       bb = busboy({
         headers: req.headers,
-        limits: { files: 1, fields: 0, parts: 1, fileSize: maxBytes + 1 },
+        limits: { files: 1, fields: 0, fileSize: maxBytes + 1 },
       });
     } catch (err) {
       reject(new AppError('bad_request', `Malformed multipart request: ${(err as Error).message}.`));
@@ -54,9 +55,6 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
     });
     bb.on('field', (name) =>
       fail(new AppError('validation_failed', `Unexpected field "${name}": send only a "file" part.`)),
-    );
-    bb.on('partsLimit', () =>
-      fail(new AppError('validation_failed', 'Send exactly one part, named "file".')),
     );
     bb.on('filesLimit', () => fail(new AppError('validation_failed', 'Send exactly one file.')));
     bb.on('fieldsLimit', () => fail(new AppError('validation_failed', 'Send only a "file" part.')));

@@ -41,6 +41,15 @@ const source = (
     .set(as(editor.token))
     .send({ url: 'https://example.com/matrix', relation: 'origin' })
 ).body.source;
+const evidence = (
+  await request(app)
+    .post(`/v1/sources/${source.id}/evidence`)
+    .set(as(editor.token))
+    .attach('file', Buffer.from('a journalist’s notes'), 'notes.txt')
+).body;
+const exported = (
+  await request(app).post('/v1/exports').set(as(auditor.token)).send({ claimId: claim.id, format: 'csv' })
+).body;
 
 type Caller =
   | 'none'
@@ -65,6 +74,8 @@ interface RouteCase {
   template: string;
   path: () => string;
   body?: () => Promise<object> | object;
+  /** Send a multipart upload with this content instead of a JSON body. */
+  upload?: () => Buffer;
   expect: Record<Exclude<Caller, 'none' | 'badToken'>, number>;
 }
 
@@ -166,6 +177,48 @@ const routes: RouteCase[] = [
     path: () => `/v1/sources/${source.id}/custody/verify`,
     expect: read,
   },
+  {
+    method: 'post',
+    template: '/v1/sources/{id}/captures',
+    path: () => `/v1/sources/${source.id}/captures`,
+    body: () => ({}),
+    expect: write(202),
+  },
+  {
+    method: 'post',
+    template: '/v1/sources/{id}/evidence',
+    path: () => `/v1/sources/${source.id}/evidence`,
+    upload: () => Buffer.from(`upload ${n++}`),
+    expect: write(201),
+  },
+  { method: 'get', template: '/v1/evidence/{id}', path: () => `/v1/evidence/${evidence.id}`, expect: read },
+  {
+    method: 'get',
+    template: '/v1/evidence/{id}/content',
+    path: () => `/v1/evidence/${evidence.id}/content`,
+    expect: read,
+  },
+  {
+    method: 'post',
+    template: '/v1/exports',
+    path: () => '/v1/exports',
+    body: () => ({ claimId: claim.id, format: 'json' }),
+    expect: { admin: 202, editorMember: 202, editorOutsider: 404, auditorMember: 202, viewerMember: 403 },
+  },
+  {
+    // Only its requester (the auditor) and admins see an export; to anyone else it does not exist.
+    method: 'get',
+    template: '/v1/exports/{id}',
+    path: () => `/v1/exports/${exported.id}`,
+    expect: { admin: 200, editorMember: 404, editorOutsider: 404, auditorMember: 200, viewerMember: 404 },
+  },
+  {
+    // No worker runs in this file: the export stays queued, so its file is not there yet.
+    method: 'get',
+    template: '/v1/exports/{id}/download',
+    path: () => `/v1/exports/${exported.id}/download`,
+    expect: { admin: 409, editorMember: 404, editorOutsider: 404, auditorMember: 409, viewerMember: 404 },
+  },
 ];
 
 describe('authorization matrix', () => {
@@ -195,7 +248,11 @@ describe('authorization matrix', () => {
       it(`${r.method.toUpperCase()} ${r.template} as ${caller} → ${want}`, async () => {
         let req = request(app)[r.method](r.path());
         if (caller !== 'none') req = req.set(as(tokens[caller]));
-        const res = await (r.body ? req.send(await r.body()) : req);
+        const res = await (r.upload
+          ? req.attach('file', r.upload(), 'upload.txt')
+          : r.body
+            ? req.send(await r.body())
+            : req);
         expect(res.status, JSON.stringify(res.body)).toBe(want);
         if (want >= 400) expect(res.type).toBe('application/problem+json');
       });

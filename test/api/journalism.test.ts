@@ -68,7 +68,7 @@ describe('the seed case', () => {
       normalizedUrl: 'https://x.com/zelenskyyua/status/1869026934460596542',
       platform: { name: 'x', handle: 'zelenskyyua', postId: '1869026934460596542' },
       status: 'pending',
-      custody: { length: 1 },
+      custody: { length: 2 }, // source_cited, capture_requested (no worker runs in this file)
     });
     const supporting = await request(app)
       .post(`/v1/claims/${claim.body.id}/sources`)
@@ -89,7 +89,7 @@ describe('the seed case', () => {
       .send({ url: 'https://x.com/i/web/status/1869026934460596542', relation: 'context' });
     expect(again.status).toBe(201);
     expect(again.body.source.id).toBe(origin.body.source.id);
-    expect(again.body.source.custody.length).toBe(2);
+    expect(again.body.source.custody.length).toBe(3); // a reused source is not captured again
 
     const read = await request(app).get(`/v1/claims/${claim.body.id}`).set(as(viewer!));
     expect(read.status).toBe(200);
@@ -104,7 +104,8 @@ describe('the seed case', () => {
     expect(custody.body.nextCursor).toBeNull();
     expect(custody.body.items.map((e: { seq: number; type: string }) => [e.seq, e.type])).toEqual([
       [1, 'source_cited'],
-      [2, 'source_cited'],
+      [2, 'capture_requested'],
+      [3, 'source_cited'],
     ]);
     for (const e of custody.body.items) {
       expect(e.hash).toMatch(/^[0-9a-f]{64}$/);
@@ -112,10 +113,11 @@ describe('the seed case', () => {
       expect(e.actor).toBe(`user:${editor!.id}`);
     }
     expect(custody.body.items[1].prev).toBe(custody.body.items[0].hash);
+    expect(custody.body.items[1].data).toEqual({ captureId: expect.any(String), reason: 'cited' });
     const verify = await request(app)
       .get(`/v1/sources/${origin.body.source.id}/custody/verify`)
       .set(as(viewer!));
-    expect(verify.body).toEqual({ valid: true, length: 2, headHash: custody.body.items[1].hash });
+    expect(verify.body).toEqual({ valid: true, length: 3, headHash: custody.body.items[2].hash });
 
     const claimEvents = await ctx.pool.query<{ type: string }>(
       `SELECT type FROM ledger_events WHERE subject_type = 'claim' AND subject_id = $1 ORDER BY seq`,

@@ -24,7 +24,7 @@ function ledgerVerifyCli(databaseUrl: string) {
 }
 
 /** A fresh database with one source whose chain has 5 events (source_cited, then
- * capture_requested with reason r2..r5), integrated and checkpointed. Hooks must be registered
+ * the capture it requested, then capture_requested with reason r3..r5), integrated and checkpointed. Hooks must be registered
  * at file level, so every case's database is made up front, in parallel. */
 async function setup(label: string) {
   const url = await createIsolatedDatabase(label);
@@ -43,7 +43,7 @@ async function setup(label: string) {
     relation: 'origin',
   });
   const subject = { type: 'source' as const, id: source.id };
-  for (let i = 2; i <= 5; i++) {
+  for (let i = 3; i <= 5; i++) {
     await ctx.prisma.$transaction((tx) =>
       appendEvent(tx, {
         subject,
