@@ -91,7 +91,9 @@ export function pageCharset(bytes: Buffer): string {
 async function readHead(filePath: string, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
   const handle = await open(filePath, 'r');
   try {
-    const buffer = Buffer.alloc(max + 1);
+    // One byte more than the limit tells whether there was more; small files stay small.
+    const { size } = await handle.stat();
+    const buffer = Buffer.alloc(Math.min(size, max) + 1);
     let length = 0;
     while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);

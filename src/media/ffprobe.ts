@@ -86,6 +86,8 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
+let discovered: Promise<string> | undefined;
+
 /**
  * Where ffprobe is. A configured path must be executable (the error names it: a typo should
  * not silently fall back to another binary). Otherwise `ffprobe` on PATH — found by running
@@ -97,6 +99,15 @@ export async function resolveFfprobePath(configured?: string): Promise<string> {
     if (await isExecutable(configured)) return configured;
     throw new FfprobeUnavailableError(`configured ffprobe ${configured} is not an executable file`);
   }
+  // Looking on PATH runs a process; remember a success (a failure is retried next time).
+  discovered ??= discoverFfprobe().catch((error: unknown) => {
+    discovered = undefined;
+    throw error;
+  });
+  return discovered;
+}
+
+async function discoverFfprobe(): Promise<string> {
   if ((await versionLine('ffprobe')) !== null) return 'ffprobe';
 
   let installed: string;
@@ -287,7 +298,7 @@ export function parseFrameRate(value: unknown): number | undefined {
  * Older ffprobe versions also print the legacy `rotate` tag, which counts clockwise; it is
  * negated to the same convention and used only when there is no display matrix.
  */
-export function rotationOf(stream: Obj): number | undefined {
+function rotationOf(stream: Obj): number | undefined {
   let degrees: number | undefined;
   if (Array.isArray(stream.side_data_list)) {
     for (const side of stream.side_data_list) {

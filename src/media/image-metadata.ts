@@ -32,7 +32,7 @@ export type ImageMetadata = {
   exif: ExifSummary;
 };
 
-type Dimensions = { format: ImageFormat; width: number; height: number };
+export type ImageDimensions = { format: ImageFormat; width: number; height: number };
 
 const HEAD_BYTES = 64 * 1024;
 // A JPEG's size is in its SOF segment, after any APPn segments (EXIF, ICC, XMP, ...);
@@ -48,7 +48,7 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
 const positive = (w: number, h: number) => w > 0 && h > 0;
 
 /** PNG: the IHDR chunk must come first (PNG spec 5.6); width and height are its first words. */
-function pngSize(head: Buffer): Dimensions | null {
+function pngSize(head: Buffer): ImageDimensions | null {
   if (head.length < 24 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('latin1', 12, 16) !== 'IHDR') {
     return null;
   }
@@ -58,7 +58,7 @@ function pngSize(head: Buffer): Dimensions | null {
 }
 
 /** GIF87a/89a: the logical screen size, little-endian, right after the signature. */
-function gifSize(head: Buffer): Dimensions | null {
+function gifSize(head: Buffer): ImageDimensions | null {
   if (head.length < 10 || !/^GIF8[79]a$/.test(head.toString('latin1', 0, 6))) return null;
   const width = head.readUInt16LE(6);
   const height = head.readUInt16LE(8);
@@ -66,7 +66,7 @@ function gifSize(head: Buffer): Dimensions | null {
 }
 
 /** WebP: the first chunk is VP8 (lossy), VP8L (lossless) or VP8X (extended, canvas size). */
-function webpSize(head: Buffer): Dimensions | null {
+function webpSize(head: Buffer): ImageDimensions | null {
   if (
     head.length < 30 ||
     head.toString('latin1', 0, 4) !== 'RIFF' ||
@@ -92,7 +92,7 @@ function webpSize(head: Buffer): Dimensions | null {
 }
 
 /** BMP: BITMAPCOREHEADER (12 bytes, 16-bit sizes) or later headers (32-bit, height signed). */
-function bmpSize(head: Buffer): Dimensions | null {
+function bmpSize(head: Buffer): ImageDimensions | null {
   if (head.length < 26 || head.toString('latin1', 0, 2) !== 'BM') return null;
   const headerSize = head.readUInt32LE(14);
   const width = headerSize === 12 ? head.readUInt16LE(18) : head.readInt32LE(18);
@@ -101,7 +101,7 @@ function bmpSize(head: Buffer): Dimensions | null {
 }
 
 interface JpegScan {
-  dimensions: Dimensions | null;
+  dimensions: ImageDimensions | null;
   /** Where the metadata segments end: the first SOS marker, or where the walk stopped. */
   segmentsEnd: number;
 }
@@ -112,7 +112,7 @@ interface JpegScan {
  */
 async function scanJpeg(handle: FileHandle, head: Buffer): Promise<JpegScan | null> {
   if (head.length < 4 || head[0] !== 0xff || head[1] !== 0xd8) return null;
-  let dimensions: Dimensions | null = null;
+  let dimensions: ImageDimensions | null = null;
   let position = 2;
   for (let i = 0; i < MAX_JPEG_SEGMENTS; i++) {
     const marker =
@@ -140,7 +140,7 @@ async function scanJpeg(handle: FileHandle, head: Buffer): Promise<JpegScan | nu
 }
 
 interface HeaderScan {
-  dimensions: Dimensions | null;
+  dimensions: ImageDimensions | null;
   /** For JPEG: the bytes before the scan data, which hold all of its metadata. */
   jpegSegments?: Buffer;
 }
@@ -166,7 +166,7 @@ async function scanHeaders(filePath: string): Promise<HeaderScan> {
 }
 
 /** Pixel size from the file header, for JPEG, PNG, GIF, WebP and BMP; null for others. */
-export async function readImageDimensions(filePath: string): Promise<Dimensions | null> {
+export async function readImageDimensions(filePath: string): Promise<ImageDimensions | null> {
   return (await scanHeaders(filePath)).dimensions;
 }
 
