@@ -133,9 +133,9 @@ export async function recordSkippedFetch(
 ): Promise<void> {
   await prisma.$transaction(async (tx) => {
     const { progress, sourceId } = await lockCapture(tx, input.captureId);
-    const skipped = (progress.skipped ??= []);
+    const skipped = progress.skipped ?? [];
     if (skipped.includes(input.url)) return;
-    skipped.push(input.url);
+    progress.skipped = [...skipped, input.url];
     await appendEvent(tx, {
       subject: sourceSubject(sourceId),
       type: 'fetch_failed',
