@@ -15,7 +15,7 @@ export interface LedgerRow {
 
 const SCOPE_SQL = `
   FROM ledger_events e
-  JOIN unnest($1::text[], $2::text[], $3::int[]) AS s(t, i, n)
+  JOIN unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS s(t, i, n, ord)
     ON e.subject_type = s.t AND e.subject_id = s.i AND e.seq <= s.n`;
 
 const params = (subjects: readonly SubjectHead[]) => [
@@ -24,14 +24,15 @@ const params = (subjects: readonly SubjectHead[]) => [
   subjects.map((s) => s.length),
 ];
 
-/** Rows of the exported chains, a batch at a time, in (subject type, subject id, seq) order. */
+/** Rows of the exported chains, a batch at a time, subjects in the order given (export.json's,
+ * which the verifier pairs proofs by), then seq. */
 export function streamLedger(pool: pg.Pool, subjects: readonly SubjectHead[]): AsyncGenerator<LedgerRow[]> {
   return streamRows<LedgerRow>(
     pool,
     `SELECT e.subject_type, e.subject_id, e.seq, e.body, encode(e.hash, 'hex') AS hash, le.log_index::text AS log_index
      ${SCOPE_SQL}
      LEFT JOIN log_entries le ON le.event_id = e.id
-     ORDER BY e.subject_type, e.subject_id, e.seq`,
+     ORDER BY s.ord, e.seq`,
     params(subjects),
     2_000,
   );
@@ -47,7 +48,7 @@ export async function unintegratedCount(pool: pg.Pool, subjects: readonly Subjec
   return Number(rows[0]!.n);
 }
 
-/** Groups a (subject, seq)-ordered row stream into one async iterable per subject. */
+/** Groups a subject-then-seq ordered row stream into one async iterable per subject. */
 export async function* bySubject(
   batches: AsyncIterable<LedgerRow[]>,
 ): AsyncGenerator<{ type: string; id: string; rows: AsyncIterable<LedgerRow> }> {

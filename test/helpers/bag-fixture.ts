@@ -12,11 +12,11 @@ import yazl from 'yazl';
 import { BagWriter } from '../../src/exports/bag/bag-writer.ts';
 import {
   CHECKPOINT_FILE,
+  contentPath,
   EXPORT_JSON,
   KEY_FILE,
-  PROOFS_FILE,
-  contentPath,
   ledgerPath,
+  PROOFS_FILE,
 } from '../../src/exports/bag/export-layout.ts';
 import { type EventBody, sealBody } from '../../src/ledger/canonical.ts';
 import type { Subject } from '../../src/ledger/event-types.ts';
@@ -114,16 +114,38 @@ export async function buildFixtureBag(dir: string, options: FixtureOptions = {})
   const editor = `user:${randomUUID()}`;
 
   const postJson = Buffer.from(
-    JSON.stringify({ id_str: '1869067316018880808', user: { screen_name: 'ZelenskyyUa' }, text: 'North Korean soldiers…' }),
+    JSON.stringify({
+      id_str: '1869067316018880808',
+      user: { screen_name: 'ZelenskyyUa' },
+      text: 'North Korean soldiers…',
+    }),
   );
   const videoBytes = randomBytes(300_000);
   const page = Buffer.from('<!doctype html><title>Zelenskyy on X</title><video src="v.mp4"></video>\n');
   const evidence = [
-    { id: `ev_${randomUUID()}`, sourceId: post.id, kind: 'post_metadata', mediaType: 'application/json', bytes: postJson },
+    {
+      id: `ev_${randomUUID()}`,
+      sourceId: post.id,
+      kind: 'post_metadata',
+      mediaType: 'application/json',
+      bytes: postJson,
+    },
     { id: `ev_${randomUUID()}`, sourceId: post.id, kind: 'page', mediaType: 'text/html', bytes: page },
-    { id: `ev_${randomUUID()}`, sourceId: video.id, kind: 'video', mediaType: 'video/mp4', bytes: videoBytes },
+    {
+      id: `ev_${randomUUID()}`,
+      sourceId: video.id,
+      kind: 'video',
+      mediaType: 'video/mp4',
+      bytes: videoBytes,
+    },
     // A journalist's own copy of the same video: same sha256, one content file.
-    { id: `ev_${randomUUID()}`, sourceId: video.id, kind: 'upload', mediaType: 'video/mp4', bytes: videoBytes },
+    {
+      id: `ev_${randomUUID()}`,
+      sourceId: video.id,
+      kind: 'upload',
+      mediaType: 'video/mp4',
+      bytes: videoBytes,
+    },
   ].map((e) => ({ ...e, sha256: sha256(e.bytes), size: e.bytes.length }));
   let big: { id: string; sha256: string; size: number } | undefined;
   if (options.bigContentBytes) {
@@ -138,27 +160,68 @@ export async function buildFixtureBag(dir: string, options: FixtureOptions = {})
   ci.add('investigation_created', { title: 'Faces burned on the battlefield?', description: null }, editor);
   ci.add('member_added', { userId: editor, role: 'editor' }, editor);
   const cc = chain(claim, new Date(t0.getTime() + 1000));
-  cc.add('claim_created', { investigationId: inv.id, claim: { statement: 'Russian troops burned the faces of dead North Korean soldiers' } }, editor);
+  cc.add(
+    'claim_created',
+    {
+      investigationId: inv.id,
+      claim: { statement: 'Russian troops burned the faces of dead North Korean soldiers' },
+    },
+    editor,
+  );
   for (const [s, relation] of [
     [post, 'origin'],
     [video, 'supporting'],
   ] as const) {
-    cc.add('citation_added', { citationId: `cit_${randomUUID()}`, sourceId: s.id, relation, expected: { durationSeconds: 31 }, note: null }, editor);
+    cc.add(
+      'citation_added',
+      {
+        citationId: `cit_${randomUUID()}`,
+        sourceId: s.id,
+        relation,
+        expected: { durationSeconds: 31 },
+        note: null,
+      },
+      editor,
+    );
   }
   cc.add('claim_updated', { before: { status: 'unverified' }, after: { status: 'under_review' } }, editor);
   const sources = [post, video].map((s) => {
     const c = chain(s, new Date(t0.getTime() + 2000));
     const captureId = `cap_${randomUUID()}`;
-    const url = s === post ? 'https://x.com/ZelenskyyUa/status/1869067316018880808' : 'https://video.example/v.mp4';
-    c.add('source_cited', { claimId: claim.id, citationId: 'cit', url, normalizedUrl: url, relation: 'origin', expected: {} }, editor);
+    const url =
+      s === post ? 'https://x.com/ZelenskyyUa/status/1869067316018880808' : 'https://video.example/v.mp4';
+    c.add(
+      'source_cited',
+      { claimId: claim.id, citationId: 'cit', url, normalizedUrl: url, relation: 'origin', expected: {} },
+      editor,
+    );
     c.add('fetch_started', { captureId, url, worker: 'worker:capture-1' });
     for (const e of evidence.filter((x) => x.sourceId === s.id)) {
-      c.add('stored', { captureId, evidenceId: e.id, kind: e.kind, sha256: e.sha256, size: e.size, mediaType: e.mediaType, originUrl: url });
+      c.add('stored', {
+        captureId,
+        evidenceId: e.id,
+        kind: e.kind,
+        sha256: e.sha256,
+        size: e.size,
+        mediaType: e.mediaType,
+        originUrl: url,
+      });
     }
     if (s === video && big) {
-      c.add('stored', { captureId, evidenceId: big.id, kind: 'video', sha256: big.sha256, size: big.size, mediaType: 'video/mp4', originUrl: url });
+      c.add('stored', {
+        captureId,
+        evidenceId: big.id,
+        kind: 'video',
+        sha256: big.sha256,
+        size: big.size,
+        mediaType: 'video/mp4',
+        originUrl: url,
+      });
     }
-    c.add('check_passed', { evidenceId: evidence[0]!.id, check: { name: 'durationSeconds', expected: 31, observed: 31.02, passed: true } });
+    c.add('check_passed', {
+      evidenceId: evidence[0]!.id,
+      check: { name: 'durationSeconds', expected: 31, observed: 31.02, passed: true },
+    });
     return c;
   });
   const chains = [ci, cc, ...sources];
@@ -194,15 +257,33 @@ export async function buildFixtureBag(dir: string, options: FixtureOptions = {})
     headHash: c.events.at(-1)!.hash,
   }));
   const evidenceDoc = [
-    ...evidence.map(({ bytes: _, ...e }) => ({ ...e, metadata: {}, checks: [], capturedAt: t0.toISOString(), originUrl: null })),
-    ...(big ? [{ ...big, sourceId: video.id, kind: 'video', mediaType: 'video/mp4', metadata: { durationSeconds: 31 } }] : []),
+    ...evidence.map(({ bytes: _, ...e }) => ({
+      ...e,
+      metadata: {},
+      checks: [],
+      capturedAt: t0.toISOString(),
+      originUrl: null,
+    })),
+    ...(big
+      ? [
+          {
+            ...big,
+            sourceId: video.id,
+            kind: 'video',
+            mediaType: 'video/mp4',
+            metadata: { durationSeconds: 31 },
+          },
+        ]
+      : []),
   ];
   const exportDoc = {
     exportId,
     scope: { claimId: claim.id },
     createdAt: new Date().toISOString(),
     includeContent,
-    claims: [{ id: claim.id, investigationId: inv.id, statement: 'Russian troops burned…', status: 'under_review' }],
+    claims: [
+      { id: claim.id, investigationId: inv.id, statement: 'Russian troops burned…', status: 'under_review' },
+    ],
     sources: [post, video].map((s) => ({ id: s.id, investigationId: inv.id, status: 'captured' })),
     evidence: evidenceDoc,
     subjects,
@@ -230,9 +311,12 @@ export async function buildFixtureBag(dir: string, options: FixtureOptions = {})
   }
   for (const c of chains) {
     const lines = c.events.map((e) => `${e.canonical}\n`);
-    await bag.addPayload(ledgerPath(c.events[0]!.subject), (async function* () {
-      yield* lines;
-    })());
+    await bag.addPayload(
+      ledgerPath(c.events[0]!.subject),
+      (async function* () {
+        yield* lines;
+      })(),
+    );
   }
   await bag.addPayload(CHECKPOINT_FILE, checkpoint);
   await bag.addPayload(KEY_FILE, `${keys.verifierKey}\n`);
@@ -284,10 +368,12 @@ export async function readBag(path: string): Promise<BagContents> {
   return { bagName, files };
 }
 
-/** Zips `contents` to `path` (one top-level directory, as a bag). */
+/** Zips `contents` to `path` under the bag directory; a name `../x` goes to the ZIP root as `x`. */
 export async function writeBag(path: string, contents: BagContents): Promise<void> {
   const zip = new yazl.ZipFile();
-  for (const [name, data] of contents.files) zip.addBuffer(data, `${contents.bagName}/${name}`);
+  for (const [name, data] of contents.files) {
+    zip.addBuffer(data, name.startsWith('../') ? name.slice(3) : `${contents.bagName}/${name}`);
+  }
   zip.end();
   await pipeline(zip.outputStream, createWriteStream(path));
 }
@@ -305,10 +391,16 @@ export function recomputeManifests(contents: BagContents): void {
     count++;
   }
   files.set('manifest-sha256.txt', Buffer.from(manifest));
-  const info = files.get('bag-info.txt')!.toString().replace(/^Payload-Oxum: .*$/m, `Payload-Oxum: ${octets}.${count}`);
+  const info = files
+    .get('bag-info.txt')!
+    .toString()
+    .replace(/^Payload-Oxum: .*$/m, `Payload-Oxum: ${octets}.${count}`);
   files.set('bag-info.txt', Buffer.from(info));
   const tags = ['bagit.txt', 'bag-info.txt', 'manifest-sha256.txt'];
-  files.set('tagmanifest-sha256.txt', Buffer.from(tags.map((t) => `${sha256(files.get(t)!)} ${t}\n`).join('')));
+  files.set(
+    'tagmanifest-sha256.txt',
+    Buffer.from(tags.map((t) => `${sha256(files.get(t)!)} ${t}\n`).join('')),
+  );
 }
 
 /**
@@ -335,5 +427,12 @@ export function editLines(contents: BagContents, name: string, edit: (lines: str
   const lines = text.toString('utf8').split('\n');
   const last = lines.pop(); // '' after the final newline
   if (last !== '') throw new Error(`${name} does not end with a newline`);
-  contents.files.set(name, Buffer.from(edit(lines).map((l) => `${l}\n`).join('')));
+  contents.files.set(
+    name,
+    Buffer.from(
+      edit(lines)
+        .map((l) => `${l}\n`)
+        .join(''),
+    ),
+  );
 }

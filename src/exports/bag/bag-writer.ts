@@ -5,17 +5,10 @@
 // yazl switches to ZIP64 by itself when an entry or the archive passes 4 GiB or 65535 files.
 import { createHash } from 'node:crypto';
 import { type PassThrough, Readable, Transform, type Writable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
-import { BagPathError, assertBagName, assertPayloadPath } from './bag-paths.ts';
-import {
-  BAGIT_TXT,
-  type BagInfo,
-  TAG_FILES,
-  formatBagInfo,
-  manifestLine,
-  payloadOxum,
-} from './bag-tags.ts';
+import { assertBagName, assertPayloadPath, BagPathError } from './bag-paths.ts';
+import { BAGIT_TXT, type BagInfo, formatBagInfo, manifestLine, payloadOxum, TAG_FILES } from './bag-tags.ts';
 
 /** Payload bytes: in memory, a stream opened when the entry's turn comes, or any async iterable. */
 export type PayloadSource =
@@ -93,8 +86,8 @@ export class BagWriter {
   private readonly mtime: Date;
   private readonly compress: boolean;
   private readonly written: Promise<void>;
-  private readonly failed: Promise<never>;
-  private fail!: (err: Error) => void;
+  /** Settles the entry being streamed, so an abort rejects the call waiting on it. */
+  private pending: ((err?: Error) => void) | undefined;
   private error: Error | undefined;
   private busy = false;
   private finished = false;
@@ -112,15 +105,13 @@ export class BagWriter {
     this.bagName = options.bagName;
     this.mtime = options.mtime ?? new Date();
     this.compress = options.compress ?? true;
-    this.failed = new Promise<never>((_, reject) => {
-      this.fail = reject;
-    });
-    this.failed.catch(() => {});
     this.zip.on('error', (err: Error) => this.abort(err));
     this.written = pipeline(this.zip.outputStream, out);
     this.written.catch((err: Error) => this.abort(err));
     // bagit.txt first, so the archive identifies itself from its first entry.
-    this.zip.addBuffer(Buffer.from(BAGIT_TXT, 'utf8'), this.entryName(TAG_FILES.bagit), { mtime: this.mtime });
+    this.zip.addBuffer(Buffer.from(BAGIT_TXT, 'utf8'), this.entryName(TAG_FILES.bagit), {
+      mtime: this.mtime,
+    });
   }
 
   /** Payload octets streamed so far (for progress). */
@@ -149,7 +140,9 @@ export class BagWriter {
         );
       }
       if (options.expectedSize !== undefined && options.expectedSize !== size) {
-        throw this.abort(new BagWriterError(`${path}: ${size} bytes streamed, expected ${options.expectedSize}`));
+        throw this.abort(
+          new BagWriterError(`${path}: ${size} bytes streamed, expected ${options.expectedSize}`),
+        );
       }
       this.manifest.push(manifestLine(sha256, path));
       this.bytes += size;
@@ -181,7 +174,7 @@ export class BagWriter {
         manifestLine(manifest.sha256, TAG_FILES.manifest);
       const tagManifest = await this.writeEntry(TAG_FILES.tagManifest, tagLines, true);
       this.zip.end();
-      await Promise.race([this.written, this.failed]);
+      await this.written;
       return {
         bagName: this.bagName,
         payloadOxum: oxum,
@@ -203,7 +196,7 @@ export class BagWriter {
   abort(reason: Error = new BagWriterError('bag aborted')): Error {
     if (!this.error) {
       this.error = reason;
-      this.fail(reason);
+      this.pending?.(reason);
       (this.zip.outputStream as PassThrough).destroy(reason);
       // Destroy `out` now too (pipeline would on its next tick): a cut bag must not look whole.
       const out = this.out as Partial<Writable>;
@@ -233,7 +226,9 @@ export class BagWriter {
     for (let i = 1; i < segments.length; i++) {
       const dir = segments.slice(0, i).join('/');
       if (this.files.has(dir)) {
-        throw new BagPathError(`payload path ${JSON.stringify(path)} lies under the file ${JSON.stringify(dir)}`);
+        throw new BagPathError(
+          `payload path ${JSON.stringify(path)} lies under the file ${JSON.stringify(dir)}`,
+        );
       }
     }
     for (let i = 1; i < segments.length; i++) this.dirs.add(segments.slice(0, i).join('/'));
@@ -255,11 +250,30 @@ export class BagWriter {
         callback(null, chunk);
       },
     });
+    let source: NodeJS.ReadableStream | undefined;
     try {
-      const source = toStream(data);
-      this.zip.addReadStream(hasher, this.entryName(path), { compress, mtime: this.mtime });
-      await Promise.race([Promise.all([pipeline(source, hasher), finished(hasher)]), this.failed]);
+      source = toStream(data);
+      const input = source;
+      // Plain pipe and listeners rather than stream/promises: this runs once per file, and
+      // pipeline()/finished() allocate an AbortController (and a DOMException) per call.
+      await new Promise<void>((resolve, reject) => {
+        const settle = (err?: Error) => {
+          this.pending = undefined;
+          input.removeListener('error', settle);
+          hasher.removeListener('error', settle);
+          hasher.removeListener('end', settle);
+          if (err) reject(err);
+          else resolve();
+        };
+        this.pending = settle;
+        input.on('error', settle);
+        hasher.on('error', settle);
+        hasher.on('end', () => settle());
+        this.zip.addReadStream(hasher, this.entryName(path), { compress, mtime: this.mtime });
+        input.pipe(hasher);
+      });
     } catch (err) {
+      (source as Partial<Readable> | undefined)?.destroy?.();
       const error = err instanceof Error ? err : new Error(String(err));
       throw this.abort(new BagWriterError(`${path}: ${error.message}`, { cause: error }));
     }

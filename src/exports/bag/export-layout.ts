@@ -24,7 +24,8 @@
  *                                   RFC 8785 canonical JSON text exactly
  *                                   ({subject:{type,id},seq,prev,type,actor,at,data}) followed by
  *                                   "\n"; the event hash is the lowercase hex SHA-256 of the line's
- *                                   bytes (without the "\n"). An empty chain (length 0) is an empty file.
+ *                                   bytes (without the "\n"). An empty chain (length 0) is an empty
+ *                                   file or no file.
  * <bagName>/data/log/checkpoint     the C2SP tlog-checkpoint signed note (origin = key name)
  * <bagName>/data/log/key            the verifier key `name+hexhash+base64key`, one line
  * <bagName>/data/log/proofs.jsonl   one line per exported event, IN THE SAME ORDER as the events

@@ -149,7 +149,8 @@ export async function checkPayload(
     }
   }
   for (const [path, { line }] of manifest) {
-    if (!bag.has(path)) problems.add(`manifest-sha256.txt line ${line} lists ${path}, which is not in the bag`);
+    if (!bag.has(path))
+      problems.add(`manifest-sha256.txt line ${line} lists ${path}, which is not in the bag`);
   }
   if (oxum && (oxum.octets !== octets || oxum.files !== files)) {
     problems.add(

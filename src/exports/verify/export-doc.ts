@@ -32,7 +32,12 @@ export const exportDocSchema = z.looseObject({
     }),
   ),
   subjects: z.array(
-    z.looseObject({ type: z.string().min(1), id: z.string().min(1), length: count, headHash: hex64.nullable() }),
+    z.looseObject({
+      type: z.string().min(1),
+      id: z.string().min(1),
+      length: count,
+      headHash: hex64.nullable(),
+    }),
   ),
 });
 export type ExportDoc = z.infer<typeof exportDocSchema>;
@@ -67,7 +72,9 @@ export async function readExportDoc(bag: BagZip, problems: Problems): Promise<Ex
   const sourceIds = new Set(doc.sources.map((s) => s.id));
   for (const [i, e] of doc.evidence.entries()) {
     if (!sourceIds.has(e.sourceId)) {
-      problems.add(`${EXPORT_JSON} evidence[${i}] (${e.id}) names source ${e.sourceId}, which is not exported`);
+      problems.add(
+        `${EXPORT_JSON} evidence[${i}] (${e.id}) names source ${e.sourceId}, which is not exported`,
+      );
     }
   }
   const subjects = new Set<string>();

@@ -5,8 +5,8 @@ import { type EventBody, sha256Hex } from '../../ledger/canonical.ts';
 import { ChainChecker } from '../../ledger/chain-verify.ts';
 import type { Subject } from '../../ledger/event-types.ts';
 import type { Checkpoint } from '../../log/checkpoint.ts';
-import { HASH_SIZE, checkRecord, hashLeaf } from '../../log/merkle.ts';
-import { LEDGER_DIR, PROOFS_FILE, ledgerPath, subjectOfLedgerPath } from '../bag/export-layout.ts';
+import { checkRecord, HASH_SIZE, hashLeaf } from '../../log/merkle.ts';
+import { LEDGER_DIR, ledgerPath, PROOFS_FILE, subjectOfLedgerPath } from '../bag/export-layout.ts';
 import { type BagZip, decodeUtf8 } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
 
@@ -48,7 +48,20 @@ export interface LedgerResult {
   proofsVerified: number;
 }
 
-/** Pulls from an async iterator with a small look-ahead. */
+/** How far ahead out-of-step proofs and events are looked for. */
+const RESYNC_WINDOW = 256;
+
+/** Position (1..RESYNC_WINDOW) of the first item after the current one that matches, or 0. */
+async function findAhead<T>(items: Lookahead<T>, match: (item: T) => boolean): Promise<number> {
+  for (let i = 1; i <= RESYNC_WINDOW; i++) {
+    const item = await items.peek(i);
+    if (item === undefined) return 0;
+    if (match(item)) return i;
+  }
+  return 0;
+}
+
+/** Pulls from an async iterator with a bounded look-ahead. */
 class Lookahead<T> {
   private readonly buffer: T[] = [];
   private done = false;
@@ -68,10 +81,20 @@ class Lookahead<T> {
     this.buffer.shift();
     return v;
   }
+
+  /** Ends the underlying generator early (closing its ZIP stream) if it has not finished. */
+  async close(): Promise<void> {
+    if (!this.done) await this.it.return?.();
+  }
 }
 
 /** Why one ledger line is not the next link of its chain, or undefined. */
-function linkProblem(checker: ChainChecker, text: string, hash: string, position: number): string | undefined {
+function linkProblem(
+  checker: ChainChecker,
+  text: string,
+  hash: string,
+  position: number,
+): string | undefined {
   let body: Partial<EventBody> | null = null;
   try {
     const parsed: unknown = JSON.parse(text);
@@ -109,6 +132,7 @@ async function* ledgerEvents(
       continue;
     }
     if (!bag.has(path)) {
+      if (s.length === 0) continue; // an empty chain needs no file
       problems.add(`${path} is missing: export.json lists subject ${label} with ${s.length ?? '?'} events`);
       if (s.length) yield { kind: 'gap', count: s.length };
       continue;
@@ -144,7 +168,9 @@ async function* ledgerEvents(
       yield { kind: 'event', label: at, where, hash };
     }
     if (s.length !== undefined && count !== s.length) {
-      problems.add(`${path} holds ${count} events, but export.json says subject ${label} has length ${s.length}`);
+      problems.add(
+        `${path} holds ${count} events, but export.json says subject ${label} has length ${s.length}`,
+      );
     }
     if (s.headHash !== undefined && head !== s.headHash) {
       problems.add(`${path}: the last event hashes to ${head}, but export.json says headHash ${s.headHash}`);
@@ -161,7 +187,8 @@ function parseProof(no: number, bytes: Buffer | null): ProofItem {
   } catch {
     // reported below
   }
-  if (v === null || typeof v !== 'object') return { ...item, error: 'not a JSON object {hash, index, proof}' };
+  if (v === null || typeof v !== 'object')
+    return { ...item, error: 'not a JSON object {hash, index, proof}' };
   if (typeof v.hash === 'string' && /^[0-9a-f]{64}$/.test(v.hash)) item.hash = v.hash;
   else return { ...item, error: 'hash is not a lowercase hex SHA-256' };
   if (typeof v.index === 'number' && Number.isSafeInteger(v.index) && v.index >= 0) item.index = v.index;
@@ -192,6 +219,7 @@ export async function checkLedger(
   subjects: readonly SubjectEntry[],
   checkpoint: Checkpoint | null,
   problems: Problems,
+  options: { pairProofs: boolean } = { pairProofs: true },
 ): Promise<LedgerResult> {
   const result: LedgerResult = { events: 0, proofsVerified: 0 };
   const listed = new Set<string>();
@@ -213,7 +241,15 @@ export async function checkLedger(
   }
   const hasProofs = bag.has(PROOFS_FILE);
   if (!hasProofs) problems.add(`${PROOFS_FILE} is missing: no event has an inclusion proof`);
-  if (hasProofs && !checkpoint) problems.add('inclusion proofs not checked: no checkpoint could be verified');
+  else if (!options.pairProofs) {
+    problems.add('inclusion proofs not checked: they follow the order of export.json, which is unusable');
+  } else if (!checkpoint) problems.add('inclusion proofs not checked: no checkpoint could be verified');
+  if (!options.pairProofs) {
+    for await (const _ of ledgerEvents(bag, subjects, problems, result)) {
+      // chain checks only
+    }
+    return result;
+  }
   const events = new Lookahead<LedgerItem>(ledgerEvents(bag, subjects, problems, result));
   const proofs = new Lookahead<ProofItem>(hasProofs ? proofLines(bag) : (async function* () {})());
   const root = checkpoint?.rootHash.toString('base64');
@@ -224,58 +260,80 @@ export async function checkLedger(
     else if (!checkpoint || e.hash === null) return;
     else if (p.index >= checkpoint.size) {
       problems.add(`${at}: index ${p.index} is not below the checkpoint's tree size ${checkpoint.size}`);
-    } else if (!checkRecord(p.proof, checkpoint.size, checkpoint.rootHash, p.index, hashLeaf(Buffer.from(e.hash, 'hex')))) {
+    } else if (
+      !checkRecord(
+        p.proof,
+        checkpoint.size,
+        checkpoint.rootHash,
+        p.index,
+        hashLeaf(Buffer.from(e.hash, 'hex')),
+      )
+    ) {
       problems.add(
         `${at}: the inclusion proof of hash ${e.hash} at index ${p.index} does not verify against the checkpoint (size ${checkpoint.size}, root ${root})`,
       );
     } else result.proofsVerified++;
   };
 
-  for (;;) {
-    const e = await events.peek();
-    const p = await proofs.peek();
-    if (!e && !p) break;
-    if (e?.kind === 'gap') {
-      await events.take();
-      for (let i = 0; i < e.count && (await proofs.take()); i++);
-      continue;
-    }
-    if (!e) {
-      problems.add(`${PROOFS_FILE} line ${p!.line}: proof for hash ${p!.hash} follows the last exported event`);
-      await proofs.take();
-      continue;
-    }
-    if (!p) {
-      if (hasProofs) problems.add(`${e.where} (${e.label}): no inclusion proof for event hash ${e.hash}`);
-      await events.take();
-      continue;
-    }
-    if (e.hash === null || p.hash === null || p.hash === e.hash) {
-      checkPair(e, p);
-      await events.take();
-      await proofs.take();
-      continue;
-    }
-    if ((await proofs.peek(1))?.hash === e.hash) {
+  try {
+    for (;;) {
+      const e = await events.peek();
+      const p = await proofs.peek();
+      if (!e && !p) break;
+      if (e?.kind === 'gap') {
+        await events.take();
+        for (let i = 0; i < e.count && (await proofs.take()); i++);
+        continue;
+      }
+      if (!e) {
+        problems.add(
+          `${PROOFS_FILE} line ${p!.line}: proof for hash ${p!.hash} follows the last exported event`,
+        );
+        await proofs.take();
+        continue;
+      }
+      if (!p) {
+        if (hasProofs) problems.add(`${e.where} (${e.label}): no inclusion proof for event hash ${e.hash}`);
+        await events.take();
+        continue;
+      }
+      if (e.hash === null || p.hash === null || p.hash === e.hash) {
+        checkPair(e, p);
+        await events.take();
+        await proofs.take();
+        continue;
+      }
+      // Out of step: resynchronise within a bounded window so one missing, extra or moved line
+      // costs one problem, not one per following event.
+      const ahead = await findAhead(proofs, (x) => x.hash === e.hash);
+      if (ahead > 0) {
+        for (let i = 0; i < ahead; i++) {
+          const extra = (await proofs.take())!;
+          problems.add(
+            `${PROOFS_FILE} line ${extra.line}: proof for hash ${extra.hash} is out of place or for no exported event (expected the proof for ${e.label}, hash ${e.hash})`,
+          );
+        }
+        continue;
+      }
+      const behind = await findAhead(events, (x) => x.kind === 'event' && x.hash === p.hash);
+      if (behind > 0) {
+        for (let i = 0; i < behind; i++) {
+          const missing = (await events.take()) as EventItem;
+          problems.add(
+            `${missing.where} (${missing.label}): no inclusion proof for event hash ${missing.hash} at its place in ${PROOFS_FILE}`,
+          );
+        }
+        continue;
+      }
       problems.add(
-        `${PROOFS_FILE} line ${p.line}: proof for hash ${p.hash} is out of place (expected the proof for ${e.label}, hash ${e.hash})`,
-      );
-      await proofs.take();
-      continue;
-    }
-    const next = await events.peek(1);
-    if (next?.kind === 'event' && next.hash === p.hash) {
-      problems.add(
-        `${e.where} (${e.label}): no inclusion proof for event hash ${e.hash} at its place in ${PROOFS_FILE}`,
+        `${e.where} (${e.label}): no inclusion proof for event hash ${e.hash}; ${PROOFS_FILE} line ${p.line} in its place is for hash ${p.hash}`,
       );
       await events.take();
-      continue;
+      await proofs.take();
     }
-    problems.add(
-      `${e.where} (${e.label}): no inclusion proof for event hash ${e.hash}; ${PROOFS_FILE} line ${p.line} in its place is for hash ${p.hash}`,
-    );
-    await events.take();
-    await proofs.take();
+  } finally {
+    await events.close();
+    await proofs.close();
   }
   return result;
 }

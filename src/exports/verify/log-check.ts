@@ -1,8 +1,9 @@
 // The bag's log files: the bundled verifier key and the signed checkpoint it must open, and
 // — when the auditor pins a key they got elsewhere — the same checkpoint under that key.
-import { CHECKPOINT_FILE, KEY_FILE } from '../bag/export-layout.ts';
+
 import { type Checkpoint, openCheckpoint } from '../../log/checkpoint.ts';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
+import { CHECKPOINT_FILE, KEY_FILE } from '../bag/export-layout.ts';
 import { type BagZip, decodeUtf8 } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
 

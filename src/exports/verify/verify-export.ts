@@ -30,9 +30,9 @@
  *   manifest line's file exists with that SHA-256 and every file under data/ is listed; the
  *   tag manifest lists the three tag files with their SHA-256; no other tag files.
  * - export.json parses and has the fields above; evidence names exported sources.
- * - Ledger: each listed subject has its file and no other ledger file exists; each line is
- *   canonical, seq runs 1..n, prev links to the previous line's hash (null for seq 1), the
- *   body names the file's subject; length and headHash match export.json.
+ * - Ledger: each listed subject has its file (optional for length 0) and no other ledger file
+ *   exists; each line is canonical, seq runs 1..n, prev links to the previous line's hash (null
+ *   for seq 1), the body names the file's subject; length and headHash match export.json.
  * - Content (includeContent): data/content/<sha256> exists for every evidence sha256, hashes to
  *   its name and has the evidence's size; no unreferenced content file.
  * - Log: the checkpoint opens with the bundled key; with pinnedKey, the bundled key is that key
@@ -46,7 +46,13 @@
 import { stat } from 'node:fs/promises';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
 import { CONTENT_DIR, EXPORT_JSON, LEDGER_DIR, subjectOfLedgerPath } from '../bag/export-layout.ts';
-import { checkBagitTxt, checkPayload, checkTagFiles, readBagInfo, readPayloadManifest } from './bag-structure.ts';
+import {
+  checkBagitTxt,
+  checkPayload,
+  checkTagFiles,
+  readBagInfo,
+  readPayloadManifest,
+} from './bag-structure.ts';
 import { BagZip, type Digest } from './bag-zip.ts';
 import { type ExportDoc, readExportDoc } from './export-doc.ts';
 import { checkLedger, type SubjectEntry } from './ledger-check.ts';
@@ -124,7 +130,9 @@ async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Proble
   for (const e of doc?.evidence ?? []) {
     const seen = sizes.get(e.sha256);
     if (seen && seen.size !== e.size) {
-      problems.add(`${EXPORT_JSON}: evidence ${seen.id} and ${e.id} share sha256 ${e.sha256} but not the size`);
+      problems.add(
+        `${EXPORT_JSON}: evidence ${seen.id} and ${e.id} share sha256 ${e.sha256} but not the size`,
+      );
     }
     if (!seen) sizes.set(e.sha256, { size: e.size, id: e.id });
   }
@@ -137,7 +145,8 @@ async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Proble
       problems.add(`${path}: unexpected file (content files are named by their lowercase hex SHA-256)`);
       continue;
     }
-    if (doc && !doc.includeContent) problems.add(`${path} is present but export.json says includeContent false`);
+    if (doc && !doc.includeContent)
+      problems.add(`${path} is present but export.json says includeContent false`);
     let digest: Digest;
     try {
       digest = await bag.digest(path);
@@ -217,7 +226,8 @@ export async function verifyExport(
     const doc = await readExportDoc(bag, problems);
     if (doc) {
       summary.exportId = doc.exportId;
-      summary.scope = 'claimId' in doc.scope ? `claim ${doc.scope.claimId}` : `investigation ${doc.scope.investigationId}`;
+      summary.scope =
+        'claimId' in doc.scope ? `claim ${doc.scope.claimId}` : `investigation ${doc.scope.investigationId}`;
       summary.includeContent = doc.includeContent;
       summary.claims = doc.claims.length;
       summary.sources = doc.sources.length;
@@ -225,7 +235,9 @@ export async function verifyExport(
       summary.subjects = doc.subjects.length;
       const id = info.fields.find(([label]) => label === 'External-Identifier')?.[1];
       if (id !== undefined && id !== doc.exportId) {
-        problems.add(`bag-info.txt External-Identifier ${id} is not the exportId ${doc.exportId} of export.json`);
+        problems.add(
+          `bag-info.txt External-Identifier ${id} is not the exportId ${doc.exportId} of export.json`,
+        );
       }
     }
     const log = await checkLog(bag, pinned, problems);
@@ -234,7 +246,7 @@ export async function verifyExport(
     summary.origin = log.checkpoint?.origin ?? null;
     const subjects = subjectsToCheck(bag, doc);
     if (!doc) summary.subjects = subjects.length;
-    const ledger = await checkLedger(bag, subjects, log.checkpoint, problems);
+    const ledger = await checkLedger(bag, subjects, log.checkpoint, problems, { pairProofs: doc !== null });
     summary.events = ledger.events;
     summary.proofsVerified = ledger.proofsVerified;
     summary.contentFiles = await checkContent(bag, doc, problems);

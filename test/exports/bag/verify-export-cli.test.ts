@@ -1,0 +1,103 @@
+// `claimtrail verify-export FILE [--key KEY]` as an auditor runs it: a separate process with
+// no reachable database or Redis (bogus URLs), exit 0 / 1 / 2.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contentPath } from '../../../src/exports/bag/export-layout.ts';
+import { generateSignerKey } from '../../../src/log/note.ts';
+import { buildFixtureBag, type FixtureBag, rewriteBag } from '../../helpers/bag-fixture.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'claimtrail-verify-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runCli(args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'verify-export', ...args], {
+      cwd: root,
+      env: {
+        ...process.env,
+        // Nothing listens here: the command must not need either.
+        DATABASE_URL: 'postgresql://nobody:nothing@127.0.0.1:9/none',
+        REDIS_URL: 'redis://127.0.0.1:9',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let good: FixtureBag;
+let bad: string;
+beforeAll(async () => {
+  good = await buildFixtureBag(dir);
+  bad = await rewriteBag(good.path, join(dir, 'bad.zip'), ({ files }) => {
+    const name = contentPath([...good.content.keys()][0]!);
+    const data = Buffer.from(files.get(name)!);
+    data[0]! ^= 1;
+    files.set(name, data);
+  });
+});
+
+describe('claimtrail verify-export', () => {
+  it('exits 0 and prints what it checked on a good bag, with and without --key', async () => {
+    const [plain, pinned] = await Promise.all([
+      runCli([good.path]),
+      runCli([good.path, '--key', good.verifierKey]),
+    ]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain(`export bag ${good.bagName}`);
+    expect(plain.stdout).toContain(`${good.events.length} ledger events in 4 subjects`);
+    expect(plain.stdout).toContain(`tree size ${good.treeSize}`);
+    expect(plain.stdout).toContain('pass --key to pin it');
+    expect(plain.stdout.trimEnd().split('\n').at(-1)).toBe('OK');
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(pinned.stdout).toMatch(/pinned key claimtrail\.test\/log\+[0-9a-f]{8}/);
+  }, 60_000);
+
+  it('exits 1 naming each problem on a tampered bag, and with a wrong pinned key', async () => {
+    const keyFile = join(dir, 'other.key');
+    writeFileSync(keyFile, `${generateSignerKey('claimtrail.test/log').verifierKey}\n`);
+    const [tampered, wrongKey] = await Promise.all([runCli([bad]), runCli([good.path, '--key', keyFile])]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toContain('1 claims, 2 sources, 4 evidence items, 3 content files');
+    expect(tampered.stdout).toMatch(
+      /FAILED: 2 problems\n {2}- data\/content\/[0-9a-f]{64}: content hashes to/,
+    );
+    expect(tampered.stdout).toMatch(
+      /\n {2}- data\/content\/[0-9a-f]{64}: SHA-256 is [0-9a-f]{64} but manifest-sha256\.txt/,
+    );
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toMatch(/is not signed by the pinned key/);
+  }, 60_000);
+
+  it('exits 2 on a missing file, a malformed key and a missing argument', async () => {
+    const [missing, badKey, noArg] = await Promise.all([
+      runCli([join(dir, 'missing.zip')]),
+      runCli([good.path, '--key', 'name+zzzz+abc']),
+      runCli([]),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read .*missing\.zip/);
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toMatch(/pinned key is not a verifier key/);
+    expect(noArg.code).toBe(2);
+    expect(noArg.stderr).toMatch(/missing required argument/);
+  }, 60_000);
+});
