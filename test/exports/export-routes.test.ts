@@ -150,6 +150,22 @@ describe('JSON and CSV exports', () => {
   });
 });
 
+describe('an investigation as a bag', () => {
+  it('holds every claim and source of the investigation and verifies', async () => {
+    const other = await cite(`${server.origin}/media/zelenskyy-31s.mp4`, { durationSeconds: 31 });
+    await settled(other.source.id);
+    const out = await exportAndWait(admin, { investigationId, format: 'bagit', includeContent: false });
+    const path = join(scratch, 'investigation.zip');
+    writeFileSync(path, out.file);
+    const report = await verifyExport(path);
+    expect(report.problems).toEqual([]);
+    const claims = await ctx.prisma.claim.count({ where: { investigationId } });
+    const sources = await ctx.prisma.source.count({ where: { investigationId } });
+    expect(report.summary).toMatchObject({ claims, sources, contentFiles: 0, includeContent: false });
+    expect(report.summary.subjects).toBe(1 + claims + sources);
+  });
+});
+
 describe('who may export and see exports', () => {
   it('a viewer cannot export (403); an outsider gets 404 for the scope', async () => {
     const v = await request(app)
