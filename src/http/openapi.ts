@@ -22,6 +22,12 @@ export const problemSchema = z
   })
   .openapi('Problem');
 
+/** A JSON object response (the shapes are described in API.md; routes validate input). */
+export const jsonResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: z.object({}).passthrough() } },
+});
+
 export function problemResponses(...statuses: number[]) {
   const out: NonNullable<RouteConfig['responses']> = {};
   for (const status of statuses) {

@@ -15,8 +15,9 @@ import {
 import { AppError } from '../../lib/errors.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
 import type { ByteRange } from '../../storage/blob-store.ts';
+import { digestHeaders, pipeBlob } from '../blob-response.ts';
 import { receiveUpload } from '../multipart.ts';
-import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';
 
 const captureInput = z.strictObject({
@@ -28,11 +29,6 @@ const captureInput = z.strictObject({
     .max(366 * 24 * 3600)
     .nullable()
     .optional(),
-});
-
-const objectResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: z.object({}).passthrough() } },
 });
 
 export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
@@ -47,7 +43,7 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     summary: 'Capture the source again (editor); optionally set its recapture interval',
     security,
     request: { params, body: { content: { 'application/json': { schema: captureInput } } } },
-    responses: { 202: objectResponse('{captureId}'), ...problemResponses(400, 401, 403, 404, 415) },
+    responses: { 202: jsonResponse('{captureId}'), ...problemResponses(400, 401, 403, 404, 415) },
   });
   router.post('/sources/:id/captures', async (req, res) => {
     const { id } = parseParams(idParam, req);
@@ -78,8 +74,8 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
       },
     },
     responses: {
-      201: objectResponse('the new evidence item'),
-      200: objectResponse('these bytes were already evidence of the source: that item'),
+      201: jsonResponse('the new evidence item'),
+      200: jsonResponse('these bytes were already evidence of the source: that item'),
       ...problemResponses(400, 401, 403, 404, 413, 415),
     },
   });
@@ -104,7 +100,7 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     summary: 'One evidence item',
     security,
     request: { params },
-    responses: { 200: objectResponse('evidence item'), ...problemResponses(401, 404) },
+    responses: { 200: jsonResponse('evidence item'), ...problemResponses(401, 404) },
   });
   router.get('/evidence/:id', async (req, res) => {
     res.json(await getEvidence(prisma, principalOf(req), parseParams(idParam, req).id));
@@ -128,10 +124,10 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     const p = principalOf(req);
     const item = await visibleEvidence(prisma, p, id);
     const size = Number(item.size);
-    const etag = `"sha256-${item.sha256}"`;
+    const identity = digestHeaders(item.sha256);
+    const etag = identity.ETag;
     res.set({
-      ETag: etag,
-      'Repr-Digest': `sha-256=:${Buffer.from(item.sha256, 'hex').toString('base64')}:`,
+      ...identity,
       'Accept-Ranges': 'bytes',
       'Content-Type': item.mediaType,
       // Captured pages are hostile content: never render them on our origin.
@@ -155,11 +151,7 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     const { stream, length } = await readEvidenceContent(ctx, p, id, range);
     res.set('Content-Length', String(length));
     if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-    stream.on('error', (err) => {
-      ctx.log.error({ evidenceId: id, err: err.message }, 'reading evidence bytes failed');
-      res.destroy(err);
-    });
-    stream.pipe(res);
+    pipeBlob(res, stream, ctx.log, { evidenceId: id });
   });
 
   return router;

@@ -13,13 +13,9 @@ import {
   visibleExport,
 } from '../../exports/exports.service.ts';
 import { AppError } from '../../lib/errors.ts';
-import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { digestHeaders, pipeBlob } from '../blob-response.ts';
+import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';
-
-const objectResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: z.object({}).passthrough() } },
-});
 
 export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
@@ -34,7 +30,7 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
     security,
     request: { body: { content: { 'application/json': { schema: exportInput } } } },
     responses: {
-      202: objectResponse('the export, queued'),
+      202: jsonResponse('the export, queued'),
       ...problemResponses(400, 401, 403, 404, 415, 422),
     },
   });
@@ -51,7 +47,7 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
     security,
     request: { params },
     responses: {
-      200: objectResponse('{id, status, progress, sha256?, size?, error?}'),
+      200: jsonResponse('{id, status, progress, sha256?, size?, error?}'),
       ...problemResponses(401, 404),
     },
   });
@@ -81,12 +77,9 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
       'Content-Type': exportMediaType(row),
       'Content-Length': String(size),
       'Content-Disposition': `attachment; filename="${exportFileName(row)}"`,
-      ETag: `"sha256-${row.sha256}"`,
-      'Repr-Digest': `sha-256=:${Buffer.from(row.sha256, 'hex').toString('base64')}:`,
+      ...digestHeaders(row.sha256),
     });
-    const stream = ctx.blobs.read(row.sha256);
-    stream.on('error', (err) => res.destroy(err));
-    stream.pipe(res);
+    pipeBlob(res, ctx.blobs.read(row.sha256), ctx.log, { exportId: row.id });
   });
 
   return router;

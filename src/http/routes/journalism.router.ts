@@ -29,13 +29,8 @@ import {
   verifySourceCustody,
   visibleSource,
 } from '../../sources/sources.service.ts';
-import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
-
-const json = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: z.object({}).passthrough() } },
-});
 
 export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
@@ -58,7 +53,10 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
         ...(extra.query ? { query: extra.query as z.ZodObject } : {}),
         ...(extra.body ? { body: { content: { 'application/json': { schema: extra.body } } } } : {}),
       },
-      responses: { [status]: json(summary), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+      responses: {
+        [status]: jsonResponse(summary),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+      },
     });
 
   doc(

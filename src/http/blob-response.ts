@@ -1,0 +1,21 @@
+// Sending stored bytes (evidence content, export files): the same identity headers and the
+// same streaming for both.
+import type { Readable } from 'node:stream';
+import type { Response } from 'express';
+import type { Logger } from 'pino';
+
+/** ETag and RFC 9530 Repr-Digest of content addressed by its SHA-256. */
+export const digestHeaders = (sha256: string) => ({
+  ETag: `"sha256-${sha256}"`,
+  'Repr-Digest': `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:`,
+});
+
+/** Pipes `stream` into the response; a read error mid-way cuts the connection (the client
+ * sees a short body, never a complete-looking wrong one) and is logged. */
+export function pipeBlob(res: Response, stream: Readable, log: Logger, what: Record<string, unknown>): void {
+  stream.on('error', (err) => {
+    log.error({ ...what, err: err.message }, 'reading stored bytes failed');
+    res.destroy(err);
+  });
+  stream.pipe(res);
+}
