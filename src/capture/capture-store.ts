@@ -204,26 +204,34 @@ export async function createEvidence(
   return created;
 }
 
-/** Checks the source's declared expectations against one item; events and the item's row. */
+/**
+ * Checks declared expectations against one item: events, and the item's row. By default all
+ * of the source's citations are checked (the item is new); with `only`, just those
+ * expectations (a new citation of content already captured), merged into the item's checks.
+ */
 export async function recordChecks(
   tx: Tx,
-  input: { sourceId: string; evidenceId: string; actor: string },
+  input: { sourceId: string; evidenceId: string; actor: string; only?: Record<string, unknown> },
 ): Promise<Check[]> {
   const item = await tx.evidenceItem.findUniqueOrThrow({ where: { id: input.evidenceId } });
-  const citations = await tx.citation.findMany({
-    where: { sourceId: input.sourceId },
-    select: { expected: true },
-    orderBy: { createdAt: 'asc' },
-  });
-  const expectations = citations
-    .map((c) => c.expected as Record<string, unknown>)
-    .filter((e) => e && Object.keys(e).length > 0);
-  const checks = runChecks(expectations, {
-    kind: item.kind,
-    mediaType: item.mediaType,
-    sha256: item.sha256,
-    metadata: item.metadata as Record<string, unknown>,
-  });
+  const expectations = input.only
+    ? [input.only]
+    : (
+        await tx.citation.findMany({
+          where: { sourceId: input.sourceId },
+          select: { expected: true },
+          orderBy: { createdAt: 'asc' },
+        })
+      ).map((c) => c.expected as Record<string, unknown>);
+  const checks = runChecks(
+    expectations.filter((e) => e && Object.keys(e).length > 0),
+    {
+      kind: item.kind,
+      mediaType: item.mediaType,
+      sha256: item.sha256,
+      metadata: item.metadata as Record<string, unknown>,
+    },
+  );
   for (const check of checks) {
     await appendEvent(tx, {
       subject: sourceSubject(input.sourceId),
@@ -232,11 +240,27 @@ export async function recordChecks(
       data: { evidenceId: item.id, check },
     });
   }
+  const sameCheck = (a: Check, b: Check) =>
+    a.name === b.name && JSON.stringify(a.expected) === JSON.stringify(b.expected);
+  const kept = input.only
+    ? ((item.checks as unknown as Check[]) ?? []).filter((c) => !checks.some((n) => sameCheck(c, n)))
+    : [];
+  const all = [...kept, ...checks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   await tx.evidenceItem.update({
     where: { id: item.id },
-    data: { checks: checks as unknown as Prisma.InputJsonValue },
+    data: { checks: all as unknown as Prisma.InputJsonValue },
   });
   return checks;
+}
+
+/** The primary item of the source's latest completed capture, if any. */
+export async function latestPrimaryItem(tx: Tx, sourceId: string): Promise<string | undefined> {
+  const last = await tx.capture.findFirst({
+    where: { sourceId, status: 'completed' },
+    orderBy: { finishedAt: 'desc' },
+    select: { progress: true },
+  });
+  return last ? primaryStep(progressOf(last.progress).steps)?.evidenceId : undefined;
 }
 
 const MEDIA_KINDS: readonly EvidenceKind[] = ['video', 'audio', 'image'];

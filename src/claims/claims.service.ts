@@ -3,6 +3,7 @@
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/auth.ts';
 import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
+import { latestPrimaryItem, recordChecks } from '../capture/capture-store.ts';
 import type { AppContext } from '../context.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
@@ -179,6 +180,13 @@ export async function citeSource(
     const captureId = created
       ? await requestCapture(tx, { sourceId: source.id, reason: 'cited', requestedBy: p.id, actor })
       : null;
+    // A reused source that is already captured has its content checked against what this
+    // citation declares, now (a capture in progress will check every citation when it ends).
+    if (!created && Object.keys(expected).length > 0) {
+      const primary = await latestPrimaryItem(tx, source.id);
+      if (primary)
+        await recordChecks(tx, { sourceId: source.id, evidenceId: primary, actor, only: expected });
+    }
     return { citation, source, created, captureId };
   });
   if (result.captureId) await enqueueCaptureAfterCommit(queues, result.captureId, log);

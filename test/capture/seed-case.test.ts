@@ -76,7 +76,9 @@ describe('the seed case: an X post with a 31-second video', () => {
       'check_passed',
       'check_passed',
     ]);
-    const custody = await request(app).get(`/v1/sources/${cited.source.id}/custody?limit=200`).set(as(editor));
+    const custody = await request(app)
+      .get(`/v1/sources/${cited.source.id}/custody?limit=200`)
+      .set(as(editor));
     const fetched = custody.body.items.find((e: { type: string }) => e.type === 'fetched');
     expect(fetched.data).toMatchObject({ status: 200, remoteAddress: '127.0.0.1', redirects: [] });
     expect(fetched.data.headers['content-type']).toBe('application/json');
@@ -100,14 +102,22 @@ describe('the seed case: an X post with a 31-second video', () => {
     expect(Buffer.compare(full.body, file)).toBe(0);
     expect(full.headers['content-type']).toBe('video/mp4');
     expect(full.headers.etag).toBe(`"sha256-${video.sha256}"`);
-    expect(full.headers['repr-digest']).toBe(`sha-256=:${createHash('sha256').update(file).digest('base64')}:`);
+    expect(full.headers['repr-digest']).toBe(
+      `sha-256=:${createHash('sha256').update(file).digest('base64')}:`,
+    );
 
-    const part = await request(app).get(`/v1/evidence/${video.id}/content`).set(as(viewer)).set('Range', 'bytes=10-19');
+    const part = await request(app)
+      .get(`/v1/evidence/${video.id}/content`)
+      .set(as(viewer))
+      .set('Range', 'bytes=10-19');
     expect(part.status).toBe(206);
     expect(part.headers['content-range']).toBe(`bytes 10-19/${file.length}`);
     expect(part.headers['content-length']).toBe('10');
 
-    const beyond = await request(app).get(`/v1/evidence/${video.id}/content`).set(as(viewer)).set('Range', `bytes=${file.length}-`);
+    const beyond = await request(app)
+      .get(`/v1/evidence/${video.id}/content`)
+      .set(as(viewer))
+      .set('Range', `bytes=${file.length}-`);
     expect(beyond.status).toBe(416);
     expect(beyond.headers['content-type']).toMatch(/application\/problem\+json/);
 
@@ -117,10 +127,16 @@ describe('the seed case: an X post with a 31-second video', () => {
       .set('If-None-Match', `"sha256-${video.sha256}"`);
     expect(notModified.status).toBe(304);
 
-    const reads = (await request(app).get(`/v1/sources/${cited.source.id}/custody?limit=200`).set(as(editor))).body.items.filter(
-      (e: { type: string }) => e.type === 'evidence_read',
-    );
-    expect(reads.map((e: { data: { range: string | null; bytes: number }; actor: string }) => [e.data.range, e.data.bytes, e.actor])).toEqual([
+    const reads = (
+      await request(app).get(`/v1/sources/${cited.source.id}/custody?limit=200`).set(as(editor))
+    ).body.items.filter((e: { type: string }) => e.type === 'evidence_read');
+    expect(
+      reads.map((e: { data: { range: string | null; bytes: number }; actor: string }) => [
+        e.data.range,
+        e.data.bytes,
+        e.actor,
+      ]),
+    ).toEqual([
       [null, file.length, `user:${viewer.id}`],
       ['bytes=10-19', 10, `user:${viewer.id}`],
     ]);
@@ -130,7 +146,9 @@ describe('the seed case: an X post with a 31-second video', () => {
     const video = source.evidence[1];
     expect((await request(app).get(`/v1/evidence/${video.id}`).set(as(outsider))).status).toBe(404);
     expect((await request(app).get(`/v1/evidence/${video.id}/content`).set(as(outsider))).status).toBe(404);
-    expect((await request(app).get(`/v1/evidence/${video.id}`).set(as(viewer))).body.sha256).toBe(video.sha256);
+    expect((await request(app).get(`/v1/evidence/${video.id}`).set(as(viewer))).body.sha256).toBe(
+      video.sha256,
+    );
   });
 
   it('capturing again with unchanged content adds no second stored event or blob', async () => {
@@ -138,16 +156,36 @@ describe('the seed case: an X post with a 31-second video', () => {
     expect(res.status).toBe(202);
     expect(res.body.captureId).toMatch(/^[0-9a-f-]{36}$/);
     const again = await settled(cited.source.id);
-    expect(again.evidence.map((e: { id: string }) => e.id)).toEqual(source.evidence.map((e: { id: string }) => e.id));
+    expect(again.evidence.map((e: { id: string }) => e.id)).toEqual(
+      source.evidence.map((e: { id: string }) => e.id),
+    );
     const types = await custodyTypes(cited.source.id);
     expect(types.filter((t) => t === 'stored')).toHaveLength(2);
     expect(types.filter((t) => t === 'fetched')).toHaveLength(4);
     expect(types).not.toContain('content_changed');
   });
 
+  it('a second claim citing the captured post is checked against its own declaration at once', async () => {
+    const second = await cite(post, { durationSeconds: 45 }, 'context');
+    expect(second.source.id).toBe(cited.source.id);
+    const video = second.source.evidence.find((e: { kind: string }) => e.kind === 'video');
+    expect(video.checks).toEqual([
+      { name: 'durationSeconds', expected: 31, observed: video.metadata.durationSeconds, passed: true },
+      { name: 'durationSeconds', expected: 45, observed: video.metadata.durationSeconds, passed: false },
+      { name: 'mediaType', expected: 'video', observed: 'video', passed: true },
+    ]);
+    const types = await custodyTypes(cited.source.id);
+    expect(types.at(-2)).toBe('source_cited');
+    expect(types.at(-1)).toBe('check_failed');
+  });
+
   it('a viewer may not capture (403), an outsider does not see the source (404)', async () => {
-    expect((await request(app).post(`/v1/sources/${cited.source.id}/captures`).set(as(viewer)).send({})).status).toBe(403);
-    expect((await request(app).post(`/v1/sources/${cited.source.id}/captures`).set(as(outsider)).send({})).status).toBe(404);
+    expect(
+      (await request(app).post(`/v1/sources/${cited.source.id}/captures`).set(as(viewer)).send({})).status,
+    ).toBe(403);
+    expect(
+      (await request(app).post(`/v1/sources/${cited.source.id}/captures`).set(as(outsider)).send({})).status,
+    ).toBe(404);
   });
 });
 
@@ -174,13 +212,19 @@ describe('a web page and the media it declares', () => {
     const page = source.evidence.find((e: { kind: string }) => e.kind === 'page');
     expect(page.mediaType).toBe('text/html');
     expect(page.sha256).toBe(sha256(media('page.html')));
-    expect(page.metadata.canonicalUrl).toBe('https://news.example.org/2024/12/17/zelenskyy-north-korean-soldiers');
+    expect(page.metadata.canonicalUrl).toBe(
+      'https://news.example.org/2024/12/17/zelenskyy-north-korean-soldiers',
+    );
     const video = source.evidence.find((e: { kind: string }) => e.kind === 'video');
     expect(video.sha256).toBe(sha256(media('zelenskyy-31s.mp4')));
     expect(video.checks[0]).toMatchObject({ name: 'durationSeconds', passed: true });
-    const custody = (await request(app).get(`/v1/sources/${cited.source.id}/custody?limit=200`).set(as(editor))).body.items;
+    const custody = (
+      await request(app).get(`/v1/sources/${cited.source.id}/custody?limit=200`).set(as(editor))
+    ).body.items;
     const skipped = custody.filter((e: { type: string }) => e.type === 'fetch_failed');
     expect(skipped.length).toBeGreaterThan(0);
-    expect(skipped.map((e: { data: { url: string } }) => e.data.url)).toContain(`${server.origin}/media/poster.jpg?w=96&h=64`);
+    expect(skipped.map((e: { data: { url: string } }) => e.data.url)).toContain(
+      `${server.origin}/media/poster.jpg?w=96&h=64`,
+    );
   });
 });
