@@ -12,6 +12,9 @@ export interface WorkerOptions {
   handlers: readonly JobHandler[];
   catalogueNames?: readonly string[];
   concurrency?: number;
+  /** Install the repeating jobs (the capture sweep); default true. Tests that share one
+   * database across files turn it off so no file sweeps another's rows. */
+  schedules?: boolean;
   /** Passed to every BullMQ Worker (tests shorten lockDuration/stalledInterval). */
   workerOptions?: Partial<Pick<BullWorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>>;
 }
@@ -52,7 +55,7 @@ export async function startWorkers(
     worker.on('error', (err) => ctx.log.error({ err: err.message, queue }, 'worker error'));
     return worker;
   });
-  if (handlers.has('capture.sweep')) {
+  if (opts.schedules !== false && handlers.has('capture.sweep')) {
     // One scheduler entry however many worker processes start: upsert is idempotent.
     await ctx.queues
       .get('capture')

@@ -325,7 +325,9 @@ export async function failCapture(
   await prisma.$transaction(async (tx) => {
     const { status, sourceId } = await lockCapture(tx, input.captureId);
     if (status === 'completed' || status === 'failed') return;
-    const held = await tx.evidenceItem.count({ where: { sourceId } });
+    // Evidence a capture preserved; a journalist's upload is not one (it made a never-captured
+    // source `captured` and reported it `source_gone` on a failed recapture).
+    const held = await tx.evidenceItem.count({ where: { sourceId, captureId: { not: null } } });
     if (failure.goneStatus !== undefined && held > 0) {
       // Deleted posts are exactly what investigators need to prove: say so in the chain.
       await appendEvent(tx, {

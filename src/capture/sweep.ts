@@ -1,6 +1,9 @@
-// The capture sweep (see workers/jobs/capture-sweep.job.ts).
+// The capture sweep (see workers/jobs/capture-sweep.job.ts): repairs what a crash or a lost
+// enqueue can leave behind, and requests due recaptures.
 import type { AppContext } from '../context.ts';
+import { failExport } from '../exports/export-build.ts';
 import { captureJobId, enqueueCapture, requestCapture } from './capture-request.ts';
+import { failCapture } from './capture-store.ts';
 
 /** A capture row this old and still `queued` has probably lost its job. */
 const LOST_AFTER_MS = 30_000;
@@ -35,6 +38,45 @@ export async function sweepCaptures(ctx: AppContext) {
     requeued++;
   }
 
+  // Captures and exports left `running` by a job BullMQ gave up on without our handler
+  // running (a job that stalled more than maxStalledCount times, e.g. a worker killed
+  // repeatedly): record the failure so the source does not stay `capturing` forever. A running
+  // row whose job vanished (Redis lost it) is enqueued again; the job resumes from progress.
+  const running = await prisma.capture.findMany({
+    where: { status: 'running', startedAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
+    select: { id: true },
+    take: BATCH,
+  });
+  let repaired = 0;
+  for (const { id } of running) {
+    const job = await ctx.queues.get('capture').getJob(captureJobId(id));
+    if (job && (await job.getState()) !== 'failed') continue;
+    if (job) {
+      await failCapture(prisma, {
+        captureId: id,
+        actor: 'system:capture-sweep',
+        failure: {
+          code: 'job_failed',
+          detail: (job.failedReason ?? 'the job failed').slice(0, 500),
+          retryable: false,
+        },
+      });
+    } else await enqueueCapture(ctx.queues, id);
+    repaired++;
+  }
+  const runningExports = await prisma.export.findMany({
+    where: { status: 'running', startedAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
+    select: { id: true },
+    take: BATCH,
+  });
+  for (const { id } of runningExports) {
+    const job = await ctx.queues.get('export').getJob(`export-${id}`);
+    if (job && (await job.getState()) !== 'failed') continue;
+    if (job) await failExport(ctx, id, job.failedReason ?? 'the job failed');
+    else await ctx.queues.enqueue('export.build', { exportId: id }, { jobId: `export-${id}` });
+    repaired++;
+  }
+
   // 2. Due recaptures: captured sources whose latest capture is older than their interval
   //    (their own, else the global one), with no capture waiting or running.
   const due = await prisma.$queryRaw<{ id: string }[]>`
@@ -63,5 +105,5 @@ export async function sweepCaptures(ctx: AppContext) {
   // 3. Partial files of writers killed mid-download (a retry of the same capture replaces its
   //    own; this catches captures that were never retried).
   const tmpRemoved = await ctx.blobs.sweepTemporary(2 * config.FETCH_TIMEOUT_MS);
-  return { requeued, scheduled: scheduled.length, tmpRemoved };
+  return { requeued, repaired, scheduled: scheduled.length, tmpRemoved };
 }

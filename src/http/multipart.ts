@@ -27,6 +27,12 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
     }
     let stored: Promise<ReceivedUpload> | undefined;
     let problem: AppError | undefined;
+    // Settles when busboy has read the whole request ('close') or found it malformed ('error').
+    let parsed!: { resolve: () => void; reject: (err: Error) => void };
+    const whole = new Promise<void>((res, rej) => {
+      parsed = { resolve: res, reject: rej };
+    });
+    whole.catch(() => {});
     const fail = (e: AppError) => {
       problem ??= e;
     };
@@ -40,11 +46,23 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
         stream.resume();
         return;
       }
-      stored = blobs.put(stream, { maxBytes }).then((blob) => ({
-        blob,
-        declaredType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType : null,
-        filename: info.filename ?? null,
-      }));
+      stored = blobs
+        .put(stream, {
+          maxBytes,
+          // The bytes are put in place only once the whole request is known to be good: a
+          // second file, a field after this part or an empty file used to be refused (400) after
+          // the blob was stored, leaving unreferenced bytes in the store for good.
+          beforeCommit: async ({ size }) => {
+            await whole;
+            if (problem) throw problem;
+            if (size === 0) throw emptyFile();
+          },
+        })
+        .then((blob) => ({
+          blob,
+          declaredType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType : null,
+          filename: info.filename ?? null,
+        }));
       // A refused file (too large, disk error) ends the request at once: stop parsing and
       // drain what the client still sends, so the 413 goes out without waiting for it all.
       stored.catch((err) => {
@@ -58,10 +76,12 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
     );
     bb.on('filesLimit', () => fail(new AppError('validation_failed', 'Send exactly one file.')));
     bb.on('fieldsLimit', () => fail(new AppError('validation_failed', 'Send only a "file" part.')));
-    bb.on('error', (err) =>
-      reject(new AppError('bad_request', `Malformed multipart body: ${(err as Error).message}.`)),
-    );
+    bb.on('error', (err) => {
+      parsed.reject(err as Error);
+      reject(new AppError('bad_request', `Malformed multipart body: ${(err as Error).message}.`));
+    });
     bb.on('close', async () => {
+      parsed.resolve();
       try {
         if (!stored)
           throw (
@@ -72,10 +92,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
           );
         const result = await stored;
         if (problem) throw problem;
-        if (result.blob.size === 0)
-          throw new AppError('validation_failed', 'The file is empty.', [
-            { path: 'body.file', message: 'empty' },
-          ]);
+        if (result.blob.size === 0) throw emptyFile();
         resolve(result);
       } catch (err) {
         reject(err instanceof BlobTooLargeError ? tooLarge(maxBytes) : err);
@@ -85,6 +102,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
     req.pipe(bb);
   });
 }
+
+const emptyFile = () =>
+  new AppError('validation_failed', 'The file is empty.', [{ path: 'body.file', message: 'empty' }]);
 
 const tooLarge = (maxBytes: number) =>
   new AppError('payload_too_large', `The file is larger than ${maxBytes} bytes.`);

@@ -17,10 +17,15 @@ export interface PutOptions {
   /** Stop and store nothing once more than this many bytes arrived. */
   maxBytes?: number;
   /**
-   * Names the temporary file. A retried job passes the same key, so a worker killed mid-write
-   * leaves a partial file that the retry truncates and replaces instead of a stray one.
+   * Names the temporary file (`<tmpKey>.<uuid>.part`). A retried job passes the same key, so a
+   * worker killed mid-write leaves a partial file that the retry removes instead of a stray one.
    */
   tmpKey?: string;
+  /**
+   * Called with the hash once every byte is written, before the blob is put in place; when it
+   * throws, nothing is stored. (An upload is known to be well-formed only after its last part.)
+   */
+  beforeCommit?: (blob: { sha256: string; size: number }) => Promise<void>;
 }
 
 export interface ByteRange {

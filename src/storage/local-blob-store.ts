@@ -35,7 +35,17 @@ export class LocalBlobStore implements BlobStore {
   async put(source: AsyncIterable<Buffer | Uint8Array>, opts: PutOptions = {}): Promise<BlobWriteResult> {
     await this.ready;
     if (opts.tmpKey !== undefined && !TMP_KEY.test(opts.tmpKey)) throw new Error('bad tmpKey');
-    const tmp = path.join(this.tmpDir, `${opts.tmpKey ?? randomUUID()}.part`);
+    // Each writer has a file of its own, `<tmpKey>.<uuid>.part`. One shared path per key let a
+    // retry racing a still-running stalled worker truncate and interleave into the same file,
+    // and the first writer to finish renamed a mix of both downloads into place under its own
+    // hash (evidence whose bytes do not match its sha256). A retry first removes what earlier
+    // writers of its key left (a killed worker's partial file); a live earlier writer then
+    // fails at its rename (ENOENT) instead of storing anything.
+    if (opts.tmpKey !== undefined) await this.removeTemporary(opts.tmpKey);
+    const tmp = path.join(
+      this.tmpDir,
+      opts.tmpKey === undefined ? `${randomUUID()}.part` : `${opts.tmpKey}.${randomUUID()}.part`,
+    );
     const hash = createHash('sha256');
     const heads: Buffer[] = [];
     let headLength = 0;
@@ -64,6 +74,14 @@ export class LocalBlobStore implements BlobStore {
     }
     await file.close();
     const sha256 = hash.digest('hex');
+    if (opts.beforeCommit) {
+      try {
+        await opts.beforeCommit({ sha256, size });
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw err;
+      }
+    }
     const target = this.pathOf(sha256);
     const existing = await stat(target).catch(() => undefined);
     if (existing?.size === size) {
@@ -74,6 +92,15 @@ export class LocalBlobStore implements BlobStore {
     await rename(tmp, target);
     await syncDirectory(path.dirname(target));
     return { sha256, size, head: Buffer.concat(heads), created: true };
+  }
+
+  /** Removes the partial files of earlier writers of `tmpKey`. */
+  private async removeTemporary(tmpKey: string): Promise<void> {
+    const prefix = `${tmpKey}.`;
+    for (const name of await readdir(this.tmpDir)) {
+      if (name.startsWith(prefix) && name.endsWith('.part') && !name.slice(prefix.length, -5).includes('.'))
+        await unlink(path.join(this.tmpDir, name)).catch(() => {});
+    }
   }
 
   async size(sha256: string): Promise<number | undefined> {

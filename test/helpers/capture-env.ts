@@ -6,20 +6,26 @@ import request from 'supertest';
 import { afterAll } from 'vitest';
 import { createApp } from '../../src/http/app.ts';
 import { createUser } from '../../src/users/users.service.ts';
-import { startWorkers } from '../../workers/worker-runner.ts';
 import { handlers } from '../../workers/handlers.ts';
+import { startWorkers } from '../../workers/worker-runner.ts';
 import { useTestContext, waitFor } from './context.ts';
 import { useSequencer } from './sequencer.ts';
 
-export async function useCaptureEnv(overrides: Record<string, string> = {}, opts: { workers?: boolean } = {}) {
+export async function useCaptureEnv(
+  overrides: Record<string, string> = {},
+  opts: { workers?: boolean } = {},
+) {
   const ctx = useTestContext({
-    REDIS_PREFIX: `claimtrail-capture-${randomBytes(4).toString('hex')}`,
+    // Under the run's prefix, so the global teardown removes its keys too.
+    REDIS_PREFIX: `${process.env.REDIS_PREFIX}:capture-${randomBytes(4).toString('hex')}`,
     FETCH_CONNECT_TIMEOUT_MS: '2000',
     ...overrides,
   });
   await useSequencer(ctx);
   if (opts.workers !== false) {
-    const workers = await startWorkers(ctx, { handlers, concurrency: 4 });
+    // No repeating sweep: test files share one database, and a sweep would take other files'
+    // rows into this file's queues. Tests of the sweep call sweepCaptures() themselves.
+    const workers = await startWorkers(ctx, { handlers, concurrency: 4, schedules: false });
     afterAll(() => workers.stop(Date.now() + 5_000));
   }
   const { app } = createApp(ctx);
@@ -30,7 +36,10 @@ export async function useCaptureEnv(overrides: Record<string, string> = {}, opts
   const outsider = await mk('Other newsroom', 'editor');
   const as = (u: { token: string }) => ({ Authorization: `Bearer ${u.token}` });
   const inv = await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Capture tests' });
-  await request(app).post(`/v1/investigations/${inv.body.id}/members`).set(as(editor)).send({ userId: viewer.id });
+  await request(app)
+    .post(`/v1/investigations/${inv.body.id}/members`)
+    .set(as(editor))
+    .send({ userId: viewer.id });
 
   /** A new claim in the investigation citing `url`; returns the citation response body. */
   async function cite(url: string, expected?: Record<string, unknown>, relation = 'origin') {
@@ -49,7 +58,9 @@ export async function useCaptureEnv(overrides: Record<string, string> = {}, opts
   /** Waits until the source's latest capture has ended; returns the source view. */
   async function settled(sourceId: string, timeoutMs = 30_000) {
     await waitFor(async () => {
-      const open = await ctx.prisma.capture.count({ where: { sourceId, status: { in: ['queued', 'running'] } } });
+      const open = await ctx.prisma.capture.count({
+        where: { sourceId, status: { in: ['queued', 'running'] } },
+      });
       return open === 0;
     }, timeoutMs);
     return (await request(app).get(`/v1/sources/${sourceId}`).set(as(editor))).body;
@@ -60,5 +71,16 @@ export async function useCaptureEnv(overrides: Record<string, string> = {}, opts
     return res.body.items.map((e: { type: string }) => e.type);
   }
 
-  return { ctx, app, editor, viewer, outsider, as, investigationId: inv.body.id as string, cite, settled, custodyTypes };
+  return {
+    ctx,
+    app,
+    editor,
+    viewer,
+    outsider,
+    as,
+    investigationId: inv.body.id as string,
+    cite,
+    settled,
+    custodyTypes,
+  };
 }

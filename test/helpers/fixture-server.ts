@@ -66,7 +66,9 @@ export const serveText =
   (body: string | (() => string), type = 'text/html; charset=utf-8', status = 200): Route =>
   (_req, res) => {
     const text = typeof body === 'function' ? body() : body;
-    res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(text)) }).end(text);
+    res
+      .writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(text)) })
+      .end(text);
   };
 
 export const redirectTo =
@@ -122,3 +124,86 @@ export const shortBody =
     res.write(Buffer.alloc(sent, 7));
     setTimeout(() => res.socket?.destroy(), 20);
   };
+
+/** Sends `body` with its Content-Length, all at once. */
+export const serveBytes =
+  (body: Buffer, type = 'application/octet-stream'): Route =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': type, 'content-length': String(body.length) }).end(body);
+  };
+
+/** Sends `bytes` zeros in 64 KiB chunks without a Content-Length (chunked encoding), then ends. */
+export const chunkedBytes =
+  (bytes: number, type = 'application/octet-stream'): Route =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': type });
+    let left = bytes;
+    const pump = () => {
+      while (left > 0 && !res.destroyed) {
+        const n = Math.min(64 * 1024, left);
+        left -= n;
+        if (!res.write(Buffer.alloc(n))) return;
+      }
+      if (left === 0 && !res.destroyed) res.end();
+    };
+    res.on('drain', pump);
+    pump();
+  };
+
+/** Declares `declared` bytes in Content-Length and streams zeros until the client goes away. */
+export const declaredTooLarge =
+  (declared: number): Route =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(declared) });
+    const chunk = Buffer.alloc(64 * 1024);
+    let sent = 0;
+    const pump = () => {
+      while (!res.destroyed && sent < declared && res.write(chunk)) sent += chunk.length;
+    };
+    res.on('drain', pump);
+    pump();
+  };
+
+/** The n-th request is answered by the n-th route; the last one answers every later request. */
+export const inTurn = (...routes: Route[]): Route & { served(): number } => {
+  let n = 0;
+  const route = ((req, res) => {
+    const next = routes[Math.min(n, routes.length - 1)]!;
+    n++;
+    next(req, res);
+  }) as Route & { served(): number };
+  route.served = () => n;
+  return route;
+};
+
+/**
+ * Sends `body` (with its Content-Length) `chunk` bytes every `everyMs`: a slow download whose
+ * progress the test can watch (`sent()`: bytes written for the latest request).
+ */
+export const trickle = (
+  body: Buffer,
+  chunk: number,
+  everyMs: number,
+  type = 'application/octet-stream',
+): Route & { sent(): number } => {
+  let latest = 0;
+  const route = ((_req, res) => {
+    res.writeHead(200, { 'content-type': type, 'content-length': String(body.length) });
+    let sent = 0;
+    latest = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed) return;
+      const part = body.subarray(sent, sent + chunk);
+      res.write(part);
+      sent += part.length;
+      latest = sent;
+      if (sent >= body.length) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
+  }) as Route & { sent(): number };
+  route.sent = () => latest;
+  return route;
+};

@@ -6,6 +6,7 @@ import { handle } from '../handler.ts';
 
 export const captureSweepJob = handle('capture.sweep', async (_payload, { ctx, log }) => {
   const result = await sweepCaptures(ctx);
-  if (result.requeued || result.scheduled || result.tmpRemoved) log.info(result, 'capture sweep');
+  if (result.requeued || result.repaired || result.scheduled || result.tmpRemoved)
+    log.info(result, 'capture sweep');
   return result;
 });
