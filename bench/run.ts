@@ -18,6 +18,8 @@ interface Bench {
 const benches: Record<string, () => Promise<Bench>> = {
   ledger: () => import('./ledger.bench.ts'),
   api: () => import('./api.bench.ts'),
+  capture: () => import('./capture.bench.ts'),
+  export: () => import('./export.bench.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

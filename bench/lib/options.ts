@@ -12,6 +12,41 @@ export interface NumberOption {
   help: string;
   /** Accept fractions (durations); sizes are integers. */
   fractional?: boolean;
+  /** A byte count: also accepts a unit suffix (`64MiB`, `1GiB`, `100kB`). */
+  bytes?: boolean;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 2 ** 20,
+  mb: 1e6,
+  mib: 2 ** 20,
+  g: 2 ** 30,
+  gb: 1e9,
+  gib: 2 ** 30,
+};
+
+/** `64MiB` → 67108864, `100kB` → 100000, `1g` → 1073741824; a plain number is bytes. */
+export function parseBytes(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.replaceAll('_', '').trim());
+  const unit = m ? BYTE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  if (!m || unit === undefined) return Number.NaN;
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** 67108864 → "64MiB", 100000 → "100000": the shortest exact spelling. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 1024],
+  ] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return String(n);
 }
 
 export class Options {
@@ -50,9 +85,11 @@ export class Options {
   number(o: NumberOption): number {
     const raw = this.flags.get(o.name) ?? this.env[`BENCH_${envName(o.name)}`];
     if (raw === undefined || raw === '') return this.quick ? o.quick : o.full;
-    const value = Number(raw.replaceAll('_', ''));
+    const value = o.bytes ? parseBytes(raw) : Number(raw.replaceAll('_', ''));
     if (!Number.isFinite(value) || value <= 0 || (!o.fractional && !Number.isInteger(value))) {
-      throw new Error(`--${o.name} must be a positive ${o.fractional ? 'number' : 'integer'}, got ${raw}`);
+      throw new Error(
+        `--${o.name} must be a positive ${o.bytes ? 'byte count (e.g. 64MiB)' : o.fractional ? 'number' : 'integer'}, got ${raw}`,
+      );
     }
     return value;
   }
@@ -67,10 +104,11 @@ export class Options {
 const envName = (flag: string) => flag.toUpperCase().replaceAll('-', '_');
 
 export function usage(options: readonly NumberOption[]): string {
+  const show = (o: NumberOption, n: number) => (o.bytes ? formatBytes(n) : String(n));
   const lines = options.map(
     (o) =>
       `  --${o.name}=N`.padEnd(26) +
-      `${o.help} (default ${o.full}, quick ${o.quick}; env BENCH_${envName(o.name)})`,
+      `${o.help} (default ${show(o, o.full)}, quick ${show(o, o.quick)}; env BENCH_${envName(o.name)})`,
   );
   return [`${'  --quick'.padEnd(26)}small sizes for a smoke run (env BENCH_QUICK=1)`, ...lines].join('\n');
 }
@@ -101,7 +139,10 @@ export function openBench<S extends Record<string, NumberOption>>(
   console.log(`machine: ${cpus().length} cores, ${mib(totalmem())} RAM, node ${process.version}; ${where}`);
   console.log(
     `sizes: ${Object.values(spec)
-      .map((o, i) => `${o.name}=${Object.values(sizes)[i]}`)
+      .map((o, i) => {
+        const n = Object.values(sizes)[i]!;
+        return `${o.name}=${o.bytes ? formatBytes(n) : n}`;
+      })
       .join(' ')}`,
   );
   return { opts, sizes };

@@ -2,7 +2,7 @@
 // hashes a proof needs depends only on the leaf index and tree size, so a first pass with a
 // reader that only records the indexes learns them all; one query fetches them; a second pass
 // builds the proofs from memory.
-import { HASH_SIZE, type HashReader, proveRecord } from '../log/merkle.ts';
+import { type HashReader, proveRecord, proveRecordIndexes } from '../log/merkle.ts';
 
 export async function proveRecords(
   size: number,
@@ -10,12 +10,7 @@ export async function proveRecords(
   read: HashReader,
 ): Promise<Buffer[][]> {
   const wanted = new Set<number>();
-  const zero = Buffer.alloc(HASH_SIZE);
-  const recorder: HashReader = async (indexes) => {
-    for (const i of indexes) wanted.add(i);
-    return indexes.map(() => zero);
-  };
-  for (const n of leaves) await proveRecord(size, n, recorder);
+  for (const n of leaves) for (const i of proveRecordIndexes(size, n)) wanted.add(i);
   const indexes = [...wanted];
   const hashes = await read(indexes);
   const byIndex = new Map(indexes.map((idx, k) => [idx, hashes[k]!]));

@@ -363,6 +363,9 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
         method: 'GET',
         headers,
         signal: scope.signal,
+        // undici pauses the socket once 64 KiB are buffered (its default), stalling the
+        // sender while the blob store writes; 1 MiB keeps big downloads streaming.
+        highWaterMark: 1 << 20,
       });
       const hop: Hop = {
         client,

@@ -10,7 +10,10 @@ export function hashReader(db: Queryable): HashReader {
   return async (indexes) => {
     if (indexes.length === 0) return [];
     const { rows } = await db.query<{ idx: string; hash: Buffer }>(
-      'SELECT idx, hash FROM log_hashes WHERE idx = ANY($1::bigint[])',
+      // One index probe per hash: with thousands of indexes `idx = ANY($1)` flips to a
+      // (parallel) sequential scan of the whole table, whose cost grows with the log.
+      `SELECT w.idx, h.hash FROM unnest($1::bigint[]) AS w(idx)
+       CROSS JOIN LATERAL (SELECT hash FROM log_hashes h WHERE h.idx = w.idx LIMIT 1) h`,
       [indexes],
     );
     const byIndex = new Map(rows.map((r) => [Number(r.idx), r.hash]));

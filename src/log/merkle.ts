@@ -62,7 +62,12 @@ function trailingOnes(n: number): number {
 
 /** k, the largest power of two smaller than n (n ≥ 2), and l = log2 k. */
 function maxpow2(n: number): { k: number; l: number } {
-  let l = 0;
+  // l = floor(log2(n - 1)); Math.clz32 is exact while n - 1 fits in 32 bits.
+  if (n <= 2 ** 32) {
+    const l = n <= 2 ? 0 : 31 - Math.clz32(n - 1);
+    return { k: 2 ** l, l };
+  }
+  let l = 32;
   while (2 ** (l + 1) < n) l++;
   return { k: 2 ** l, l };
 }
@@ -279,15 +284,20 @@ function leafProof(lo: number, hi: number, n: number, c: Cursor): Buffer[] {
   return p;
 }
 
+/** The stored-hash indexes proveRecord(t, n) reads, in the order it reads them (no hashing). */
+export function proveRecordIndexes(t: number, n: number): number[] {
+  checkCount('t', t);
+  checkCount('n', n);
+  if (n >= t) throw new RangeError(`merkle: invalid inputs to proveRecord(t=${t}, n=${n})`);
+  return leafProofIndex(0, t, n, []);
+}
+
 /**
  * Inclusion proof (RFC 6962 audit path, leaf to root) that the tree of size t contains record n
  * (tlog ProveRecord). Requires 0 ≤ n < t. One reader call (none when t = 1).
  */
 export async function proveRecord(t: number, n: number, read: HashReader): Promise<Buffer[]> {
-  checkCount('t', t);
-  checkCount('n', n);
-  if (n >= t) throw new RangeError(`merkle: invalid inputs to proveRecord(t=${t}, n=${n})`);
-  const indexes = leafProofIndex(0, t, n, []);
+  const indexes = proveRecordIndexes(t, n);
   if (indexes.length === 0) return [];
   const c: Cursor = { hashes: await readChecked(read, indexes), pos: 0 };
   const p = leafProof(0, t, n, c);

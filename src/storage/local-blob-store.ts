@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { BatchedFileWriter } from './batched-writer.ts';
 import {
   type BlobStore,
   BlobTooLargeError,
@@ -51,6 +52,7 @@ export class LocalBlobStore implements BlobStore {
     let headLength = 0;
     let size = 0;
     const file = await open(tmp, 'w');
+    const writer = new BatchedFileWriter(file);
     try {
       for await (const chunk of source) {
         const buf = Buffer.isBuffer(chunk)
@@ -64,10 +66,11 @@ export class LocalBlobStore implements BlobStore {
           headLength += part.length;
         }
         hash.update(buf);
-        await file.write(buf);
+        await writer.write(buf);
       }
-      await file.sync();
+      await writer.finish();
     } catch (err) {
+      await writer.settle();
       await file.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw err;

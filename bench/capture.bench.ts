@@ -1,0 +1,1164 @@
+// `npm run bench capture`: the capture pipeline's throughput, each figure printed next to a
+// baseline measured in the same run:
+//   1. one big file (1 GiB of random-ish bytes) served on loopback by a child process and
+//      captured end to end by runCapture() for a source row of the bench database (guarded
+//      fetcher → SHA-256 → LocalBlobStore with fsync, ledger events) — MB/s vs
+//      `openssl dgst -sha256` of the same file, in alternating rounds — target ratio ≥ 0.6×;
+//      then a breakdown of where the capture's time goes (hash in memory, the blob store
+//      without network, the fetch without store, fetchToStore timed chunk by chunk, CPU of
+//      this process and of the origin) and a what-if put() with batched, pipelined writes and
+//      write-back overlapped with the download (bench/lib/put-variant.ts, not the code in src/);
+//   2. 1,000 sources of 100 KB each requested (requestCapture + enqueueCapture) and captured
+//      through the real queue, the real workers (startWorkers + the real handlers) and the real
+//      sequencer — sources/s and p50/p99 requested → captured vs a bare BullMQ worker that does
+//      nothing, at the same concurrency on the same Redis (1,000 no-op jobs: jobs/s and p50/p99
+//      enqueue → completed).
+// The origin server runs as its own process; the capture, workers and producers run in this one.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Queue, Worker } from 'bullmq';
+import { actorOf, type Principal } from '../src/access/auth.ts';
+import { captureDeps } from '../src/capture/capture-deps.ts';
+import { enqueueCapture, requestCapture } from '../src/capture/capture-request.ts';
+import { fetchToStore } from '../src/capture/fetch-to-store.ts';
+import { type CaptureDeps, runCapture } from '../src/capture/run-capture.ts';
+import { type Config, parseConfig } from '../src/config/env.ts';
+import { type AppContext, createContext } from '../src/context.ts';
+import type { GuardedFetcher, GuardedResponse } from '../src/fetch/guarded-fetcher.ts';
+import { createInvestigation } from '../src/investigations/investigations.service.ts';
+import { startSequencer } from '../src/processes/sequencer.ts';
+import { retention } from '../src/queue/queues.ts';
+import { createRedis } from '../src/queue/redis.ts';
+import type { BlobStore } from '../src/storage/blob-store.ts';
+import { LocalBlobStore } from '../src/storage/local-blob-store.ts';
+import { createUser } from '../src/users/users.service.ts';
+import { handlers } from '../workers/handlers.ts';
+import { startWorkers } from '../workers/worker-runner.ts';
+import { createBenchResources, describeServer } from './lib/bench-db.ts';
+import { type CpuShare, cpuMeter, describeCpu, gcMeter } from './lib/cpu.ts';
+import { BENCH_MAGIC } from './lib/file-server.ts';
+import { fixedCount, sleep, until } from './lib/load.ts';
+import { formatBytes, type NumberOption, openBench, usage } from './lib/options.ts';
+import { putVariant, type VariantOptions } from './lib/put-variant.ts';
+import {
+  latencyLine,
+  ms,
+  num,
+  perSecond,
+  type Result,
+  ratio,
+  resultTable,
+  summarize,
+  table,
+  times,
+  verdict,
+} from './lib/stats.ts';
+
+const spec = {
+  size: {
+    name: 'size',
+    full: 2 ** 30,
+    quick: 64 * 2 ** 20,
+    bytes: true,
+    help: 'bytes of the big file (step 1); units allowed: 64MiB, 1GiB',
+  },
+  rounds: {
+    name: 'rounds',
+    full: 3,
+    quick: 1,
+    help: 'alternating openssl / capture rounds of the big file (medians compared)',
+  },
+  readChunk: {
+    name: 'read-chunk',
+    full: 2 ** 20,
+    quick: 2 ** 20,
+    bytes: true,
+    help: "origin server's read size for the big file",
+  },
+  variantBatch: {
+    name: 'variant-batch',
+    full: 2 ** 20,
+    quick: 2 ** 20,
+    bytes: true,
+    help: 'what-if put (bench/lib/put-variant.ts): bytes per writev',
+  },
+  variantSync: {
+    name: 'variant-sync',
+    full: 64 * 2 ** 20,
+    quick: 16 * 2 ** 20,
+    bytes: true,
+    help: 'what-if put: datasync every this many bytes written',
+  },
+  sources: { name: 'sources', full: 1000, quick: 100, help: 'sources captured through the queue (step 2)' },
+  sourceBytes: {
+    name: 'source-bytes',
+    full: 100_000,
+    quick: 100_000,
+    bytes: true,
+    help: 'bytes of each source (step 2)',
+  },
+  concurrency: {
+    name: 'concurrency',
+    full: 8,
+    quick: 8,
+    help: 'WORKER_CONCURRENCY of the real workers and of the bare worker',
+  },
+  producers: {
+    name: 'producers',
+    full: 4,
+    quick: 4,
+    help: 'concurrent clients requesting captures (and adding no-op jobs)',
+  },
+} satisfies Record<string, NumberOption>;
+
+type Sizes = { [K in keyof typeof spec]: number };
+
+const projectRoot = fileURLToPath(new URL('../', import.meta.url));
+const serverScript = fileURLToPath(new URL('./lib/file-server.ts', import.meta.url));
+
+const say = (line = '') => console.log(line);
+const section = (title: string) => say(`\n=== ${title}`);
+const seconds = (since: number) => (performance.now() - since) / 1000;
+const secs = (s: number) => `${num(s, s < 10 ? 2 : 1)} s`;
+/** Decimal megabytes per second, as openssl speed and dd print them. */
+const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
+const mbText = (v: number) => `${num(v, v < 100 ? 1 : 0)} MB/s`;
+const kib = (bytes: number) => `${num(bytes / 1024, bytes < 10_240 ? 1 : 0)} KiB`;
+const pct = (part: number, whole: number) => `${num((100 * part) / whole, 0)}%`;
+const median = (values: number[]) => summarize(values).p50;
+
+export const help = `npm run bench capture [-- --quick] [options]\n${usage(Object.values(spec))}`;
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const opened = openBench(
+    argv,
+    spec,
+    'capture benchmark',
+    'origin server in a child process; capture, workers and producers in this process',
+    help,
+  );
+  if (!opened) return 2;
+  const { sizes } = opened;
+  const base = parseConfig(process.env);
+  const started = performance.now();
+
+  const idle = cpuMeter();
+  await sleep(1000);
+  const before = idle.stop();
+  if (before.available) {
+    say(
+      `machine before start: ${num(before.machineBusy, 2)} cores busy${before.machineBusy > 0.25 ? ' — other work is running: these figures will be low and noisy' : ''}`,
+    );
+  }
+
+  const res = await createBenchResources(base);
+  const dir = await mkdtemp(join(tmpdir(), `${res.redisPrefix}-`));
+  let server: FileServer | undefined;
+  let cleaned = false;
+  /** Every step is tried; the first failure is rethrown after the others ran. */
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    server?.stop();
+    const steps = await Promise.allSettled([
+      rm(dir, { recursive: true, force: true }),
+      clearRedisPrefix(base.REDIS_URL, res.redisPrefix),
+      res.cleanup(),
+    ]);
+    const failed = steps.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  const onSignal = () => {
+    say('\ninterrupted: stopping the server, removing files, dropping the benchmark database');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const results: Result[] = [];
+  const phases: [string, number][] = [];
+  let ok = true;
+  try {
+    say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
+    phases.push(['create + migrate database', res.migrateSeconds]);
+    say(await describeServer(res.url));
+    say(`files: ${dir} (big file, BLOB_DIR); Redis prefix ${res.redisPrefix}`);
+
+    let t = performance.now();
+    const file = join(dir, 'big.bin');
+    await writeBigFile(file, sizes.size);
+    const genS = seconds(t);
+    say(`big file: ${formatBytes(sizes.size)} written and fsynced in ${secs(genS)}`);
+    phases.push(['write big file', genS]);
+    t = performance.now();
+    const pages = new PageRecycler();
+    await pageCacheDiagnostic(dir, sizes.size, pages);
+    phases.push(['page cache diagnostic', seconds(t)]);
+
+    t = performance.now();
+    server = await startFileServer(file, sizes.sourceBytes, sizes.readChunk);
+    say(`origin server: pid ${server.pid} at ${server.origin} (read chunk ${formatBytes(sizes.readChunk)})`);
+
+    const config = parseConfig({
+      ...process.env,
+      ...res.env,
+      BLOB_DIR: join(dir, 'blobs'),
+      FETCH_ALLOWLIST: server.host,
+      FETCH_MAX_BYTES: String(Math.max(base.FETCH_MAX_BYTES, sizes.size)),
+      WORKER_CONCURRENCY: String(sizes.concurrency),
+    });
+    const ctx = createContext(config);
+    try {
+      const owner = await createUser(ctx.prisma, { name: 'Bench editor', role: 'editor' }, 'system:bench');
+      const principal: Principal = { id: owner.id, name: owner.name, role: owner.role };
+      const inv = await createInvestigation(ctx.prisma, principal, { title: 'Capture benchmark' });
+      phases.push(['server, context, editor + investigation', seconds(t)]);
+
+      t = performance.now();
+      results.push(...(await benchBigFile(ctx, server, file, sizes, principal, inv.id, dir, pages)));
+      await pages.release();
+      phases.push(['1 big file', seconds(t)]);
+
+      t = performance.now();
+      const queued = await benchQueue(ctx, server, sizes, principal, inv.id);
+      results.push(...queued.results);
+      ok &&= queued.ok;
+      phases.push(['2 sources through the queue', seconds(t)]);
+    } finally {
+      await ctx.close();
+    }
+  } catch (err) {
+    ok = false;
+    console.error(`\nbenchmark failed: ${(err as Error).stack ?? err}`);
+  } finally {
+    const t = performance.now();
+    await cleanup().catch((err) => {
+      ok = false;
+      console.error(`cleanup failed (${res.database}, ${dir}): ${(err as Error).message}`);
+    });
+    phases.push([`stop server, remove files, drop ${res.database}`, seconds(t)]);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  section('summary');
+  say(resultTable(results));
+  say();
+  say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
+  say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
+  return ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures: the big file, the origin server, Redis keys
+
+/** `size` bytes: one random MiB repeated, each MiB stamped with BENCH_MAGIC and its index
+ * (so no two MiB are equal and the bytes sniff as application/octet-stream); fsynced, so its
+ * writeback does not land in a measurement. */
+async function writeBigFile(file: string, size: number): Promise<void> {
+  const mib = 2 ** 20;
+  const random = randomBytes(mib);
+  const batch = Buffer.allocUnsafe(8 * mib);
+  const fh = await open(file, 'w');
+  try {
+    let block = 0;
+    for (let at = 0; at < size; ) {
+      const n = Math.min(batch.length, size - at);
+      for (let o = 0; o < n; o += mib, block++) {
+        random.copy(batch, o);
+        BENCH_MAGIC.copy(batch, o);
+        batch.writeBigUInt64BE(BigInt(block), o + 8);
+      }
+      await fh.write(batch, 0, n);
+      at += n;
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Milliseconds after a delete when freed pages count as cold (see pageCacheDiagnostic). */
+const COLD_AFTER_MS = 8_000;
+
+/**
+ * Keeps the last big file written until just before the next big write, then deletes it: every
+ * timed write of the benchmark then lands in pages that were just freed, as on a long-running
+ * host whose page cache is full. (On a VM that hands free pages back to its host — Firecracker's
+ * free-page reporting, after ~2 s — writing into memory not used lately costs several times
+ * more kernel time; pageCacheDiagnostic measures both.)
+ */
+class PageRecycler {
+  private held: string | undefined;
+  hold(path: string): void {
+    this.held = path;
+  }
+  async release(): Promise<void> {
+    const path = this.held;
+    this.held = undefined;
+    if (path) await rm(path, { force: true });
+  }
+}
+
+/** Writes (and fsyncs) a big file into cold memory, then one into just-freed pages; keeps the
+ * second for the first timed write to recycle. Prints both with their system CPU. */
+async function pageCacheDiagnostic(dir: string, size: number, pages: PageRecycler): Promise<void> {
+  const write = async (file: string) => {
+    const cpu0 = process.cpuUsage();
+    const t = performance.now();
+    await writeBigFile(file, size);
+    return { s: seconds(t), sys: process.cpuUsage(cpu0).system / 1e6 };
+  };
+  await sleep(COLD_AFTER_MS);
+  const a = join(dir, 'scratch-a.bin');
+  const cold = await write(a);
+  await rm(a);
+  const b = join(dir, 'scratch-b.bin');
+  const warm = await write(b);
+  pages.hold(b);
+  say(
+    `page cache: writing + fsyncing ${formatBytes(size)} took ${secs(cold.s)} (${num(cold.sys, 2)} s system CPU) into cold memory, ${secs(warm.s)} (${num(warm.sys, 2)} s) into pages just freed by deleting another ${formatBytes(size)} file${cold.sys > 2 * warm.sys + 0.2 ? ' — this machine hands free memory back to its host: every timed write below starts right after a big file was deleted (as on a host with a full page cache); one cold capture is measured at the end' : ''}`,
+  );
+}
+
+interface FileServer {
+  origin: string;
+  host: string;
+  pid: number;
+  stop(): void;
+}
+
+async function startFileServer(file: string, sourceBytes: number, readChunk: number): Promise<FileServer> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', serverScript, file, String(sourceBytes), String(readChunk)],
+    { cwd: projectRoot, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`origin server exited with ${code} before listening`);
+  });
+  const first = (async () => {
+    for await (const line of lines) return JSON.parse(line) as { port: number };
+    throw new Error('origin server closed its output before listening');
+  })();
+  let port: number;
+  try {
+    ({ port } = await Promise.race([first, exited]));
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
+  exited.catch(() => undefined);
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    pid: child.pid!,
+    stop() {
+      lines.close();
+      child.stdin?.end();
+      if (child.exitCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+/** Deletes every key under the benchmark's own (random) BullMQ prefix. */
+async function clearRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = createRedis(url, 'worker'); // queues commands until connected
+  try {
+    const keys: string[] = [];
+    for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      keys.push(...(batch as string[]));
+    }
+    for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1: one big file, runCapture() vs openssl dgst -sha256
+
+/** CPU seconds (user + system) spent by each party during a stage. */
+interface StageCpu {
+  self: number;
+  /** Of which system (kernel) time. */
+  selfSystem: number;
+  server: number;
+  /** Whole machine, in core-seconds (includes other work on the machine). */
+  machine: number;
+}
+
+const cpuSeconds = (c: CpuShare): StageCpu => ({
+  self: c.self * c.seconds,
+  selfSystem: c.selfSystem * c.seconds,
+  server: (c.named.server ?? 0) * c.seconds,
+  machine: c.machineBusy * c.seconds,
+});
+const gcText = (g: { ms: number; major: number }) => `${num(g.ms, 0)} (${g.major})`;
+const cpuText = (c: StageCpu) => `${num(c.self, 2)} (${num(c.selfSystem, 2)}) / ${num(c.server, 2)}`;
+
+/** openssl under `sh -c '…; times'`, so its own CPU time is known too. */
+async function opensslDigest(file: string): Promise<{ seconds: number; sha256: string; cpu: number }> {
+  const t = performance.now();
+  const child = spawn('sh', ['-c', 'openssl dgst -sha256 -r "$0" && times', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  const s = seconds(t);
+  const lines = out.trim().split('\n');
+  const sha256 = lines[0]?.split(/\s+/)[0] ?? '';
+  if (code !== 0 || !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`openssl dgst failed (${code}): ${out}`);
+  // `times`: the shell's user and system time, then its children's ("0m0.790s 0m0.221s").
+  const asSeconds = (v: string) => {
+    const m = /^(\d+)m([\d.]+)s$/.exec(v);
+    return m ? Number(m[1]) * 60 + Number(m[2]) : Number.NaN;
+  };
+  const children = (lines[2] ?? '').trim().split(/\s+/).map(asSeconds);
+  return { seconds: s, sha256, cpu: (children[0] ?? Number.NaN) + (children[1] ?? Number.NaN) };
+}
+
+interface CaptureTiming {
+  /** fetch() until the response headers. */
+  headers: number;
+  /** blobs.put(): the body streamed, hashed, written, fsynced and renamed into place. */
+  put: number;
+}
+
+/** Wraps the fetcher and store to time the two calls (no per-chunk cost). */
+function timedDeps(deps: CaptureDeps, timing: CaptureTiming): CaptureDeps {
+  const { fetcher, blobs } = deps;
+  const timedFetcher: GuardedFetcher = {
+    async fetch(url, opts) {
+      const t = performance.now();
+      try {
+        return await fetcher.fetch(url, opts);
+      } finally {
+        timing.headers += seconds(t);
+      }
+    },
+  };
+  const timedBlobs: BlobStore = {
+    async put(source, opts) {
+      const t = performance.now();
+      try {
+        return await blobs.put(source, opts);
+      } finally {
+        timing.put += seconds(t);
+      }
+    },
+    size: (sha) => blobs.size(sha),
+    read: (sha, range) => blobs.read(sha, range),
+    withLocalFile: (sha, fn) => blobs.withLocalFile(sha, fn),
+    sweepTemporary: (ms) => blobs.sweepTemporary(ms),
+  };
+  return { ...deps, fetcher: timedFetcher, blobs: timedBlobs };
+}
+
+interface CaptureRound {
+  gc: { ms: number; count: number; major: number };
+  seconds: number;
+  sha256: string;
+  kind: string;
+  timing: CaptureTiming;
+  cpu: CpuShare;
+}
+
+/** A new source for `url`, a capture requested for it, and runCapture() run here, timed. */
+async function captureOnce(
+  ctx: AppContext,
+  deps: CaptureDeps,
+  url: string,
+  principal: Principal,
+  investigationId: string,
+  serverPid: number,
+): Promise<CaptureRound> {
+  const source = await ctx.prisma.source.create({ data: { investigationId, url, normalizedUrl: url } });
+  const captureId = await ctx.prisma.$transaction((tx) =>
+    requestCapture(tx, {
+      sourceId: source.id,
+      reason: 'manual',
+      requestedBy: principal.id,
+      actor: actorOf(principal),
+    }),
+  );
+  const timing: CaptureTiming = { headers: 0, put: 0 };
+  const meter = cpuMeter({ server: serverPid });
+  const gcm = gcMeter();
+  const t = performance.now();
+  const outcome = await runCapture(timedDeps(deps, timing), captureId, { number: 1, max: 1 });
+  const s = seconds(t);
+  const cpu = meter.stop();
+  const gc = gcm.stop();
+  const item = await ctx.prisma.evidenceItem.findFirst({ where: { captureId } });
+  if (outcome.status !== 'completed' || !item) {
+    throw new Error(`capture of ${url} did not complete: ${JSON.stringify(outcome)}`);
+  }
+  return { seconds: s, sha256: item.sha256, kind: item.kind, timing, cpu, gc };
+}
+
+/** fetch → iterate, timing the wait for each chunk apart from the consumer's work on it. */
+interface ChunkTiming {
+  chunks: number;
+  bytes: number;
+  maxChunk: number;
+  /** Seconds spent waiting for the next chunk (network, parser, fetcher). */
+  wait: number;
+  /** Seconds the consumer held each chunk before asking for the next (hash, write). */
+  consumer: number;
+  /** performance.now() when the body ended. */
+  endedAt: number;
+}
+
+async function* timedBody(body: AsyncIterable<Buffer>, t: ChunkTiming): AsyncGenerator<Buffer> {
+  const it = body[Symbol.asyncIterator]();
+  for (;;) {
+    const a = performance.now();
+    const step = await it.next();
+    const b = performance.now();
+    t.wait += (b - a) / 1000;
+    if (step.done) {
+      t.endedAt = b;
+      return;
+    }
+    t.chunks++;
+    t.bytes += step.value.length;
+    t.maxChunk = Math.max(t.maxChunk, step.value.length);
+    const y = performance.now();
+    yield step.value; // suspended here while the consumer works on the chunk
+    t.consumer += (performance.now() - y) / 1000;
+  }
+}
+
+function chunkTimedFetcher(fetcher: GuardedFetcher, t: ChunkTiming): GuardedFetcher {
+  return {
+    async fetch(url, opts): Promise<GuardedResponse> {
+      const res = await fetcher.fetch(url, opts);
+      return { ...res, body: timedBody(res.body, t) };
+    },
+  };
+}
+
+const newChunkTiming = (): ChunkTiming => ({
+  chunks: 0,
+  bytes: 0,
+  maxChunk: 0,
+  wait: 0,
+  consumer: 0,
+  endedAt: 0,
+});
+
+async function* memoryChunks(size: number, chunk: number): AsyncGenerator<Buffer> {
+  const block = randomBytes(Math.max(chunk, 2 ** 20));
+  for (let at = 0; at < size; at += chunk) {
+    const n = Math.min(chunk, size - at);
+    block.writeUInt32BE(at >>> 0, 0); // every chunk differs a little
+    yield block.subarray(0, n);
+  }
+}
+
+async function benchBigFile(
+  ctx: AppContext,
+  server: FileServer,
+  file: string,
+  sizes: Sizes,
+  principal: Principal,
+  investigationId: string,
+  dir: string,
+  pages: PageRecycler,
+): Promise<Result[]> {
+  const size = sizes.size;
+  section(
+    `1. one ${formatBytes(size)} file captured end to end (runCapture: guarded fetch → sha256 → LocalBlobStore + fsync → ledger) vs openssl dgst -sha256 of the same file, ${sizes.rounds} alternating round(s)`,
+  );
+  const deps = await captureDeps(ctx);
+  const url = (tag: string) => `${server.origin}/big?${tag}`;
+  const removeBlob = (sha256: string) => deps.blobs.withLocalFile(sha256, (p) => rm(p, { force: true }));
+  const blobPath = (sha256: string) => deps.blobs.withLocalFile(sha256, async (p) => p);
+
+  const rows: string[][] = [
+    [
+      'round',
+      'openssl dgst',
+      'openssl CPU s',
+      'runCapture',
+      'ratio',
+      'headers',
+      'put',
+      'DB + rest',
+      'CPU s capture (sys) / origin',
+      'GC ms (major)',
+      'machine busy',
+    ],
+  ];
+  // Untimed warm-up: the first capture of a process compiles Prisma's queries, loads the
+  // sniffer and JITs the loops; none of that belongs in a round.
+  const warm = await captureOnce(
+    ctx,
+    deps,
+    `${server.origin}/src/0?warm-up`,
+    principal,
+    investigationId,
+    server.pid,
+  );
+  await removeBlob(warm.sha256); // step 2 stores /src/0 anew
+  say(`  warm-up capture of ${formatBytes(sizes.sourceBytes)} (untimed): ${ms(warm.seconds * 1000)}`);
+  const ossl: number[] = [];
+  const caps: number[] = [];
+  for (let r = 1; r <= sizes.rounds; r++) {
+    const o = await opensslDigest(file);
+    await pages.release();
+    const c = await captureOnce(ctx, deps, url(`round=${r}`), principal, investigationId, server.pid);
+    if (c.sha256 !== o.sha256)
+      throw new Error(`round ${r}: captured sha256 ${c.sha256} ≠ openssl ${o.sha256}`);
+    if (c.kind !== 'document') throw new Error(`round ${r}: stored as ${c.kind}, expected document`);
+    pages.hold(await blobPath(c.sha256)); // deleted just before the next write: the next round stores it anew
+    ossl.push(mbps(size, o.seconds));
+    caps.push(mbps(size, c.seconds));
+    rows.push([
+      String(r),
+      `${secs(o.seconds)} ${mbText(mbps(size, o.seconds))}`,
+      num(o.cpu, 2),
+      `${secs(c.seconds)} ${mbText(mbps(size, c.seconds))}`,
+      times(ratio(o.seconds, c.seconds)),
+      secs(c.timing.headers),
+      secs(c.timing.put),
+      secs(c.seconds - c.timing.headers - c.timing.put),
+      cpuText(cpuSeconds(c.cpu)),
+      gcText(c.gc),
+      `${num(c.cpu.machineBusy, 2)} cores`,
+    ]);
+  }
+  say(indent(table(rows)));
+  say(
+    `  sha256 of every capture = openssl's; stored as kind document (no ffprobe). CPU s: user + system seconds; machine busy: all processes on the machine during the capture (${cpus().length} cores)`,
+  );
+  const osslMb = median(ossl);
+  const capMb = median(caps);
+  const bigRatio = ratio(capMb, osslMb);
+  say(
+    `  median: runCapture ${mbText(capMb)}, openssl ${mbText(osslMb)} → ratio ${times(bigRatio)} (target ≥ 0.6×: ${verdict(bigRatio >= 0.6)})`,
+  );
+
+  const breakdown = await bigFileBreakdown(ctx, deps, server, sizes, dir, osslMb, capMb, pages);
+
+  // Once more in cold memory: pages freed long enough ago to have been handed back (if this
+  // machine does that), as the first big capture after a quiet spell finds them.
+  await pages.release();
+  await sleep(COLD_AFTER_MS);
+  const cold = await captureOnce(ctx, deps, url('cold'), principal, investigationId, server.pid);
+  await removeBlob(cold.sha256);
+  const coldCpu = cpuSeconds(cold.cpu);
+  say(
+    `\n  runCapture in cold memory (${COLD_AFTER_MS / 1000} s after the last delete): ${secs(cold.seconds)} → ${mbText(mbps(size, cold.seconds))} (${times(ratio(mbps(size, cold.seconds), osslMb))} of openssl); CPU ${cpuText(coldCpu)} s; GC ${gcText(cold.gc)} ms`,
+  );
+
+  return [
+    {
+      name: `capture of one ${formatBytes(size)} file, MB/s (runCapture end to end)`,
+      measured: mbText(capMb),
+      baselineName: 'openssl dgst -sha256, same file',
+      baseline: mbText(osslMb),
+      ratio: times(bigRatio),
+      target: 'ratio ≥ 0.60×',
+      pass: bigRatio >= 0.6,
+    },
+    {
+      name: `  runCapture once in cold memory (${COLD_AFTER_MS / 1000} s after a delete)`,
+      measured: mbText(mbps(size, cold.seconds)),
+      baselineName: 'openssl dgst -sha256, same file',
+      baseline: mbText(osslMb),
+      ratio: times(ratio(mbps(size, cold.seconds), osslMb)),
+      target: 'information',
+      pass: undefined,
+    },
+    ...breakdown.info.map((w) => ({
+      name: `  ${w.label}`,
+      measured: mbText(w.mb),
+      baselineName: 'openssl dgst -sha256, same file',
+      baseline: mbText(osslMb),
+      ratio: times(ratio(w.mb, osslMb)),
+      target: 'information',
+      pass: undefined,
+    })),
+  ];
+}
+
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+
+/** Where a big capture's time goes: each stage alone, then fetchToStore timed per chunk,
+ * then the what-if put (bench/lib/put-variant.ts). Wall time and CPU of each party. */
+async function bigFileBreakdown(
+  ctx: AppContext,
+  deps: CaptureDeps,
+  server: FileServer,
+  sizes: Sizes,
+  dir: string,
+  osslMb: number,
+  capMb: number,
+  pages: PageRecycler,
+): Promise<{ info: { label: string; mb: number }[] }> {
+  const size = sizes.size;
+  say(`\n  breakdown (${formatBytes(size)} each; one pass each, after the rounds):`);
+  const rows: string[][] = [
+    ['stage', 'seconds', 'MB/s', 'vs openssl', 'CPU s this (sys) / origin', 'GC ms (major)'],
+  ];
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<{ s: number; result: T }> => {
+    const meter = cpuMeter({ server: server.pid });
+    const gcm = gcMeter();
+    const t = performance.now();
+    const result = await fn();
+    const s = seconds(t);
+    const cpu = cpuSeconds(meter.stop());
+    const gc = gcm.stop();
+    rows.push([
+      name,
+      secs(s),
+      mbText(mbps(size, s)),
+      times(ratio(mbps(size, s), osslMb)),
+      cpuText(cpu),
+      gcText(gc),
+    ]);
+    return { s, result };
+  };
+  const url = `${server.origin}/big`;
+
+  // sha256 alone, in memory, 1 MiB updates: node's crypto is the same OpenSSL.
+  const mib = randomBytes(2 ** 20);
+  const hash = await stage('sha256 in memory (node crypto, 1 MiB updates)', async () => {
+    const h = createHash('sha256');
+    for (let at = 0; at < size; at += mib.length) h.update(mib.subarray(0, Math.min(mib.length, size - at)));
+    return h.digest('hex');
+  });
+
+  // The network alone: the guarded fetch, body discarded.
+  const net = newChunkTiming();
+  const netRun = await stage('guarded fetch from the origin, body discarded', async () => {
+    const res = await chunkTimedFetcher(deps.fetcher, net).fetch(url);
+    for await (const _ of res.body) {
+      // discard
+    }
+  });
+
+  // Network + hash, nothing stored.
+  await stage('guarded fetch + sha256 (nothing stored)', async () => {
+    const res = await deps.fetcher.fetch(url);
+    const h = createHash('sha256');
+    for await (const chunk of res.body) h.update(chunk);
+    return h.digest('hex');
+  });
+
+  // The blob store alone (hash + write + fsync), fed from memory in the fetcher's chunk size
+  // and in 1 MiB chunks.
+  const meanChunk = Math.max(1, Math.round(net.bytes / Math.max(1, net.chunks)));
+  const storeOnly = new LocalBlobStore(join(dir, 'store-only'));
+  for (const chunk of [meanChunk, 2 ** 20]) {
+    await pages.release();
+    const { result } = await stage(
+      `LocalBlobStore.put from memory, ${kib(chunk)} chunks (hash + write + fsync)`,
+      () => storeOnly.put(memoryChunks(size, chunk)),
+    );
+    pages.hold(storeOnly.pathOf(result.sha256));
+  }
+
+  // fetchToStore with each chunk's wait timed apart from the store's work on it (the extra
+  // generator hop per chunk changes how undici's chunks coalesce: its total is not the figure
+  // to compare; the rounds below are).
+  await pages.release();
+  const ct = newChunkTiming();
+  let ftsEndAt = 0;
+  const fts = await stage('fetchToStore, chunk-timed (one more generator hop per chunk)', async () => {
+    const r = await fetchToStore(chunkTimedFetcher(deps.fetcher, ct), deps.blobs, `${url}?breakdown`, {
+      maxBytes: ctx.config.FETCH_MAX_BYTES,
+      tmpKey: 'bench-breakdown',
+    });
+    ftsEndAt = performance.now();
+    return r;
+  });
+  const fetched = fts.result;
+  pages.hold(await deps.blobs.withLocalFile(fetched.blob.sha256, async (p) => p));
+  rows.push(['runCapture, median of the rounds', '', mbText(capMb), times(ratio(capMb, osslMb)), '', '']);
+  say(indent(table(rows)));
+
+  // fetchToStore as runCapture calls it vs what-if put()s (bench/lib/put-variant.ts, not src/)
+  // fed by the same guarded fetch, in alternating rounds: single passes vary too much here.
+  const variant = (label: string, o: VariantOptions) => ({
+    label,
+    run: async () => {
+      const res = await deps.fetcher.fetch(`${url}?variant`);
+      const v = await putVariant(join(dir, 'variant'), res.body, o);
+      return {
+        path: v.file,
+        sha256: v.sha256,
+        note: `${num(v.writes)} writes, ${v.syncs} datasyncs, after the last chunk ${secs(v.tail)}`,
+      };
+    },
+  });
+  const contenders = [
+    {
+      label: 'fetchToStore (src: guarded fetch → hash → write each chunk → fsync → rename)',
+      run: async () => {
+        const r = await fetchToStore(deps.fetcher, deps.blobs, `${url}?plain`, {
+          maxBytes: ctx.config.FETCH_MAX_BYTES,
+          tmpKey: 'bench-plain',
+        });
+        return { path: await deps.blobs.withLocalFile(r.blob.sha256, async (p) => p), sha256: r.blob.sha256 };
+      },
+    },
+    variant(
+      `what-if put: ${formatBytes(sizes.variantBatch)} writev batches, hash ∥ write, final fsync only`,
+      {
+        batchBytes: sizes.variantBatch,
+        syncEveryBytes: 0,
+      },
+    ),
+    variant(`what-if put: same + datasync every ${formatBytes(sizes.variantSync)} during the download`, {
+      batchBytes: sizes.variantBatch,
+      syncEveryBytes: sizes.variantSync,
+    }),
+  ];
+  const walls = contenders.map(() => [] as number[]);
+  const cpuSelf = contenders.map(() => [] as number[]);
+  const cpuSys = contenders.map(() => [] as number[]);
+  const gcMs = contenders.map(() => [] as number[]);
+  const notes = contenders.map(() => '');
+  for (let r = 0; r < sizes.rounds; r++) {
+    for (const [i, c] of contenders.entries()) {
+      await pages.release();
+      const meter = cpuMeter({ server: server.pid });
+      const gcm = gcMeter();
+      const t = performance.now();
+      const out = await c.run();
+      const s = seconds(t);
+      const cpu = cpuSeconds(meter.stop());
+      gcMs[i]!.push(gcm.stop().ms);
+      pages.hold(out.path);
+      if (out.sha256 !== fetched.blob.sha256) throw new Error(`${c.label}: wrong sha256`);
+      walls[i]!.push(s);
+      cpuSelf[i]!.push(cpu.self);
+      cpuSys[i]!.push(cpu.selfSystem);
+      if ('note' in out && typeof out.note === 'string') notes[i] = out.note;
+    }
+  }
+  const medianMb = walls.map((w) => mbps(size, median(w)));
+  say(`\n  fetchToStore vs what-if put(), ${sizes.rounds} alternating round(s), medians:`);
+  say(
+    indent(
+      table([
+        [
+          'store path',
+          'seconds per round',
+          'MB/s',
+          'vs openssl',
+          'vs fetchToStore',
+          'CPU s this (sys)',
+          'GC ms',
+        ],
+        ...contenders.map((c, i) => [
+          c.label,
+          walls[i]!.map((w) => num(w, 2)).join(' / '),
+          mbText(medianMb[i]!),
+          times(ratio(medianMb[i]!, osslMb)),
+          times(ratio(medianMb[i]!, medianMb[0]!)),
+          `${num(median(cpuSelf[i]!), 2)} (${num(median(cpuSys[i]!), 2)})`,
+          num(median(gcMs[i]!), 0),
+        ]),
+      ]),
+    ),
+  );
+  const info = contenders.map((c, i) => ({
+    label: c.label
+      .replace('what-if put: ', 'what-if fetch + put: ')
+      .replace(/ \(src: .*\)$/, ' (src), median'),
+    mb: medianMb[i]!,
+  }));
+  const ftsS = fts.s;
+  const tail = (ftsEndAt - ct.endedAt) / 1000;
+  const hashS = Math.min(ct.consumer, hash.s);
+  say(
+    `  chunk-timed fetchToStore ${secs(ftsS)}: ${num(ct.chunks)} chunks (mean ${kib(ct.bytes / Math.max(1, ct.chunks))}, max ${kib(ct.maxChunk)}); ` +
+      `waiting for the next chunk ${secs(ct.wait)} (${pct(ct.wait, ftsS)}); put's loop holding a chunk ${secs(ct.consumer)} (${pct(ct.consumer, ftsS)}: ` +
+      `sha256 ≈ ${secs(hashS)}, write() awaits ≈ ${secs(ct.consumer - hashS)}); after the last chunk (fsync, rename, dir fsync) ${secs(tail)} (${pct(tail, ftsS)}); headers + rest ${secs(ftsS - ct.wait - ct.consumer - tail)}`,
+  );
+  say(
+    `  the network alone: ${num(net.chunks)} chunks (mean ${kib(net.bytes / Math.max(1, net.chunks))}) in ${secs(netRun.s)}, ${secs(net.wait)} of it waiting for them`,
+  );
+  for (const [i, note] of notes.entries()) if (note) say(`  ${contenders[i]!.label}: ${note} (last round)`);
+  const tmpLeft = await readdir(join(ctx.config.BLOB_DIR, 'tmp')).catch(() => []);
+  if (tmpLeft.length > 0) say(`  !! ${tmpLeft.length} temporary file(s) left in BLOB_DIR/tmp`);
+  return {
+    info: [
+      ...info,
+      { label: 'fetchToStore chunk-timed, without its final fsync', mb: mbps(size, ftsS - tail) },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// 2: many small sources through the real queue and workers vs a bare BullMQ worker
+
+interface QueueRun {
+  makespan: number;
+  perSecond: number;
+  latency: ReturnType<typeof summarize>;
+  produce: { elapsedMs: number; errors: number; firstError?: string };
+}
+
+/** A bare BullMQ worker that does nothing, fed the same way (same producers, same Redis). */
+async function bareQueueRun(config: Config, sizes: Sizes): Promise<QueueRun> {
+  const name = 'bench-noop';
+  const producer = createRedis(config.REDIS_URL, 'producer');
+  const connection = createRedis(config.REDIS_URL, 'worker');
+  const queue = new Queue(name, { connection: producer, prefix: config.REDIS_PREFIX });
+  const done = new Map<string, number>();
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const worker = new Worker(name, async () => undefined, {
+    connection,
+    prefix: config.REDIS_PREFIX,
+    concurrency: sizes.concurrency,
+  });
+  worker.on('completed', (job) => {
+    done.set(job.id!, Date.now());
+    if (done.size === sizes.sources) allDone();
+  });
+  try {
+    await worker.waitUntilReady();
+    await queue.waitUntilReady();
+    const added: number[] = new Array(sizes.sources);
+    const t0 = Date.now();
+    const produce = await fixedCount({
+      total: sizes.sources,
+      concurrency: sizes.producers,
+      op: async (i) => {
+        added[i] = Date.now();
+        await queue.add('noop', { i }, { jobId: `noop-${i}`, ...retention });
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      finished,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no-op jobs: ${done.size} of ${sizes.sources} done`)),
+          120_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const latencies = added.map((a, i) => done.get(`noop-${i}`)! - a);
+    const makespan = (Math.max(...done.values()) - t0) / 1000;
+    return {
+      makespan,
+      perSecond: sizes.sources / makespan,
+      latency: summarize(latencies),
+      produce,
+    };
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    producer.disconnect();
+    connection.disconnect();
+  }
+}
+
+async function benchQueue(
+  ctx: AppContext,
+  server: FileServer,
+  sizes: Sizes,
+  principal: Principal,
+  investigationId: string,
+): Promise<{ results: Result[]; ok: boolean }> {
+  const n = sizes.sources;
+  section(
+    `2. ${num(n)} sources of ${formatBytes(sizes.sourceBytes)} requested by ${sizes.producers} producers and captured by the real workers (concurrency ${sizes.concurrency}, sequencer running) vs a bare BullMQ worker doing nothing`,
+  );
+  // Untimed: the sources exist (as if cited); their captures are requested in the timed part.
+  const urls = Array.from({ length: n }, (_, i) => `${server.origin}/src/${i}`);
+  await ctx.prisma.source.createMany({
+    data: urls.map((url) => ({ investigationId, url, normalizedUrl: url })),
+  });
+  const sources = await ctx.prisma.source.findMany({
+    where: { investigationId, url: { in: urls } },
+    select: { id: true, url: true },
+  });
+  const idOf = new Map(sources.map((s) => [s.url, s.id]));
+
+  // Baseline first, on a quiet machine: the same producers adding no-op jobs.
+  const bare = await bareQueueRun(ctx.config, sizes);
+  say(
+    `bare BullMQ worker (no-op, concurrency ${sizes.concurrency}): ${perSecond(bare.perSecond)} jobs (${num(n)} in ${secs(bare.makespan)}; adds took ${secs(bare.produce.elapsedMs / 1000)}, ${bare.produce.errors} errors)`,
+  );
+  say(`  ${latencyLine('enqueue → completed', bare.latency)}`);
+
+  // The real thing: an "API" context (its own Prisma pool and producer connection, as the API
+  // process has) requests captures while the workers and the sequencer run.
+  const api = createContext(ctx.config);
+  const sequencer = await startSequencer(ctx);
+  const workers = await startWorkers(ctx, { handlers, concurrency: sizes.concurrency });
+  let stopped = false;
+  const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
+    await workers.stop(Date.now() + 15_000);
+    await sequencer.stop(Date.now() + 15_000);
+    await api.close();
+  };
+  try {
+    await Promise.all(workers.workers.map((w) => w.waitUntilReady()));
+    const enqueuedAt = new Map<string, number>();
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const meter = cpuMeter({ server: server.pid });
+    const t0 = Date.now();
+    const produce = await fixedCount({
+      total: n,
+      concurrency: sizes.producers,
+      op: async (i) => {
+        const sourceId = idOf.get(urls[i]!)!;
+        const captureId = await api.prisma.$transaction((tx) =>
+          requestCapture(tx, {
+            sourceId,
+            reason: 'cited',
+            requestedBy: principal.id,
+            actor: actorOf(principal),
+          }),
+        );
+        await enqueueCapture(api.queues, captureId);
+        enqueuedAt.set(captureId, Date.now());
+      },
+    });
+    const producedS = (Date.now() - t0) / 1000;
+    let state = '';
+    await until(
+      async () => {
+        const { rows } = await ctx.pool.query<{ ended: string; running: string; queued: string }>(
+          `SELECT count(*) FILTER (WHERE status IN ('completed', 'failed'))::text AS ended,
+                  count(*) FILTER (WHERE status = 'running')::text AS running,
+                  count(*) FILTER (WHERE status = 'queued')::text AS queued
+           FROM captures WHERE reason = 'cited'`,
+        );
+        state = `${rows[0]?.ended} ended, ${rows[0]?.running} running, ${rows[0]?.queued} queued`;
+        return Number(rows[0]?.ended) >= n - produce.errors;
+      },
+      30 * 60_000,
+      () => `the captures to end (${state})`,
+      100,
+    );
+    const cpu = meter.stop();
+    lag.disable();
+
+    const { rows } = await ctx.pool.query<{
+      id: string;
+      status: string;
+      attempts: number;
+      requested: string;
+      started: string | null;
+      finished: string | null;
+      failure: unknown;
+    }>(
+      `SELECT id, status::text AS status, attempts,
+              (extract(epoch FROM requested_at) * 1000)::text AS requested,
+              (extract(epoch FROM started_at) * 1000)::text AS started,
+              (extract(epoch FROM finished_at) * 1000)::text AS finished, failure
+       FROM captures WHERE reason = 'cited'`,
+    );
+    const completed = rows.filter((r) => r.status === 'completed');
+    const failed = rows.filter((r) => r.status !== 'completed');
+    const lastFinished = Math.max(...completed.map((r) => Number(r.finished)));
+    const makespan = (lastFinished - t0) / 1000;
+    const rate = completed.length / makespan;
+    const toCaptured = summarize(completed.map((r) => Number(r.finished) - Number(r.requested)));
+    const toEnqueued = summarize(
+      completed.map((r) => (enqueuedAt.get(r.id) ?? Number.NaN) - Number(r.requested)),
+    );
+    const queueWait = summarize(
+      completed.map((r) => Number(r.started) - (enqueuedAt.get(r.id) ?? Number.NaN)),
+    );
+    const work = summarize(completed.map((r) => Number(r.finished) - Number(r.started)));
+    const retried = rows.filter((r) => r.attempts > 1).length;
+
+    say(
+      `real capture: ${perSecond(rate)} sources (${num(completed.length)} captured in ${secs(makespan)}, ${failed.length} failed${failed[0] ? ` — first: ${JSON.stringify(failed[0].failure)}` : ''}, ${retried} retried; requests took ${secs(producedS)}, ${produce.errors} errors${produce.firstError ? ` — first: ${produce.firstError}` : ''})`,
+    );
+    say(`  ${latencyLine('requested → captured', toCaptured)}`);
+    say(`    ${latencyLine('requested → enqueued (request tx + add)', toEnqueued)}`);
+    say(`    ${latencyLine('enqueued → started (queue wait)', queueWait)}`);
+    say(`    ${latencyLine('started → finished (the capture itself)', work)}`);
+    say(
+      `  ${describeCpu(cpu, 'this process (producers, workers, sequencer)')}; event-loop delay p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}`,
+    );
+    say(
+      `  ${num(ctx.config.WORKER_CONCURRENCY)} captures at a time each hold ~${ms(work.mean)}: at most ${perSecond((sizes.concurrency * 1000) / work.mean)} by Little's law`,
+    );
+
+    // Every capture stored its bytes as one document; the chain is integrated by the sequencer.
+    const { rows: ev } = await ctx.pool.query<{ n: string; kinds: string; bytes: string }>(
+      `SELECT count(*)::text AS n, string_agg(DISTINCT kind::text, ',') AS kinds, sum(size)::text AS bytes
+       FROM evidence_items e JOIN captures c ON c.id = e.capture_id WHERE c.reason = 'cited'`,
+    );
+    const t = performance.now();
+    await until(
+      async () => {
+        const { rows: p } = await ctx.pool.query<{ n: string }>(
+          'SELECT count(*)::text AS n FROM log_pending',
+        );
+        return p[0]?.n === '0';
+      },
+      120_000,
+      'the sequencer to integrate every event',
+    );
+    const { rows: le } = await ctx.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM log_entries');
+    say(
+      `  ${ev[0]?.n} evidence items (${ev[0]?.kinds}), ${num(Number(ev[0]?.bytes) / 1e6, 1)} MB; log integrated ${secs(seconds(t))} after the last capture (${num(Number(le[0]?.n))} log entries)`,
+    );
+
+    await stopAll();
+    const ok = failed.length === 0 && produce.errors === 0 && completed.length === n;
+    const rateRatio = ratio(rate, bare.perSecond);
+    say(
+      `  ratio sources/s ÷ no-op jobs/s = ${times(rateRatio)}; p99 requested → captured ÷ p99 enqueue → completed = ${times(ratio(toCaptured.p99, bare.latency.p99))}`,
+    );
+    return {
+      ok,
+      results: [
+        {
+          name: `sources captured/s (${num(n)} × ${formatBytes(sizes.sourceBytes)}, concurrency ${sizes.concurrency})${ok ? '' : ' FAILURES'}`,
+          measured: perSecond(rate),
+          baselineName: 'no-op BullMQ jobs/s',
+          baseline: perSecond(bare.perSecond),
+          ratio: times(rateRatio),
+          target: 'reported',
+          pass: undefined,
+        },
+        {
+          name: 'requested → captured p50 / p99',
+          measured: `${ms(toCaptured.p50)} / ${ms(toCaptured.p99)}`,
+          baselineName: 'no-op enqueue → completed p50 / p99',
+          baseline: `${ms(bare.latency.p50)} / ${ms(bare.latency.p99)}`,
+          ratio: times(ratio(toCaptured.p99, bare.latency.p99)),
+          target: 'reported',
+          pass: undefined,
+        },
+      ],
+    };
+  } finally {
+    await stopAll();
+  }
+}
