@@ -8,7 +8,6 @@
 // generator (undici, one connection per client) runs in this one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +18,7 @@ import { Pool as HttpPool, request } from 'undici';
 import { parseConfig } from '../src/config/env.ts';
 import { freePort } from '../test/helpers/net.ts';
 import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
+import { type CpuShare, cpuMeter } from './lib/cpu.ts';
 import { type ClosedLoopResult, closedLoop, sleep, until } from './lib/load.ts';
 import { type NumberOption, openBench, usage } from './lib/options.ts';
 import {
@@ -326,7 +326,7 @@ async function httpLoad(
   const http = new HttpPool(origin, { connections: sizes.connections, pipelining: 1 });
   const seen: { at: number; status: string }[] = [];
   let okTotal = 0;
-  const cpu = cpuMeter(apiPid);
+  const cpu = cpuMeter({ api: apiPid });
   try {
     const run = await closedLoop({
       clients: sizes.connections,
@@ -375,99 +375,13 @@ function describeRun(label: string, r: HttpRun, duration: number): void {
   say(`  ${describeCpu(r.cpu)}`);
   if (r.cpu.available && r.okTotal > 0) {
     say(
-      `  API process CPU per 2xx response (warm-up included): ${ms((r.cpu.api * r.cpu.seconds * 1000) / r.okTotal)}`,
+      `  API process CPU per 2xx response (warm-up included): ${ms(((r.cpu.named.api ?? 0) * r.cpu.seconds * 1000) / r.okTotal)}`,
     );
   }
 }
 
 // ---------------------------------------------------------------------------------------
 // CPU shares (Linux /proc): where the machine's cores went during a load, warm-up included
-
-interface CpuShare {
-  available: boolean;
-  seconds: number;
-  /** In cores (1.0 = one core fully busy). */
-  machineBusy: number;
-  loadGenerator: number;
-  api: number;
-  /** Postgres processes alive at the end (backends that exited meanwhile are missed). */
-  postgres: number;
-}
-
-function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const v = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal (guest is in user)
-    const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Command name and user + system ticks of a process, from /proc/<pid>/stat. */
-function procStat(pid: number): { comm: string; ticks: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    return { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Ticks of every process named `postgres` (the server and its backends), by pid. */
-function postgresTicks(): Map<number, number> {
-  const ticks = new Map<number, number>();
-  let pids: number[] = [];
-  try {
-    pids = readdirSync('/proc')
-      .filter((e) => /^\d+$/.test(e))
-      .map(Number);
-  } catch {
-    return ticks;
-  }
-  for (const pid of pids) {
-    const s = procStat(pid);
-    if (s?.comm === 'postgres') ticks.set(pid, s.ticks);
-  }
-  return ticks;
-}
-
-function cpuMeter(apiPid?: number): { stop(): CpuShare } {
-  const t0 = performance.now();
-  const m0 = machineTicks();
-  const c0 = apiPid === undefined ? undefined : procStat(apiPid)?.ticks;
-  const pg0 = postgresTicks();
-  const self0 = process.cpuUsage();
-  return {
-    stop() {
-      const s = seconds(t0);
-      const m1 = machineTicks();
-      const c1 = apiPid === undefined ? undefined : procStat(apiPid)?.ticks;
-      const pg1 = postgresTicks();
-      const self = process.cpuUsage(self0);
-      const cores = cpus().length;
-      if (!m0 || !m1 || m1.total <= m0.total) {
-        return { available: false, seconds: s, machineBusy: 0, loadGenerator: 0, api: 0, postgres: 0 };
-      }
-      // /proc/stat counts ticks of every core: total ticks / cores = elapsed ticks.
-      const elapsedTicks = (m1.total - m0.total) / cores;
-      let postgres = 0;
-      for (const [pid, t] of pg1) postgres += t - (pg0.get(pid) ?? 0);
-      return {
-        available: true,
-        seconds: s,
-        machineBusy: (m1.busy - m0.busy) / elapsedTicks,
-        loadGenerator: (self.user + self.system) / 1e6 / s,
-        api: c0 === undefined || c1 === undefined ? 0 : (c1 - c0) / elapsedTicks,
-        postgres: postgres / elapsedTicks,
-      };
-    },
-  };
-}
 
 /** Where the cores went; `other` is what no known process accounts for (other work on the
  * machine, processes that exited meanwhile, interrupts). */
@@ -477,10 +391,11 @@ function describeCpu(c: CpuShare, api = true): string {
   const head = `CPU over ${secs(c.seconds)} (warm-up included): machine busy ${num(c.machineBusy, 2)} of ${cores} cores`;
   if (!api) {
     // pgbench and its backends exit before the meter stops: no split.
-    return `${head}, load generator ${num(c.loadGenerator, 2)}, pgbench + Postgres + the rest ${num(c.machineBusy - c.loadGenerator, 2)}`;
+    return `${head}, load generator ${num(c.self, 2)}, pgbench + Postgres + the rest ${num(c.machineBusy - c.self, 2)}`;
   }
-  const other = c.machineBusy - c.loadGenerator - c.api - c.postgres;
-  return `${head}: load generator ${num(c.loadGenerator, 2)}, API process ${num(c.api, 2)}, Postgres ${num(c.postgres, 2)}, other ${num(other, 2)}${other > 0.2 ? ' (other work on the machine: figures disturbed)' : ''}`;
+  const apiShare = c.named.api ?? 0;
+  const other = c.machineBusy - c.self - apiShare - c.postgres;
+  return `${head}: load generator ${num(c.self, 2)}, API process ${num(apiShare, 2)}, Postgres ${num(c.postgres, 2)}, other ${num(other, 2)}${other > 0.2 ? ' (other work on the machine: figures disturbed)' : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------
