@@ -18,8 +18,8 @@ import { Pool as HttpPool, request } from 'undici';
 import { parseConfig } from '../src/config/env.ts';
 import { freePort } from '../test/helpers/net.ts';
 import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
-import { type CpuShare, cpuMeter } from './lib/cpu.ts';
-import { type ClosedLoopResult, closedLoop, sleep, until } from './lib/load.ts';
+import { type CpuShare, cpuMeter, reportMachineBefore } from './lib/cpu.ts';
+import { type ClosedLoopResult, closedLoop, until } from './lib/load.ts';
 import { type NumberOption, openBench, usage } from './lib/options.ts';
 import {
   latencyLine,
@@ -28,9 +28,9 @@ import {
   perSecond,
   type Result,
   ratio,
-  resultTable,
   type Summary,
   summarize,
+  summaryText,
   times,
   verdict,
 } from './lib/stats.ts';
@@ -86,14 +86,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const base = parseConfig(process.env);
   const started = performance.now();
 
-  const idle = cpuMeter();
-  await sleep(1000);
-  const before = idle.stop();
-  if (before.available) {
-    say(
-      `machine before start: ${num(before.machineBusy, 2)} of ${cpus().length} cores busy${before.machineBusy > 0.25 ? ' — other work is running: these figures will be low and not comparable' : ''}`,
-    );
-  }
+  await reportMachineBefore(say);
 
   const res = await createBenchResources(base);
   let server: ApiServer | undefined;
@@ -154,10 +147,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 
   section('summary');
-  say(resultTable(results));
-  say();
-  say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
-  say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
+  say(summaryText(results, phases, seconds(started), secs));
   return ok ? 0 : 1;
 }
 

@@ -42,7 +42,7 @@ import { createUser } from '../src/users/users.service.ts';
 import { handlers } from '../workers/handlers.ts';
 import { startWorkers } from '../workers/worker-runner.ts';
 import { createBenchResources, describeServer } from './lib/bench-db.ts';
-import { type CpuShare, cpuMeter, describeCpu, gcMeter } from './lib/cpu.ts';
+import { type CpuShare, cpuMeter, describeCpu, gcMeter, reportMachineBefore } from './lib/cpu.ts';
 import { BENCH_MAGIC } from './lib/file-server.ts';
 import { fixedCount, sleep, until } from './lib/load.ts';
 import { formatBytes, type NumberOption, openBench, usage } from './lib/options.ts';
@@ -54,8 +54,8 @@ import {
   perSecond,
   type Result,
   ratio,
-  resultTable,
   summarize,
+  summaryText,
   table,
   times,
   verdict,
@@ -149,14 +149,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const base = parseConfig(process.env);
   const started = performance.now();
 
-  const idle = cpuMeter();
-  await sleep(1000);
-  const before = idle.stop();
-  if (before.available) {
-    say(
-      `machine before start: ${num(before.machineBusy, 2)} cores busy${before.machineBusy > 0.25 ? ' — other work is running: these figures will be low and noisy' : ''}`,
-    );
-  }
+  await reportMachineBefore(say);
 
   const res = await createBenchResources(base);
   const dir = await mkdtemp(join(tmpdir(), `${res.redisPrefix}-`));
@@ -248,10 +241,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 
   section('summary');
-  say(resultTable(results));
-  say();
-  say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
-  say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
+  say(summaryText(results, phases, seconds(started), secs));
   return ok ? 0 : 1;
 }
 

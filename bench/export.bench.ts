@@ -27,7 +27,7 @@ import { buildExportFixture, type ExportFixture, integrateAll } from './lib/expo
 import { type MachineLoad, machineMeter, waitForQuiet } from './lib/machine-load.ts';
 import { type MeasuredRun, runNodeMeasured, runTimed } from './lib/measure-child.ts';
 import { type NumberOption, openBench, usage } from './lib/options.ts';
-import { mib, ms, num, type Result, ratio, resultTable, table, times, verdict } from './lib/stats.ts';
+import { mib, ms, num, type Result, ratio, summaryText, table, times, verdict } from './lib/stats.ts';
 
 const spec = {
   events: { name: 'events', full: 200_000, quick: 5_000, help: 'ledger events in the exported subjects' },
@@ -131,10 +131,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 
   section('summary');
-  say(resultTable(results));
-  say();
-  say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
-  say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
+  say(summaryText(results, phases, seconds(started), secs));
   return ok ? 0 : 1;
 }
 

@@ -41,9 +41,9 @@ import {
   perSecond,
   type Result,
   ratio,
-  resultTable,
   signedMib,
   summarize,
+  summaryText,
   times,
   verdict,
 } from './lib/stats.ts';
@@ -149,10 +149,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 
   section('summary');
-  say(resultTable(results));
-  say();
-  say(`phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`);
-  say(`total ${secs(seconds(started))}; ${results.filter((r) => r.pass === false).length} target(s) missed`);
+  say(summaryText(results, phases, seconds(started), secs));
   return ok ? 0 : 1;
 }
 

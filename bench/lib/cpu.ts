@@ -111,6 +111,20 @@ export function cpuMeter(named: Record<string, number | undefined> = {}): { stop
   };
 }
 
+/** Measures the machine for `ms` before a bench starts and says whether other work is running
+ * (on a shared 2-core machine that is the first thing a reader of the figures needs). */
+export async function reportMachineBefore(say: (line: string) => void, ms = 1000): Promise<CpuShare> {
+  const idle = cpuMeter();
+  await new Promise((r) => setTimeout(r, ms));
+  const before = idle.stop();
+  if (before.available) {
+    say(
+      `machine before start: ${num(before.machineBusy, 2)} of ${cpus().length} cores busy${before.machineBusy > 0.25 ? ' — other work is running: these figures will be low and not comparable' : ''}`,
+    );
+  }
+  return before;
+}
+
 /** "machine 1.93 of 2 cores busy: this process 1.02, server 0.55, Postgres 0.10, other 0.26". */
 export function describeCpu(c: CpuShare, selfName = 'this process'): string {
   if (!c.available) return 'CPU: /proc not readable';

@@ -94,5 +94,20 @@ export function resultTable(results: readonly Result[]): string {
   ]);
 }
 
+/** The closing lines every bench prints: the results table, where the time went, the verdict. */
+export function summaryText(
+  results: readonly Result[],
+  phases: readonly (readonly [string, number])[],
+  totalSeconds: number,
+  secs: (s: number) => string,
+): string {
+  return [
+    resultTable(results),
+    '',
+    `phases: ${phases.map(([name, s]) => `${name} ${secs(s)}`).join('; ')}`,
+    `total ${secs(totalSeconds)}; ${results.filter((r) => r.pass === false).length} target(s) missed`,
+  ].join('\n');
+}
+
 export const ratio = (a: number, b: number) => (b === 0 ? Number.NaN : a / b);
 export const times = (x: number) => `${num(x, x < 10 ? 2 : 1)}×`;
