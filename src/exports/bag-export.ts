@@ -9,7 +9,7 @@ import {
   ledgerPath,
   PROOFS_FILE,
 } from './bag/export-layout.ts';
-import { type ExportInput, exportDocument, provenLedger } from './export-context.ts';
+import { distinctContent, type ExportInput, exportDocument, provenLedger } from './export-context.ts';
 import { bySubject, streamLedger } from './export-ledger.ts';
 
 /** Media is already compressed; deflating it costs time and gains nothing. */
@@ -30,10 +30,7 @@ export async function writeBag(
     await bag.addPayload(CHECKPOINT_FILE, input.checkpoint.note);
     await bag.addPayload(KEY_FILE, `${input.verifierKey}\n`);
     if (input.includeContent) {
-      const seen = new Set<string>();
-      for (const item of input.gathered.evidence) {
-        if (seen.has(item.sha256)) continue;
-        seen.add(item.sha256);
+      for (const item of distinctContent(input.gathered.evidence)) {
         await bag.addPayload(contentPath(item.sha256), countBytes(input.blobs.read(item.sha256), input), {
           compress: COMPRESSIBLE.test(item.mediaType),
           expectedSha256: item.sha256,

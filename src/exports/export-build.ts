@@ -11,7 +11,7 @@ import { latestCheckpoint } from '../log/log.repository.ts';
 import { loadOrCreateSigningKey } from '../log/signing-key.ts';
 import { writeBag } from './bag-export.ts';
 import { csvLines } from './csv-export.ts';
-import type { ExportInput } from './export-context.ts';
+import { distinctContent, type ExportInput } from './export-context.ts';
 import { unintegratedCount } from './export-ledger.ts';
 import { gatherScope } from './export-scope.ts';
 import { jsonChunks } from './json-export.ts';
@@ -69,7 +69,10 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   }
 
   const events = gathered.subjects.reduce((n, s) => n + s.length, 0);
-  const contentBytes = row.includeContent && row.format === 'bagit' ? distinctBytes(gathered.evidence) : 0;
+  const contentBytes =
+    row.includeContent && row.format === 'bagit'
+      ? distinctContent(gathered.evidence).reduce((n, e) => n + e.size, 0)
+      : 0;
   // Bags write each event twice (chain file, proof line); JSON once; CSV counts items.
   const total =
     row.format === 'bagit'
@@ -138,11 +141,6 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
     'export completed',
   );
   return { sha256: blob.sha256, size: blob.size, events };
-}
-
-function distinctBytes(evidence: readonly { sha256: string; size: number }[]): number {
-  const seen = new Map(evidence.map((e) => [e.sha256, e.size]));
-  return [...seen.values()].reduce((a, b) => a + b, 0);
 }
 
 /** Records a failed export (the last attempt, or a failure no retry can heal). */

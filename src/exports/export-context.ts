@@ -43,6 +43,13 @@ export async function* provenLedger(input: ExportInput): AsyncGenerator<ProvenRo
   }
 }
 
+/** One evidence item per distinct content (the bag holds each sha256 once). */
+export function distinctContent<T extends { sha256: string }>(evidence: readonly T[]): T[] {
+  const bySha = new Map<string, T>();
+  for (const e of evidence) if (!bySha.has(e.sha256)) bySha.set(e.sha256, e);
+  return [...bySha.values()];
+}
+
 /** The document describing the export (BagIt `data/export.json`, the JSON format's head). */
 export const exportDocument = (input: ExportInput) => ({
   format: 'claimtrail-export/1',
