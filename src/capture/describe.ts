@@ -2,7 +2,7 @@
 // bytes (compared with what the server or uploader declared), then the metadata of the tool
 // for that kind (ffprobe, EXIF, HTML, the X post record). A tool that fails on hostile or
 // broken content leaves its error in the metadata; describing never fails a capture.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { EvidenceKind } from '../generated/prisma/index.js';
 import { analyzeFile } from '../media/analyze.ts';
 import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
@@ -57,8 +57,9 @@ export async function describe(
 
 /** The facts of an X post record worth reading without opening the JSON. */
 async function describePostRecord(path: string) {
+  if ((await stat(path)).size > MAX_RECORD_BYTES)
+    throw new Error(`post record larger than ${MAX_RECORD_BYTES} bytes`);
   const text = await readFile(path, 'utf8');
-  if (text.length > MAX_RECORD_BYTES) throw new Error('post record too large');
   const post = parseSyndicationPost(JSON.parse(text));
   return {
     tool: 'x-syndication',
@@ -74,6 +75,9 @@ async function describePostRecord(path: string) {
         url: v.url,
         bitrate: v.bitrate,
       })),
+      photos: (post.mediaDetails ?? [])
+        .filter((m) => m.type === 'photo' && m.media_url_https)
+        .map((m) => m.media_url_https as string),
     },
   };
 }

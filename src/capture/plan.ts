@@ -3,12 +3,10 @@
 // through the platform's public syndication record (X pages need JavaScript and a login, so
 // the x.com page itself is not fetched): the record is kept as `post_metadata` evidence and
 // every attached video (highest-bitrate MP4) and photo is captured.
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import type { EvidenceKind } from '../generated/prisma/index.js';
-import { parseSyndicationPost, pickBestVideoVariant, syndicationUrl } from '../media/x-syndication.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
+import { syndicationUrl } from '../media/x-syndication.ts';
 import type { CaptureStep } from './capture-store.ts';
 
 export interface Target {
@@ -22,8 +20,6 @@ export interface Target {
 
 /** How many declared media one page may add (a hostile page could declare thousands). */
 export const MAX_DECLARED_MEDIA = 8;
-/** Syndication records are small; a bigger one is not what we asked for. */
-const MAX_RECORD_BYTES = 5 * 1024 * 1024;
 
 export class PlanError extends Error {
   override name = 'PlanError';
@@ -57,7 +53,7 @@ export function planSource(source: SourceLike, config: Pick<Config, 'X_SYNDICATI
 
 /** Targets a fetched step adds: a record's media, a page's declared media. */
 export async function planFollowUps(
-  deps: { blobs: BlobStore; prisma: PrismaClient },
+  deps: { prisma: PrismaClient },
   target: Target,
   step: CaptureStep,
   queued: readonly Target[],
@@ -66,39 +62,35 @@ export async function planFollowUps(
   const fresh = (urls: string[], role: Target['role']) =>
     urls.filter((u) => !seen.has(u) && seen.add(u)).map((url): Target => ({ url, role }));
 
+  // Both read what describe() extracted when the item was stored (the same bytes always
+  // describe the same way), so nothing is parsed twice.
   if (target.role === 'post_metadata') {
-    const size = await deps.blobs.size(step.sha256);
-    if (size === undefined || size > MAX_RECORD_BYTES)
-      throw new PlanError(
-        'bad_post_metadata',
-        `post record is missing or larger than ${MAX_RECORD_BYTES} bytes`,
-      );
-    let post: ReturnType<typeof parseSyndicationPost>;
-    try {
-      const text = await deps.blobs.withLocalFile(step.sha256, (p) => readFile(p, 'utf8'));
-      post = parseSyndicationPost(JSON.parse(text));
-    } catch (err) {
-      throw new PlanError(
-        'bad_post_metadata',
-        `post record unreadable: ${(err as Error).message}`.slice(0, 500),
-      );
+    const meta = await itemMetadata(deps.prisma, step.evidenceId);
+    if (typeof meta.postId !== 'string') {
+      const why = typeof meta.error === 'string' ? meta.error : 'no post in the record';
+      throw new PlanError('bad_post_metadata', `post record unreadable: ${why}`.slice(0, 500));
     }
-    return fresh(postMediaUrls(post), 'post_media');
+    const videos = Array.isArray(meta.media) ? (meta.media as { url?: unknown }[]).map((m) => m.url) : [];
+    const photos = Array.isArray(meta.photos) ? (meta.photos as unknown[]) : [];
+    return fresh(
+      [...videos, ...photos].filter((u): u is string => typeof u === 'string'),
+      'post_media',
+    );
   }
   if (target.role === 'cited' && step.kind === 'page') {
-    const item = await deps.prisma.evidenceItem.findUnique({ where: { id: step.evidenceId } });
-    const declared = (item?.metadata as { declaredMedia?: { url?: unknown }[] } | null)?.declaredMedia ?? [];
+    const meta = await itemMetadata(deps.prisma, step.evidenceId);
+    const declared = Array.isArray(meta.declaredMedia) ? (meta.declaredMedia as { url?: unknown }[]) : [];
     const urls = declared.map((d) => d.url).filter((u): u is string => typeof u === 'string');
     return fresh(urls, 'declared').slice(0, MAX_DECLARED_MEDIA);
   }
   return [];
 }
 
-function postMediaUrls(post: ReturnType<typeof parseSyndicationPost>): string[] {
-  const urls: string[] = [];
-  for (const v of pickBestVideoVariant(post)) urls.push(v.url);
-  for (const m of post.mediaDetails ?? []) {
-    if (m.type === 'photo' && m.media_url_https) urls.push(m.media_url_https);
-  }
-  return urls;
+async function itemMetadata(prisma: PrismaClient, evidenceId: string): Promise<Record<string, unknown>> {
+  const item = await prisma.evidenceItem.findUnique({
+    where: { id: evidenceId },
+    select: { metadata: true },
+  });
+  const meta = item?.metadata;
+  return meta && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
 }

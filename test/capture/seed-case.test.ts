@@ -14,7 +14,12 @@ const sha256 = (file: string) => createHash('sha256').update(readFileSync(file))
 
 const server = await useFixtureServer();
 const postJson = readFileSync(media('syndication-post.json'), 'utf8').replaceAll('FIXTURE_HOST', server.host);
-server.routes.set('/syndication/tweet-result', serveText(postJson, 'application/json'));
+// The seed post's record; any other post id gets a record with no post in it.
+server.routes.set('/syndication/tweet-result', (req, res) =>
+  (req.url ?? '').includes('id=1869038340384076117&')
+    ? serveText(postJson, 'application/json')(req, res)
+    : serveText('{"__typename":"TweetTombstone"}', 'application/json')(req, res),
+);
 server.routes.set('/media/zelenskyy-31s.mp4', serveFile(media('zelenskyy-31s.mp4'), 'video/mp4'));
 server.routes.set('/media/variant-30s.mp4', serveFile(media('variant-30s.mp4'), 'video/mp4'));
 server.routes.set('/article', serveFile(media('page.html'), 'text/html; charset=utf-8'));
@@ -186,6 +191,20 @@ describe('the seed case: an X post with a 31-second video', () => {
     expect(
       (await request(app).post(`/v1/sources/${cited.source.id}/captures`).set(as(outsider)).send({})).status,
     ).toBe(404);
+  });
+});
+
+describe('a post record without a post', () => {
+  it('keeps the record as evidence and fails the capture with bad_post_metadata', async () => {
+    const cited = await cite('https://x.com/someone/status/42');
+    const source = await settled(cited.source.id);
+    // The record it holds is evidence (a tombstone can prove a deletion): the source stays
+    // captured, with the failure shown.
+    expect(source.status).toBe('captured');
+    expect(source.failure.code).toBe('bad_post_metadata');
+    expect(source.evidence.map((e: { kind: string }) => e.kind)).toEqual(['post_metadata']);
+    const types = await custodyTypes(cited.source.id);
+    expect(types.slice(-2)).toEqual(['metadata_extracted', 'capture_failed']);
   });
 });
 
