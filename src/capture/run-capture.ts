@@ -95,12 +95,11 @@ async function markStarted(
   actor: string,
 ) {
   await prisma.$transaction(async (tx) => {
-    const cap = await tx.capture.update({
-      where: { id: captureId },
-      data: { status: 'running', attempts: { increment: 1 }, worker: actor },
-    });
-    if (!cap.startedAt)
-      await tx.capture.update({ where: { id: captureId }, data: { startedAt: new Date() } });
+    // One statement: started_at keeps the first attempt's time.
+    await tx.$executeRaw`
+      UPDATE captures SET status = 'running', attempts = attempts + 1, worker = ${actor},
+        started_at = coalesce(started_at, now())
+      WHERE id = ${captureId}::uuid`;
     await tx.source.update({ where: { id: sourceId }, data: { status: 'capturing' } });
     await appendEvent(tx, {
       subject: { type: 'source', id: sourceId },
