@@ -35,6 +35,7 @@ export async function describe(
             ffprobePath: deps.ffprobePath,
             timeoutMs: PROBE_TIMEOUT_MS,
             baseUrl: input.baseUrl,
+            contentType: input.declaredType,
           }),
     )
     .catch((err: Error) => ({

@@ -22,6 +22,11 @@ export interface AnalyzeOptions {
   timeoutMs?: number;
   /** The URL a page was fetched from, for resolving its relative URLs. */
   baseUrl?: string;
+  /**
+   * The Content-Type the file came with (a server's header, e.g. "text/html; charset=koi8-r").
+   * Pages: its charset parameter is the transport-layer encoding, see pageCharset.
+   */
+  contentType?: string | null;
   /** Pages: bytes read at most (default 5 MiB); metadata sits near the top. */
   maxPageBytes?: number;
 }
@@ -68,24 +73,78 @@ const toolName = (name: string) => {
 };
 
 /**
- * The character set to decode a page with: a byte order mark, else <meta charset> or
- * <meta http-equiv content="...charset="> in the first 1024 bytes (HTML's prescan), else
- * UTF-8. A label TextDecoder does not know falls back to UTF-8; a page that declares
- * UTF-16 without a BOM is decoded as UTF-8, as browsers do.
+ * The `charset` parameter of a Content-Type value, or undefined. Parameters are read as in
+ * WHATWG MIME type parsing (the first non-empty one wins; a quoted value may hold ";" and
+ * backslash escapes), a little more leniently: whitespace around the "=" is allowed.
  */
-export function pageCharset(bytes: Buffer): string {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf-8';
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return 'utf-16be';
-  const prescan = bytes.subarray(0, 1024).toString('latin1');
-  const m = /<meta[^>]*?charset\s*=\s*["']?\s*([\w:.-]+)/i.exec(prescan);
-  const label = m?.[1]?.toLowerCase();
-  if (!label || label.startsWith('utf-16')) return 'utf-8';
+export function charsetParameter(contentType: string | null | undefined): string | undefined {
+  if (!contentType) return undefined;
+  let i = contentType.indexOf(';');
+  while (i !== -1 && i < contentType.length) {
+    i += 1; // past ";"
+    const eq = contentType.indexOf('=', i);
+    const semi = contentType.indexOf(';', i);
+    if (eq === -1) return undefined;
+    if (semi !== -1 && semi < eq) {
+      i = semi; // a parameter without a value
+      continue;
+    }
+    const name = contentType.slice(i, eq).trim().toLowerCase();
+    let start = eq + 1;
+    while (contentType[start] === ' ' || contentType[start] === '\t') start++;
+    let value: string;
+    let next: number;
+    if (contentType[start] === '"') {
+      value = '';
+      let j = start + 1;
+      for (; j < contentType.length && contentType[j] !== '"'; j++) {
+        if (contentType[j] === '\\' && j + 1 < contentType.length) j++;
+        value += contentType[j];
+      }
+      next = contentType.indexOf(';', j);
+    } else {
+      next = contentType.indexOf(';', start);
+      value = contentType.slice(start, next === -1 ? undefined : next).trim();
+    }
+    if (name === 'charset' && value !== '') return value;
+    i = next;
+  }
+  return undefined;
+}
+
+/** The WHATWG encoding a label names, or undefined for a label TextDecoder cannot decode with. */
+function encodingOf(label: string | undefined): string | undefined {
+  if (label === undefined) return undefined;
   try {
     return new TextDecoder(label).encoding;
   } catch {
-    return 'utf-8';
+    return undefined; // unknown, or "replacement" and x-user-defined, which Node lacks
   }
+}
+
+/**
+ * The character set to decode a page with, in the order of HTML's encoding sniffing
+ * algorithm: a byte order mark; else the transport layer's charset, i.e. the parameter of
+ * the Content-Type it was served with; else <meta charset> or <meta http-equiv
+ * content="...charset="> in the first 1024 bytes (the prescan); else UTF-8. A label is
+ * resolved with TextDecoder (the WHATWG label set: "latin1" is windows-1252, "cp1251"
+ * windows-1251); one it does not know is skipped, so the next source decides. As in
+ * browsers, a <meta> that declares UTF-16 means UTF-8 (bytes the prescan could read are
+ * not UTF-16) and x-user-defined means windows-1252; a UTF-16 header is believed.
+ */
+export function pageCharset(bytes: Buffer, contentType?: string | null): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'utf-8';
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return 'utf-16be';
+  const declared = encodingOf(charsetParameter(contentType));
+  if (declared) return declared;
+  const prescan = bytes.subarray(0, 1024).toString('latin1');
+  const m = /<meta[^>]*?charset\s*=\s*["']?\s*([\w:.-]+)/i.exec(prescan);
+  const label = m?.[1]?.toLowerCase();
+  if (label === 'x-user-defined') return 'windows-1252';
+  const meta = encodingOf(label);
+  if (!meta || meta.startsWith('utf-16')) return 'utf-8';
+  return meta;
 }
 
 async function readHead(filePath: string, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
@@ -126,7 +185,7 @@ export async function analyzeFile(filePath: string, options: AnalyzeOptions): Pr
       return { tool: toolName('exifr'), metadata: await readImageMetadata(filePath) };
     case 'page': {
       const { bytes, truncated } = await readHead(filePath, options.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
-      const charset = pageCharset(bytes);
+      const charset = pageCharset(bytes, options.contentType);
       const html = new TextDecoder(charset).decode(bytes);
       const page = extractPageMetadata(html, options.baseUrl ?? '');
       const metadata: JsonObject = { ...page, charset };

@@ -77,6 +77,34 @@ const MAX_STDERR_BYTES = 8 * 1024;
 const MAX_STREAMS = 64;
 const PATH_CHECK_TIMEOUT_MS = 5_000;
 
+/**
+ * The demuxers ffprobe may use (`-format_whitelist`; names as `ffprobe -formats` prints
+ * them). `-protocol_whitelist file` keeps ffprobe off the network, but not off the disk:
+ * some demuxers read other files named inside the one probed — HLS and DASH playlists,
+ * WebM DASH and IMF manifests, concat lists, image2 sequences (a file name pattern), and
+ * device or filter-graph inputs (lavfi can read any path). A stranger's download must
+ * describe only itself, so only ordinary self-contained audio/video containers are
+ * allowed, and anything else is refused before its header is read. (The mov demuxer's
+ * external data references stay off: its `enable_drefs` option defaults to false.)
+ */
+export const FORMAT_WHITELIST: readonly string[] = [
+  'mov,mp4,m4a,3gp,3g2,mj2', // MP4, MOV, M4A, 3GP
+  'matroska,webm', // MKV, MKA, WebM
+  'avi',
+  'flv',
+  'mpegts', // MPEG-TS (.ts, .mts)
+  'mpeg', // MPEG-PS (.mpg, .vob)
+  'ogg', // Ogg Vorbis, Opus, Theora
+  'asf', // WMV, WMA
+  'wav',
+  'mp3', // MPEG audio layers 1 to 3
+  'aac', // raw ADTS
+  'flac',
+  'aiff',
+  'caf', // Apple Core Audio
+  'amr', // phone voice recordings
+];
+
 async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, fsConstants.X_OK);
@@ -229,7 +257,7 @@ export interface ProbeOptions {
 
 /**
  * Describes one local file. Rejects with MediaProbeError: `not_media` when ffprobe finds no
- * audio or video in it, `probe_timeout` past `timeoutMs` (ffprobe is killed), `probe_failed`
+ * audio or video in it or its format is not in FORMAT_WHITELIST, `probe_timeout` past `timeoutMs` (ffprobe is killed), `probe_failed`
  * for anything else (missing file, crash, oversized or unreadable output).
  */
 export async function probeMedia(
@@ -243,6 +271,9 @@ export async function probeMedia(
     // Only local files: a hostile HLS playlist or concat list must not make ffprobe fetch URLs.
     '-protocol_whitelist',
     'file',
+    // Only self-contained containers: such a playlist must not make it read other local files.
+    '-format_whitelist',
+    FORMAT_WHITELIST.join(','),
     '-print_format',
     'json',
     '-show_format',
@@ -258,6 +289,15 @@ export async function probeMedia(
   );
   const message = run.stderr.trim().replaceAll(`file:${filePath}: `, '');
   if (run.exitCode !== 0) {
+    // "[hls @ 0x55d0c1a2b3c0] Format not on whitelist 'mov,mp4,…'": ffprobe recognised the
+    // file but its demuxer is not one of FORMAT_WHITELIST, so nothing past the probe was read.
+    const refused = /\[([\w,]+) @ [^\]]*\] Format not on whitelist/.exec(message);
+    if (refused) {
+      throw new MediaProbeError(
+        'not_media',
+        `format ${refused[1]} is not an audio/video container ffprobe may open (playlists, lists and image sequences are refused)`,
+      );
+    }
     if (/Invalid data found when processing input|could not find codec parameters/i.test(message)) {
       throw new MediaProbeError('not_media', message || 'ffprobe found no media in the file');
     }

@@ -89,7 +89,8 @@ function decodeText(head: Buffer): string | null {
 
 /**
  * Media type and kind of content from its first bytes (pass about SNIFF_BYTES). Binary
- * formats by magic number (file-type), then HTML, JSON and UTF-8 plain text; anything else
+ * formats by magic number (file-type), then HTML (in any ASCII-compatible encoding), JSON
+ * and UTF-8 plain text; anything else
  * (and an empty file) is application/octet-stream of kind 'document'.
  */
 export async function sniffMediaType(head: Buffer | Uint8Array): Promise<SniffResult> {
@@ -103,6 +104,9 @@ export async function sniffMediaType(head: Buffer | Uint8Array): Promise<SniffRe
     if (looksLikeJson(text)) return { mediaType: 'application/json', kind: 'document' };
     return { mediaType: 'text/plain', kind: 'document' };
   }
+  // A page in a legacy encoding (windows-1251, Shift_JIS...) is not UTF-8, but its leading
+  // tag is ASCII in any of them: as in WHATWG sniffing, HTML is told by its first bytes alone.
+  if (looksLikeHtml(bytes.toString('latin1'))) return { mediaType: 'text/html', kind: 'page' };
   return { mediaType: 'application/octet-stream', kind: 'document' };
 }
 

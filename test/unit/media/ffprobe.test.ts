@@ -1,12 +1,14 @@
 // ffprobe on the committed fixtures: the real binary (system or @ffprobe-installer), no mocks.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../src/ledger/canonical.ts';
 import {
   FfprobeUnavailableError,
+  FORMAT_WHITELIST,
   ffprobeVersion,
   type MediaMetadata,
   MediaProbeError,
@@ -129,12 +131,12 @@ describe('probeMedia failures', () => {
     expect(['not_media', 'probe_failed']).toContain((await probeError(probe(noise))).code);
   });
 
-  it('probes a JPEG as a one-frame mjpeg video with JSON-safe output', async () => {
-    // ffprobe reads a JPEG as one mjpeg frame; the kind dispatch keeps images away from it,
-    // but probing one must still produce JSON-safe output rather than fail obscurely.
-    const m = await probe(fixture('photo-exif.jpg'));
-    expect(m.streams[0]!.codec).toBe('mjpeg');
-    expect(() => canonicalJson(m)).not.toThrow();
+  it('refuses a JPEG (an image demuxer, not on the format whitelist) as not_media', async () => {
+    // The kind dispatch keeps images away from ffprobe; one that reaches it anyway gets a
+    // plain answer rather than an obscure failure.
+    const error = await probeError(probe(fixture('photo-exif.jpg')));
+    expect(error.code).toBe('not_media');
+    expect(error.detail).toMatch(/^format jpeg_pipe is not an audio\/video container/);
   });
 
   it('reports a missing file as probe_failed', async () => {
@@ -170,6 +172,108 @@ describe('probeMedia failures', () => {
       probeMedia(join(dir, 'nothing-here'), fixture('tone-5s.m4a'), { timeoutMs: 1000 }),
     );
     expect(error.code).toBe('probe_failed');
+  });
+});
+
+/** ffprobe's streams for a file, run as probeMedia would but without the format whitelist. */
+function probeWithoutFormatWhitelist(path: string): Promise<{ format: string; codecs: string[] }> {
+  const args = ['-v', 'error', '-protocol_whitelist', 'file', '-print_format', 'json'];
+  args.push('-show_format', '-show_streams', `file:${path}`);
+  return new Promise((resolve, reject) => {
+    execFile(ffprobe, args, { timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`${error.message}: ${stderr}`));
+      const json = JSON.parse(stdout) as {
+        format: { format_name: string };
+        streams: { codec_name: string }[];
+      };
+      resolve({ format: json.format.format_name, codecs: json.streams.map((s) => s.codec_name) });
+    });
+  });
+}
+
+/** A 16-bit mono PCM WAV of `seconds` of silence at 8 kHz. */
+function wav(seconds: number): Buffer {
+  const rate = 8000;
+  const data = rate * 2 * seconds;
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'latin1');
+  header.writeUInt32LE(36 + data, 4);
+  header.write('WAVEfmt ', 8, 'latin1');
+  header.writeUInt32LE(16, 16); // fmt chunk size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // channels
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28); // bytes per second
+  header.writeUInt16LE(2, 32); // block align
+  header.writeUInt16LE(16, 34); // bits per sample
+  header.write('data', 36, 'latin1');
+  header.writeUInt32LE(data, 40);
+  return Buffer.concat([header, Buffer.alloc(data)]);
+}
+
+describe('the format whitelist', () => {
+  // Files that name another file, next to the MP4 they name: the 31-second H.264/AAC video.
+  const listDir = join(dir, 'lists');
+  const playlist = join(listDir, 'stream.m3u8');
+  const concatList = join(listDir, 'list.ffconcat');
+
+  beforeAll(async () => {
+    await mkdir(listDir, { recursive: true });
+    await copyFile(fixture('zelenskyy-31s.mp4'), join(listDir, 'segment.mp4'));
+    await writeFile(
+      playlist,
+      '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:31\n#EXT-X-MEDIA-SEQUENCE:0\n' +
+        '#EXTINF:31.0,\nsegment.mp4\n#EXT-X-ENDLIST\n',
+    );
+    await writeFile(concatList, "ffconcat version 1.0\nfile 'segment.mp4'\n");
+  });
+
+  it('names only demuxers this ffprobe has', async () => {
+    const formats = await new Promise<string>((resolve, reject) =>
+      execFile(ffprobe, ['-hide_banner', '-demuxers'], (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      ),
+    );
+    const demuxers = new Set([...formats.matchAll(/^ D\S* +(\S+)/gm)].map((m) => m[1]));
+    for (const name of FORMAT_WHITELIST) expect(demuxers, name).toContain(name);
+    for (const name of ['hls', 'dash', 'concat', 'image2', 'webm_dash_manifest', 'imf', 'lavfi'])
+      expect(FORMAT_WHITELIST.join(',').split(',')).not.toContain(name);
+  });
+
+  it('leaves the committed fixtures and a WAV probe-able', async () => {
+    for (const name of ['zelenskyy-31s.mp4', 'variant-30s.mp4', 'tone-5s.m4a', 'rotated-1s.mp4']) {
+      expect((await probe(fixture(name))).container).toBe('mov,mp4,m4a,3gp,3g2,mj2');
+    }
+    const path = join(dir, 'silence.wav');
+    await writeFile(path, wav(2));
+    const m = await probe(path);
+    expect(m.container).toBe('wav');
+    expect(m.durationSeconds).toBe(2);
+    expect(m.streams).toMatchObject([{ type: 'audio', codec: 'pcm_s16le', sampleRate: 8000, channels: 1 }]);
+  });
+
+  it('the HLS playlist and the concat list do lead plain ffprobe to the MP4', async () => {
+    // The control for the next test: without the format whitelist these files are followed.
+    await expect(probeWithoutFormatWhitelist(playlist)).resolves.toEqual({
+      format: 'hls',
+      codecs: ['h264', 'aac'],
+    });
+    await expect(probeWithoutFormatWhitelist(concatList)).resolves.toEqual({
+      format: 'concat',
+      codecs: ['h264', 'aac'],
+    });
+  });
+
+  it('does not open a local file named by an HLS playlist', async () => {
+    const error = await probeError(probe(playlist));
+    expect(error.code).toBe('not_media');
+    expect(error.detail).toMatch(/^format hls is not an audio\/video container/);
+  });
+
+  it('does not open a local file named by an ffconcat list', async () => {
+    const error = await probeError(probe(concatList));
+    expect(error.code).toBe('not_media');
+    expect(error.detail).toMatch(/^format concat is not an audio\/video container/);
   });
 });
 

@@ -61,6 +61,20 @@ describe('sniffMediaType', () => {
     await expect(sniffMediaType(text.subarray(0, 4095))).resolves.toHaveProperty('mediaType', 'text/plain');
   });
 
+  it('recognises HTML in a legacy encoding, which is not UTF-8', async () => {
+    const cp1251 = Buffer.concat([
+      Buffer.from('<!DOCTYPE html>\n<html><head><title>'),
+      Buffer.from([0xca, 0xe8, 0xbf, 0xe2]), // "Київ" in windows-1251
+      Buffer.from('</title>'),
+    ]);
+    await expect(sniffMediaType(cp1251)).resolves.toStrictEqual({ mediaType: 'text/html', kind: 'page' });
+    // Not UTF-8 and not starting with a tag: still unknown bytes.
+    await expect(sniffMediaType(Buffer.from([0xca, 0xe8, 0x3c, 0x70, 0x3e]))).resolves.toHaveProperty(
+      'mediaType',
+      'application/octet-stream',
+    );
+  });
+
   it('calls unknown binary, NUL-laden text and empty input application/octet-stream', async () => {
     const binary = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37 + 11) % 256));
     const octet = { mediaType: 'application/octet-stream', kind: 'document' };
