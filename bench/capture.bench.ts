@@ -4,16 +4,15 @@
 //      captured end to end by runCapture() for a source row of the bench database (guarded
 //      fetcher → SHA-256 → LocalBlobStore with fsync, ledger events) — MB/s vs
 //      `openssl dgst -sha256` of the same file, in alternating rounds — target ratio ≥ 0.6×;
-//      then a breakdown of where the capture's time goes (hash in memory, the blob store
-//      without network, the fetch without store, fetchToStore timed chunk by chunk, CPU of
-//      this process and of the origin) and a what-if put() with batched, pipelined writes and
-//      write-back overlapped with the download (bench/lib/put-variant.ts, not the code in src/);
+//      then a breakdown of where the capture's time goes (hash in memory, the fetch alone,
+//      fetch + hash, the blob store alone, fetchToStore; CPU of this process and of the origin);
 //   2. 1,000 sources of 100 KB each requested (requestCapture + enqueueCapture) and captured
 //      through the real queue, the real workers (startWorkers + the real handlers) and the real
 //      sequencer — sources/s and p50/p99 requested → captured vs a bare BullMQ worker that does
 //      nothing, at the same concurrency on the same Redis (1,000 no-op jobs: jobs/s and p50/p99
 //      enqueue → completed).
-// The origin server runs as its own process; the capture, workers and producers run in this one.
+// The origin server (bench/lib/file-server.py, sendfile) runs as its own process; the capture,
+// workers and producers run in this one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -31,7 +30,7 @@ import { fetchToStore } from '../src/capture/fetch-to-store.ts';
 import { type CaptureDeps, runCapture } from '../src/capture/run-capture.ts';
 import { type Config, parseConfig } from '../src/config/env.ts';
 import { type AppContext, createContext } from '../src/context.ts';
-import type { GuardedFetcher, GuardedResponse } from '../src/fetch/guarded-fetcher.ts';
+import type { GuardedFetcher } from '../src/fetch/guarded-fetcher.ts';
 import { createInvestigation } from '../src/investigations/investigations.service.ts';
 import { startSequencer } from '../src/processes/sequencer.ts';
 import { retention } from '../src/queue/queues.ts';
@@ -43,10 +42,8 @@ import { handlers } from '../workers/handlers.ts';
 import { startWorkers } from '../workers/worker-runner.ts';
 import { createBenchResources, describeServer } from './lib/bench-db.ts';
 import { type CpuShare, cpuMeter, describeCpu, gcMeter, reportMachineBefore } from './lib/cpu.ts';
-import { BENCH_MAGIC } from './lib/file-server.ts';
 import { fixedCount, sleep, until } from './lib/load.ts';
 import { formatBytes, type NumberOption, openBench, usage } from './lib/options.ts';
-import { putVariant, type VariantOptions } from './lib/put-variant.ts';
 import {
   latencyLine,
   ms,
@@ -75,27 +72,6 @@ const spec = {
     quick: 1,
     help: 'alternating openssl / capture rounds of the big file (medians compared)',
   },
-  readChunk: {
-    name: 'read-chunk',
-    full: 2 ** 20,
-    quick: 2 ** 20,
-    bytes: true,
-    help: "origin server's read size for the big file",
-  },
-  variantBatch: {
-    name: 'variant-batch',
-    full: 2 ** 20,
-    quick: 2 ** 20,
-    bytes: true,
-    help: 'what-if put (bench/lib/put-variant.ts): bytes per writev',
-  },
-  variantSync: {
-    name: 'variant-sync',
-    full: 64 * 2 ** 20,
-    quick: 16 * 2 ** 20,
-    bytes: true,
-    help: 'what-if put: datasync every this many bytes written',
-  },
   sources: { name: 'sources', full: 1000, quick: 100, help: 'sources captured through the queue (step 2)' },
   sourceBytes: {
     name: 'source-bytes',
@@ -120,8 +96,9 @@ const spec = {
 
 type Sizes = { [K in keyof typeof spec]: number };
 
-const projectRoot = fileURLToPath(new URL('../', import.meta.url));
-const serverScript = fileURLToPath(new URL('./lib/file-server.ts', import.meta.url));
+const serverScript = fileURLToPath(new URL('./lib/file-server.py', import.meta.url));
+/** First bytes of every body served (binary, no known signature: stored as a document). */
+const BENCH_MAGIC = Buffer.from([0x00, 0xc7, 0x1b, 0x0e, 0x4e, 0xc4, 0x00, 0x7f]);
 
 const say = (line = '') => console.log(line);
 const section = (title: string) => say(`\n=== ${title}`);
@@ -131,7 +108,6 @@ const secs = (s: number) => `${num(s, s < 10 ? 2 : 1)} s`;
 const mbps = (bytes: number, s: number) => bytes / 1e6 / s;
 const mbText = (v: number) => `${num(v, v < 100 ? 1 : 0)} MB/s`;
 const kib = (bytes: number) => `${num(bytes / 1024, bytes < 10_240 ? 1 : 0)} KiB`;
-const pct = (part: number, whole: number) => `${num((100 * part) / whole, 0)}%`;
 const median = (values: number[]) => summarize(values).p50;
 
 export const help = `npm run bench capture [-- --quick] [options]\n${usage(Object.values(spec))}`;
@@ -195,8 +171,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     phases.push(['page cache diagnostic', seconds(t)]);
 
     t = performance.now();
-    server = await startFileServer(file, sizes.sourceBytes, sizes.readChunk);
-    say(`origin server: pid ${server.pid} at ${server.origin} (read chunk ${formatBytes(sizes.readChunk)})`);
+    server = await startFileServer(file, sizes.sourceBytes);
+    say(
+      `origin server: pid ${server.pid} at ${server.origin} (python3 ${serverScript}: the big file by sendfile)`,
+    );
 
     const config = parseConfig({
       ...process.env,
@@ -324,11 +302,13 @@ interface FileServer {
   stop(): void;
 }
 
-async function startFileServer(file: string, sourceBytes: number, readChunk: number): Promise<FileServer> {
+async function startFileServer(file: string, sourceBytes: number): Promise<FileServer> {
   const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', serverScript, file, String(sourceBytes), String(readChunk)],
-    { cwd: projectRoot, stdio: ['pipe', 'pipe', 'inherit'] },
+    'python3',
+    [serverScript, file, String(sourceBytes), BENCH_MAGIC.toString('hex')],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
   );
   const lines = createInterface({ input: child.stdout! });
   const exited = once(child, 'exit').then(([code]) => {
@@ -497,57 +477,6 @@ async function captureOnce(
   return { seconds: s, sha256: item.sha256, kind: item.kind, timing, cpu, gc };
 }
 
-/** fetch → iterate, timing the wait for each chunk apart from the consumer's work on it. */
-interface ChunkTiming {
-  chunks: number;
-  bytes: number;
-  maxChunk: number;
-  /** Seconds spent waiting for the next chunk (network, parser, fetcher). */
-  wait: number;
-  /** Seconds the consumer held each chunk before asking for the next (hash, write). */
-  consumer: number;
-  /** performance.now() when the body ended. */
-  endedAt: number;
-}
-
-async function* timedBody(body: AsyncIterable<Buffer>, t: ChunkTiming): AsyncGenerator<Buffer> {
-  const it = body[Symbol.asyncIterator]();
-  for (;;) {
-    const a = performance.now();
-    const step = await it.next();
-    const b = performance.now();
-    t.wait += (b - a) / 1000;
-    if (step.done) {
-      t.endedAt = b;
-      return;
-    }
-    t.chunks++;
-    t.bytes += step.value.length;
-    t.maxChunk = Math.max(t.maxChunk, step.value.length);
-    const y = performance.now();
-    yield step.value; // suspended here while the consumer works on the chunk
-    t.consumer += (performance.now() - y) / 1000;
-  }
-}
-
-function chunkTimedFetcher(fetcher: GuardedFetcher, t: ChunkTiming): GuardedFetcher {
-  return {
-    async fetch(url, opts): Promise<GuardedResponse> {
-      const res = await fetcher.fetch(url, opts);
-      return { ...res, body: timedBody(res.body, t) };
-    },
-  };
-}
-
-const newChunkTiming = (): ChunkTiming => ({
-  chunks: 0,
-  bytes: 0,
-  maxChunk: 0,
-  wait: 0,
-  consumer: 0,
-  endedAt: 0,
-});
-
 async function* memoryChunks(size: number, chunk: number): AsyncGenerator<Buffer> {
   const block = randomBytes(Math.max(chunk, 2 ** 20));
   for (let at = 0; at < size; at += chunk) {
@@ -690,8 +619,8 @@ const indent = (text: string) =>
     .map((l) => `  ${l}`)
     .join('\n');
 
-/** Where a big capture's time goes: each stage alone, then fetchToStore timed per chunk,
- * then the what-if put (bench/lib/put-variant.ts). Wall time and CPU of each party. */
+/** Where a big capture's time goes: each stage alone, once, with the wall time and the CPU
+ * of this process and of the origin. */
 async function bigFileBreakdown(
   ctx: AppContext,
   deps: CaptureDeps,
@@ -707,7 +636,8 @@ async function bigFileBreakdown(
   const rows: string[][] = [
     ['stage', 'seconds', 'MB/s', 'vs openssl', 'CPU s this (sys) / origin', 'GC ms (major)'],
   ];
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<{ s: number; result: T }> => {
+  const info: { label: string; mb: number }[] = [];
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const meter = cpuMeter({ server: server.pid });
     const gcm = gcMeter();
     const t = performance.now();
@@ -723,179 +653,65 @@ async function bigFileBreakdown(
       cpuText(cpu),
       gcText(gc),
     ]);
-    return { s, result };
+    info.push({ label: name, mb: mbps(size, s) });
+    return result;
   };
   const url = `${server.origin}/big`;
+  /** A sink that takes each chunk during the read callback, as the blob store does. */
+  const sinkOf = (write: (chunk: Buffer) => void) => ({
+    write(chunk: Buffer) {
+      write(chunk);
+      return true;
+    },
+    drained: async () => {},
+  });
 
   // sha256 alone, in memory, 1 MiB updates: node's crypto is the same OpenSSL.
   const mib = randomBytes(2 ** 20);
-  const hash = await stage('sha256 in memory (node crypto, 1 MiB updates)', async () => {
+  await stage('sha256 in memory (node crypto, 1 MiB updates)', async () => {
     const h = createHash('sha256');
     for (let at = 0; at < size; at += mib.length) h.update(mib.subarray(0, Math.min(mib.length, size - at)));
     return h.digest('hex');
   });
 
-  // The network alone: the guarded fetch, body discarded.
-  const net = newChunkTiming();
-  const netRun = await stage('guarded fetch from the origin, body discarded', async () => {
-    const res = await chunkTimedFetcher(deps.fetcher, net).fetch(url);
-    for await (const _ of res.body) {
-      // discard
-    }
+  // The network alone: the guarded fetch, each chunk dropped.
+  let reads = 0;
+  await stage('guarded fetch from the origin, body dropped', async () => {
+    const res = await deps.fetcher.fetch(url);
+    await res.pipeTo(sinkOf(() => reads++));
   });
 
   // Network + hash, nothing stored.
   await stage('guarded fetch + sha256 (nothing stored)', async () => {
     const res = await deps.fetcher.fetch(url);
     const h = createHash('sha256');
-    for await (const chunk of res.body) h.update(chunk);
+    await res.pipeTo(sinkOf((chunk) => h.update(chunk)));
     return h.digest('hex');
   });
 
-  // The blob store alone (hash + write + fsync), fed from memory in the fetcher's chunk size
-  // and in 1 MiB chunks.
-  const meanChunk = Math.max(1, Math.round(net.bytes / Math.max(1, net.chunks)));
+  // The blob store alone (hash + write + fsync), fed from memory in 1 MiB chunks.
   const storeOnly = new LocalBlobStore(join(dir, 'store-only'));
-  for (const chunk of [meanChunk, 2 ** 20]) {
-    await pages.release();
-    const { result } = await stage(
-      `LocalBlobStore.put from memory, ${kib(chunk)} chunks (hash + write + fsync)`,
-      () => storeOnly.put(memoryChunks(size, chunk)),
-    );
-    pages.hold(storeOnly.pathOf(result.sha256));
-  }
-
-  // fetchToStore with each chunk's wait timed apart from the store's work on it (the extra
-  // generator hop per chunk changes how undici's chunks coalesce: its total is not the figure
-  // to compare; the rounds below are).
   await pages.release();
-  const ct = newChunkTiming();
-  let ftsEndAt = 0;
-  const fts = await stage('fetchToStore, chunk-timed (one more generator hop per chunk)', async () => {
-    const r = await fetchToStore(chunkTimedFetcher(deps.fetcher, ct), deps.blobs, `${url}?breakdown`, {
+  const stored = await stage('LocalBlobStore.put from memory, 1 MiB chunks (hash + write + fsync)', () =>
+    storeOnly.put(memoryChunks(size, 2 ** 20)),
+  );
+  pages.hold(storeOnly.pathOf(stored.sha256));
+
+  // fetchToStore as runCapture calls it, without the ledger.
+  await pages.release();
+  const fetched = await stage('fetchToStore (guarded fetch → LocalBlobStore.put)', () =>
+    fetchToStore(deps.fetcher, deps.blobs, `${url}?breakdown`, {
       maxBytes: ctx.config.FETCH_MAX_BYTES,
       tmpKey: 'bench-breakdown',
-    });
-    ftsEndAt = performance.now();
-    return r;
-  });
-  const fetched = fts.result;
+    }),
+  );
   pages.hold(await deps.blobs.withLocalFile(fetched.blob.sha256, async (p) => p));
   rows.push(['runCapture, median of the rounds', '', mbText(capMb), times(ratio(capMb, osslMb)), '', '']);
   say(indent(table(rows)));
-
-  // fetchToStore as runCapture calls it vs what-if put()s (bench/lib/put-variant.ts, not src/)
-  // fed by the same guarded fetch, in alternating rounds: single passes vary too much here.
-  const variant = (label: string, o: VariantOptions) => ({
-    label,
-    run: async () => {
-      const res = await deps.fetcher.fetch(`${url}?variant`);
-      const v = await putVariant(join(dir, 'variant'), res.body, o);
-      return {
-        path: v.file,
-        sha256: v.sha256,
-        note: `${num(v.writes)} writes, ${v.syncs} datasyncs, after the last chunk ${secs(v.tail)}`,
-      };
-    },
-  });
-  const contenders = [
-    {
-      label: 'fetchToStore (src: guarded fetch → hash → write each chunk → fsync → rename)',
-      run: async () => {
-        const r = await fetchToStore(deps.fetcher, deps.blobs, `${url}?plain`, {
-          maxBytes: ctx.config.FETCH_MAX_BYTES,
-          tmpKey: 'bench-plain',
-        });
-        return { path: await deps.blobs.withLocalFile(r.blob.sha256, async (p) => p), sha256: r.blob.sha256 };
-      },
-    },
-    variant(
-      `what-if put: ${formatBytes(sizes.variantBatch)} writev batches, hash ∥ write, final fsync only`,
-      {
-        batchBytes: sizes.variantBatch,
-        syncEveryBytes: 0,
-      },
-    ),
-    variant(`what-if put: same + datasync every ${formatBytes(sizes.variantSync)} during the download`, {
-      batchBytes: sizes.variantBatch,
-      syncEveryBytes: sizes.variantSync,
-    }),
-  ];
-  const walls = contenders.map(() => [] as number[]);
-  const cpuSelf = contenders.map(() => [] as number[]);
-  const cpuSys = contenders.map(() => [] as number[]);
-  const gcMs = contenders.map(() => [] as number[]);
-  const notes = contenders.map(() => '');
-  for (let r = 0; r < sizes.rounds; r++) {
-    for (const [i, c] of contenders.entries()) {
-      await pages.release();
-      const meter = cpuMeter({ server: server.pid });
-      const gcm = gcMeter();
-      const t = performance.now();
-      const out = await c.run();
-      const s = seconds(t);
-      const cpu = cpuSeconds(meter.stop());
-      gcMs[i]!.push(gcm.stop().ms);
-      pages.hold(out.path);
-      if (out.sha256 !== fetched.blob.sha256) throw new Error(`${c.label}: wrong sha256`);
-      walls[i]!.push(s);
-      cpuSelf[i]!.push(cpu.self);
-      cpuSys[i]!.push(cpu.selfSystem);
-      if ('note' in out && typeof out.note === 'string') notes[i] = out.note;
-    }
-  }
-  const medianMb = walls.map((w) => mbps(size, median(w)));
-  say(`\n  fetchToStore vs what-if put(), ${sizes.rounds} alternating round(s), medians:`);
-  say(
-    indent(
-      table([
-        [
-          'store path',
-          'seconds per round',
-          'MB/s',
-          'vs openssl',
-          'vs fetchToStore',
-          'CPU s this (sys)',
-          'GC ms',
-        ],
-        ...contenders.map((c, i) => [
-          c.label,
-          walls[i]!.map((w) => num(w, 2)).join(' / '),
-          mbText(medianMb[i]!),
-          times(ratio(medianMb[i]!, osslMb)),
-          times(ratio(medianMb[i]!, medianMb[0]!)),
-          `${num(median(cpuSelf[i]!), 2)} (${num(median(cpuSys[i]!), 2)})`,
-          num(median(gcMs[i]!), 0),
-        ]),
-      ]),
-    ),
-  );
-  const info = contenders.map((c, i) => ({
-    label: c.label
-      .replace('what-if put: ', 'what-if fetch + put: ')
-      .replace(/ \(src: .*\)$/, ' (src), median'),
-    mb: medianMb[i]!,
-  }));
-  const ftsS = fts.s;
-  const tail = (ftsEndAt - ct.endedAt) / 1000;
-  const hashS = Math.min(ct.consumer, hash.s);
-  say(
-    `  chunk-timed fetchToStore ${secs(ftsS)}: ${num(ct.chunks)} chunks (mean ${kib(ct.bytes / Math.max(1, ct.chunks))}, max ${kib(ct.maxChunk)}); ` +
-      `waiting for the next chunk ${secs(ct.wait)} (${pct(ct.wait, ftsS)}); put's loop holding a chunk ${secs(ct.consumer)} (${pct(ct.consumer, ftsS)}: ` +
-      `sha256 ≈ ${secs(hashS)}, write() awaits ≈ ${secs(ct.consumer - hashS)}); after the last chunk (fsync, rename, dir fsync) ${secs(tail)} (${pct(tail, ftsS)}); headers + rest ${secs(ftsS - ct.wait - ct.consumer - tail)}`,
-  );
-  say(
-    `  the network alone: ${num(net.chunks)} chunks (mean ${kib(net.bytes / Math.max(1, net.chunks))}) in ${secs(netRun.s)}, ${secs(net.wait)} of it waiting for them`,
-  );
-  for (const [i, note] of notes.entries()) if (note) say(`  ${contenders[i]!.label}: ${note} (last round)`);
+  say(`  the network alone: ${num(reads)} socket reads (mean ${kib(size / Math.max(1, reads))})`);
   const tmpLeft = await readdir(join(ctx.config.BLOB_DIR, 'tmp')).catch(() => []);
   if (tmpLeft.length > 0) say(`  !! ${tmpLeft.length} temporary file(s) left in BLOB_DIR/tmp`);
-  return {
-    info: [
-      ...info,
-      { label: 'fetchToStore chunk-timed, without its final fsync', mb: mbps(size, ftsS - tail) },
-    ],
-  };
+  return { info: info.slice(1) };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -62,7 +62,10 @@ export async function fetchToStore(
   }
   let blob: BlobWriteResult;
   try {
-    blob = await blobs.put(res.body, { maxBytes: opts.maxBytes, tmpKey: opts.tmpKey });
+    blob = await blobs.put(
+      { pipeTo: res.pipeTo },
+      { maxBytes: opts.maxBytes, tmpKey: opts.tmpKey, expectedBytes: res.contentLength },
+    );
   } catch (err) {
     if (err instanceof BlobTooLargeError)
       throw new FetchRefusedError('too_large', `response is larger than ${err.maxBytes} bytes`);

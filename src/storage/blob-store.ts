@@ -3,6 +3,7 @@
 // is stored once. Jobs and routes see only this interface, so an S3-compatible store can be
 // added beside the local one without touching them.
 import type { Readable } from 'node:stream';
+import type { ByteSource } from '../lib/byte-sink.ts';
 
 export interface BlobWriteResult {
   sha256: string;
@@ -16,6 +17,11 @@ export interface BlobWriteResult {
 export interface PutOptions {
   /** Stop and store nothing once more than this many bytes arrived. */
   maxBytes?: number;
+  /**
+   * How many bytes are expected (a Content-Length), if known: a big blob is hashed on a
+   * worker thread while it is written. Only a hint; maxBytes is the limit.
+   */
+  expectedBytes?: number;
   /**
    * Names the temporary file (`<tmpKey>.<uuid>.part`). A retried job passes the same key, so a
    * worker killed mid-write leaves a partial file that the retry removes instead of a stray one.
@@ -42,7 +48,8 @@ export class BlobTooLargeError extends Error {
 }
 
 export interface BlobStore {
-  put(source: AsyncIterable<Buffer | Uint8Array>, opts?: PutOptions): Promise<BlobWriteResult>;
+  /** Streams `source` (pulled or pushed) into the store, hashing it in the same pass. */
+  put(source: ByteSource, opts?: PutOptions): Promise<BlobWriteResult>;
   /** Size in bytes, or undefined when the blob is absent. */
   size(sha256: string): Promise<number | undefined>;
   read(sha256: string, range?: ByteRange): Readable;

@@ -1,12 +1,12 @@
 // The default blob store: a directory. Blobs live at <root>/sha256/ab/cd/<hash>; writes go to
 // <root>/tmp first, are fsynced, then renamed into place (rename is atomic on one file system),
 // so a reader never sees a partial blob and a crash leaves at most a temporary file.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { BatchedFileWriter } from './batched-writer.ts';
+import { type ByteSource, pump } from '../lib/byte-sink.ts';
 import {
   type BlobStore,
   BlobTooLargeError,
@@ -16,8 +16,11 @@ import {
   type PutOptions,
   SHA256_HEX,
 } from './blob-store.ts';
+import { BlockFileWriter } from './block-writer.ts';
 
 const TMP_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
+/** From this announced size on, the hash is computed on the hash worker (block-hasher.ts). */
+const WORKER_HASH_FROM_BYTES = 8 << 20;
 
 export class LocalBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -33,7 +36,7 @@ export class LocalBlobStore implements BlobStore {
     return path.join(this.root, 'sha256', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
-  async put(source: AsyncIterable<Buffer | Uint8Array>, opts: PutOptions = {}): Promise<BlobWriteResult> {
+  async put(source: ByteSource, opts: PutOptions = {}): Promise<BlobWriteResult> {
     await this.ready;
     if (opts.tmpKey !== undefined && !TMP_KEY.test(opts.tmpKey)) throw new Error('bad tmpKey');
     // Each writer has a file of its own, `<tmpKey>.<uuid>.part`. One shared path per key let a
@@ -47,36 +50,31 @@ export class LocalBlobStore implements BlobStore {
       this.tmpDir,
       opts.tmpKey === undefined ? `${randomUUID()}.part` : `${opts.tmpKey}.${randomUUID()}.part`,
     );
-    const hash = createHash('sha256');
-    const heads: Buffer[] = [];
+    const head = Buffer.allocUnsafe(HEAD_BYTES);
     let headLength = 0;
     let size = 0;
-    const file = await open(tmp, 'w');
-    const writer = new BatchedFileWriter(file);
+    // A blob announced as big is hashed on the hash worker, beside the download.
+    const hashInWorker = (opts.expectedBytes ?? 0) >= WORKER_HASH_FROM_BYTES;
+    const writer = await BlockFileWriter.create(tmp, { hashInWorker });
+    let sha256: string;
     try {
-      for await (const chunk of source) {
-        const buf = Buffer.isBuffer(chunk)
-          ? chunk
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        size += buf.length;
-        if (opts.maxBytes !== undefined && size > opts.maxBytes) throw new BlobTooLargeError(opts.maxBytes);
-        if (headLength < HEAD_BYTES) {
-          const part = buf.subarray(0, HEAD_BYTES - headLength);
-          heads.push(Buffer.from(part));
-          headLength += part.length;
-        }
-        hash.update(buf);
-        await writer.write(buf);
-      }
-      await writer.finish();
+      // One pass: each chunk is counted and copied into the writer (which hashes it) while
+      // the producer holds it (a fetch reuses its read buffer once write() returns).
+      await pump(source, {
+        write(chunk) {
+          size += chunk.length;
+          if (opts.maxBytes !== undefined && size > opts.maxBytes) throw new BlobTooLargeError(opts.maxBytes);
+          if (headLength < HEAD_BYTES) headLength += chunk.copy(head, headLength);
+          return writer.write(chunk);
+        },
+        drained: () => writer.drained(),
+      });
+      sha256 = await writer.finish();
     } catch (err) {
-      await writer.settle();
-      await file.close().catch(() => {});
+      await writer.abort();
       await unlink(tmp).catch(() => {});
       throw err;
     }
-    await file.close();
-    const sha256 = hash.digest('hex');
     if (opts.beforeCommit) {
       try {
         await opts.beforeCommit({ sha256, size });
@@ -89,12 +87,12 @@ export class LocalBlobStore implements BlobStore {
     const existing = await stat(target).catch(() => undefined);
     if (existing?.size === size) {
       await unlink(tmp);
-      return { sha256, size, head: Buffer.concat(heads), created: false };
+      return { sha256, size, head: head.subarray(0, headLength), created: false };
     }
     await mkdir(path.dirname(target), { recursive: true });
     await rename(tmp, target);
     await syncDirectory(path.dirname(target));
-    return { sha256, size, head: Buffer.concat(heads), created: true };
+    return { sha256, size, head: head.subarray(0, headLength), created: true };
   }
 
   /** Removes the partial files of earlier writers of `tmpKey`. */
