@@ -34,6 +34,8 @@ export interface GuardedFetcherOptions {
   userAgent: string;
   /** Name resolution; default dns.lookup({ all: true }). Injectable to stage DNS answers. */
   resolve?: (hostname: string) => Promise<string[]>;
+  /** Trusted CA certificates (PEM) instead of Node's bundle: tests, or a newsroom's own CA. */
+  ca?: string[];
 }
 
 export interface FetchOptions {
@@ -174,6 +176,7 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
               ...common,
               servername: net.isIP(hostname) === 0 ? hostname : undefined,
               ALPNProtocols: ['http/1.1'],
+              ...(options.ca ? { ca: options.ca } : {}),
             })
           : net.connect(common);
       const settle = (err?: unknown) => {

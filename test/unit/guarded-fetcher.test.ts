@@ -1,8 +1,14 @@
 // Real HTTP servers on loopback, no mocks. `allowed` and `other` are opened by the
 // allow-list (ip:port entries); `forbidden` is a loopback server nobody may reach, and
 // its request counter must stay 0 whatever trick a URL or a redirect uses.
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -445,5 +451,100 @@ describe('guarded fetcher: URLs', () => {
     ['http://user:pw@example.com/', 'bad_url'],
   ] as const)('refuses %s (%s)', async (url, code) => {
     await refused(makeFetcher().fetch(url), code);
+  });
+});
+
+describe('guarded fetcher: TLS', () => {
+  // A certificate for named.test made by openssl for this run; the fetcher trusts it only when
+  // given it as `ca`, so Node's own bundle is what refuses it otherwise.
+  const dir = mkdtempSync(join(tmpdir(), 'claimtrail-tls-'));
+  let cert = '';
+  let key = '';
+  let server: https.Server;
+  let port = 0;
+  let requests = 0;
+  const big = randomBytes(5 * 1024 * 1024 + 17);
+
+  beforeAll(async () => {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=named.test',
+        '-addext',
+        'subjectAltName=DNS:named.test',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    server = https.createServer({ cert, key }, (req, res) => {
+      requests += 1;
+      if (req.url === '/big') res.writeHead(200, { 'content-length': String(big.length) }).end(big);
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end('hello over tls');
+    });
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tlsFetcher = (ca?: string[]) =>
+    makeFetcher({
+      allowlist: [`127.0.0.1:${port}`],
+      resolve: async () => ['127.0.0.1'],
+      maxBytes: 16 * 1024 * 1024,
+      ...(ca ? { ca } : {}),
+    });
+
+  it('refuses a certificate nobody vouches for, before any request', async () => {
+    const before = requests;
+    await refused(tlsFetcher().fetch(`https://named.test:${port}/`), 'tls_error');
+    expect(requests).toBe(before);
+  });
+
+  it('refuses a trusted certificate for another name', async () => {
+    const before = requests;
+    await refused(tlsFetcher([cert]).fetch(`https://other.test:${port}/`), 'tls_error');
+    expect(requests).toBe(before);
+  });
+
+  it('fetches over TLS from a trusted certificate for the name', async () => {
+    const res = await tlsFetcher([cert]).fetch(`https://named.test:${port}/`);
+    expect(res.status).toBe(200);
+    expect((await readAll(res)).toString()).toBe('hello over tls');
+  });
+
+  it('streams a large body over TLS into a sink that pauses it', async () => {
+    const res = await tlsFetcher([cert]).fetch(`https://named.test:${port}/big`);
+    const hash = createHash('sha256');
+    let writes = 0;
+    await res.pipeTo({
+      write(chunk) {
+        hash.update(chunk);
+        writes += 1;
+        return writes % 4 !== 0; // every fourth chunk: wait
+      },
+      drained: () => new Promise((resolve) => setTimeout(resolve, 2)),
+    });
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
   });
 });
