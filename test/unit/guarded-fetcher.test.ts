@@ -11,13 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createGuardedFetcher,
-  FetchRefusedError,
-  FetchTransientError,
-  type GuardedFetcherOptions,
-  type GuardedResponse,
-} from '../../src/fetch/guarded-fetcher.ts';
+import { createGuardedFetcher, type GuardedFetcherOptions } from '../../src/fetch/guarded-fetcher.ts';
+import { failure, readAll, refused, transient } from '../helpers/fetch-results.ts';
 
 interface Fixture {
   port: number;
@@ -141,38 +136,6 @@ function makeFetcher(overrides: Partial<GuardedFetcherOptions> = {}) {
     userAgent: 'claimtrail-test/1',
     ...overrides,
   });
-}
-
-async function readAll(res: GuardedResponse): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of res.body) parts.push(chunk);
-  return Buffer.concat(parts);
-}
-
-async function failure(work: Promise<unknown>): Promise<unknown> {
-  try {
-    await work;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the fetch to fail');
-}
-
-async function refused(work: Promise<unknown>, code: FetchRefusedError['code']): Promise<FetchRefusedError> {
-  const err = await failure(work);
-  expect(err).toBeInstanceOf(FetchRefusedError);
-  expect(err).toMatchObject({ code, permanent: true });
-  return err as FetchRefusedError;
-}
-
-async function transient(
-  work: Promise<unknown>,
-  code: FetchTransientError['code'],
-): Promise<FetchTransientError> {
-  const err = await failure(work);
-  expect(err).toBeInstanceOf(FetchTransientError);
-  expect(err).toMatchObject({ code, permanent: false });
-  return err as FetchTransientError;
 }
 
 describe('guarded fetcher: allowed fetches', () => {

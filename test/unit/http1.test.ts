@@ -5,13 +5,7 @@
 import { createHash } from 'node:crypto';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createGuardedFetcher,
-  FetchRefusedError,
-  FetchTransientError,
-  type GuardedFetcherOptions,
-  type GuardedResponse,
-} from '../../src/fetch/guarded-fetcher.ts';
+import { createGuardedFetcher, type GuardedFetcherOptions } from '../../src/fetch/guarded-fetcher.ts';
 import { type BodyDecoder, bodyDecoder } from '../../src/fetch/http1-body.ts';
 import {
   type BodyFraming,
@@ -22,6 +16,7 @@ import {
   type ResponseHead,
 } from '../../src/fetch/http1-head.ts';
 import type { ByteSink } from '../../src/lib/byte-sink.ts';
+import { readAll, refused, transient } from '../helpers/fetch-results.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -754,39 +749,6 @@ function makeFetcher(overrides: Partial<GuardedFetcherOptions> = {}) {
     userAgent: 'claimtrail-test/1',
     ...overrides,
   });
-}
-
-async function readAll(res: GuardedResponse): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of res.body) parts.push(chunk);
-  return Buffer.concat(parts);
-}
-
-async function failure(work: Promise<unknown>): Promise<unknown> {
-  try {
-    await work;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a failure');
-}
-
-async function refused(work: Promise<unknown>, code: FetchRefusedError['code'], detail?: string | RegExp) {
-  const err = await failure(work);
-  expect(err).toBeInstanceOf(FetchRefusedError);
-  expect(err).toMatchObject({ code, permanent: true });
-  if (detail !== undefined) expect((err as FetchRefusedError).detail).toMatch(detail);
-}
-
-async function transient(
-  work: Promise<unknown>,
-  code: FetchTransientError['code'],
-  detail?: string | RegExp,
-) {
-  const err = await failure(work);
-  expect(err).toBeInstanceOf(FetchTransientError);
-  expect(err).toMatchObject({ code, permanent: false });
-  if (detail !== undefined) expect((err as FetchTransientError).detail).toMatch(detail);
 }
 
 describe('http/1.1 end to end: framing', () => {
