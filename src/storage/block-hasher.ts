@@ -46,7 +46,8 @@ let nextId = 1;
 
 function hashWorker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true });
+  // No inherited execArgv (a TypeScript loader, --input-type=module): the source is plain CommonJS.
+  const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
   w.unref();
   w.on('message', (reply: Reply) => {
     const key = `${reply.id}:${reply.seq}`;

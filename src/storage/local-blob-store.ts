@@ -29,6 +29,7 @@ export class LocalBlobStore implements BlobStore {
   constructor(readonly root: string) {
     this.tmpDir = path.join(root, 'tmp');
     this.ready = mkdir(this.tmpDir, { recursive: true }).then(() => undefined);
+    this.ready.catch(() => {}); // seen by put() and sweepTemporary(), not an unhandled rejection
   }
 
   pathOf(sha256: string): string {
@@ -89,9 +90,15 @@ export class LocalBlobStore implements BlobStore {
       await unlink(tmp);
       return { sha256, size, head: head.subarray(0, headLength), created: false };
     }
-    await mkdir(path.dirname(target), { recursive: true });
+    const dir = path.dirname(target);
+    const made = await mkdir(dir, { recursive: true });
     await rename(tmp, target);
-    await syncDirectory(path.dirname(target));
+    // The new entry must survive a power loss: the blob's in its directory, and each directory
+    // just made (sha256/ab, sha256/ab/cd) in its parent.
+    for (let d = dir; ; d = path.dirname(d)) {
+      await syncDirectory(d);
+      if (made === undefined || d === path.dirname(made) || d === this.root) break;
+    }
     return { sha256, size, head: head.subarray(0, headLength), created: true };
   }
 
@@ -124,8 +131,12 @@ export class LocalBlobStore implements BlobStore {
       const p = path.join(this.tmpDir, name);
       const s = await stat(p).catch(() => undefined);
       if (s && Date.now() - s.mtimeMs > olderThanMs) {
-        await unlink(p).catch(() => {});
-        removed++;
+        try {
+          await unlink(p);
+          removed++;
+        } catch {
+          // gone already (renamed into place, another sweep) or not a file: nothing removed
+        }
       }
     }
     return removed;

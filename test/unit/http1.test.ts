@@ -17,21 +17,16 @@ import {
 } from '../../src/fetch/http1-head.ts';
 import type { ByteSink } from '../../src/lib/byte-sink.ts';
 import { readAll, refused, transient } from '../helpers/fetch-results.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** Deterministic PRNG (mulberry32): the same "random" splits on every run. */
+/** Deterministic floats in [0, 1): the same "random" splits on every run. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 /** Runs `fn`, which must throw an HttpProtocolError whose message matches. */
