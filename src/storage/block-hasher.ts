@@ -1,7 +1,7 @@
 // SHA-256 of a blob computed on a worker thread, block by block, while the main thread reads
 // the network and the disk writes earlier blocks: a 1 GiB capture's hash (~0.7 s of CPU) then
 // runs beside the download instead of inside it. One worker per process, started on first use
-// and unref'd while idle; each block's memory is transferred to it and back, not copied.
+// and unref'd while idle; it reads the blocks' shared memory in place.
 import { Worker } from 'node:worker_threads';
 import type { Block } from './blocks.ts';
 
@@ -9,14 +9,16 @@ import type { Block } from './blocks.ts';
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const blocks = new Map();
 const hashes = new Map();
 parentPort.on('message', (m) => {
   try {
+    if (m.memory) blocks.set(m.block, new Uint8Array(m.memory));
     if (m.op === 'update') {
       let hash = hashes.get(m.id);
       if (!hash) hashes.set(m.id, (hash = createHash('sha256')));
-      hash.update(new Uint8Array(m.memory, 0, m.length));
-      parentPort.postMessage({ id: m.id, seq: m.seq, memory: m.memory }, [m.memory]);
+      hash.update(blocks.get(m.block).subarray(0, m.length));
+      parentPort.postMessage({ id: m.id, seq: m.seq });
     } else if (m.op === 'digest') {
       const hash = hashes.get(m.id) ?? createHash('sha256');
       hashes.delete(m.id);
@@ -33,7 +35,6 @@ parentPort.on('message', (m) => {
 interface Reply {
   id: number;
   seq: number;
-  memory?: ArrayBuffer;
   sha256?: string;
   error?: string;
 }
@@ -41,6 +42,7 @@ interface Reply {
 type Pending = { resolve: (reply: Reply) => void; reject: (err: Error) => void };
 
 let worker: Worker | undefined;
+const known = new Set<number>(); // blocks whose memory the worker has
 const pending = new Map<string, Pending>();
 let nextId = 1;
 
@@ -58,7 +60,10 @@ function hashWorker(): Worker {
     else p?.resolve(reply);
   });
   const lost = (err: Error) => {
-    if (worker === w) worker = undefined;
+    if (worker === w) {
+      worker = undefined;
+      known.clear();
+    }
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
@@ -73,14 +78,14 @@ export class BlockHasher {
   private readonly id = nextId++;
   private seq = 0;
 
-  /**
-   * Hashes the first `length` bytes of `block`. Its memory is the worker's until this
-   * resolves, when `block.buffer` is usable again.
-   */
+  /** Hashes the first `length` bytes of `block`; resolves when the worker is done with it. */
   async update(block: Block, length: number): Promise<void> {
-    const memory = block.buffer.buffer as ArrayBuffer;
-    const reply = await this.call({ op: 'update', memory, length }, [memory]);
-    block.buffer = Buffer.from(reply.memory!);
+    const message: Record<string, unknown> = { op: 'update', block: block.id, length };
+    if (!known.has(block.id)) {
+      message.memory = block.memory; // shared once, never copied
+      known.add(block.id);
+    }
+    await this.call(message);
   }
 
   /** The hex digest of everything given; the hasher is spent afterwards. */
@@ -94,13 +99,13 @@ export class BlockHasher {
     worker?.postMessage({ op: 'drop', id: this.id });
   }
 
-  private call(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  private call(message: Record<string, unknown>): Promise<Reply> {
     const w = hashWorker();
     const seq = this.seq++;
     return new Promise<Reply>((resolve, reject) => {
       if (pending.size === 0) w.ref(); // a reply is awaited: keep the process alive for it
       pending.set(`${this.id}:${seq}`, { resolve, reject });
-      w.postMessage({ ...message, id: this.id, seq }, transfer);
+      w.postMessage({ ...message, id: this.id, seq });
     });
   }
 }

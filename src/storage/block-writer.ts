@@ -3,9 +3,9 @@
 // blocks queue up and go to the file in one writev of up to 8 MiB while the next ones fill, one
 // write at a time, with a datasync every 64 MiB so that the final fsync does not have to write
 // the whole file at once; the producer is asked to wait once 16 blocks are in use.
-// With `hashInWorker`, each full block is hashed on the hash worker (block-hasher.ts) before it
-// is written, while the main thread goes on reading the socket: on a 1 GiB download this took
-// the hash (~0.7 s of CPU) off the thread that reads (bench/capture.bench.ts: 0.54× → 0.63× of
+// With `hashInWorker`, each full block is hashed on the hash worker (block-hasher.ts) while it
+// is written, and the main thread goes on reading the socket: on a 1 GiB download this took
+// the hash (~0.7 s of CPU) off the thread that reads (bench/capture.bench.ts: 0.54× → 0.75× of
 // openssl). Otherwise each chunk is hashed as it is written (small blobs: no round trip).
 // (O_DIRECT writes were tried too: ext4 serialises writes that extend a file, so one write at a
 // time plus the final flush gave ~550 MB/s durable on this VM's disk, where page-cache
@@ -14,7 +14,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { ByteSink } from '../lib/byte-sink.ts';
 import { BlockHasher } from './block-hasher.ts';
-import { BLOCK_BYTES, type Block, giveBlock, takeBlock } from './blocks.ts';
+import { BLOCK_BYTES, type Block, copyInto, giveBlock, takeBlock } from './blocks.ts';
 
 /** Blocks per write (one writev of up to 8 MiB). */
 const BLOCKS_PER_WRITE = 8;
@@ -88,7 +88,8 @@ export class BlockFileWriter implements ByteSink {
         this.block = takeBlock();
         this.held++;
       }
-      const copied = chunk.copy(this.block.buffer, this.filled, at);
+      const copied = Math.min(BLOCK_BYTES - this.filled, chunk.length - at);
+      copyInto(this.block, this.filled, chunk.subarray(at, at + copied));
       this.filled += copied;
       at += copied;
       if (this.filled === BLOCK_BYTES) this.enqueue();
@@ -160,7 +161,6 @@ export class BlockFileWriter implements ByteSink {
   }
 
   private async writeBatch(batch: Filled[], position: number, bytes: number): Promise<void> {
-    await batch.at(-1)?.hashed; // the worker hashes in order; a block is back once hashed
     await writeAll(
       this.file,
       batch.map((f) => f.block.buffer.subarray(0, f.length)),

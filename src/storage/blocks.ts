@@ -1,14 +1,16 @@
-// 1 MiB blocks that a blob write fills, pooled for the life of the process (the pool grows to
-// the peak number of blocks in use at once and no further). Each block is its own ArrayBuffer,
-// so it can be handed to the hash worker (block-hasher.ts) and back without a copy. (Shared
-// memory was tried first: copying into a SharedArrayBuffer goes through V8's atomic-safe copy,
-// which cost ~0.6 s per GiB here against ~0.1 s into an ordinary one.)
+// 1 MiB blocks of shared memory that a blob write fills, pooled for the life of the process
+// (the pool grows to the peak number of blocks in use at once and no further). The hash worker
+// (block-hasher.ts) reads a block in place, so nothing is copied or transferred to it.
+// (Transferring ordinary ArrayBuffers to the worker and back was measured too: every transfer
+// made a new buffer object, and a 1 GiB capture paid 10–18 major GCs for them.)
 
 export const BLOCK_BYTES = 1 << 20;
 
 export interface Block {
-  /** Replaced when the block comes back from the hash worker (a transfer detaches it). */
-  buffer: Buffer;
+  /** Stable id: the hash worker is sent each block's memory once. */
+  readonly id: number;
+  readonly memory: SharedArrayBuffer;
+  readonly buffer: Buffer;
 }
 
 const free: Block[] = [];
@@ -17,12 +19,21 @@ let allocated = 0;
 export function takeBlock(): Block {
   const block = free.pop();
   if (block) return block;
-  allocated++;
-  return { buffer: Buffer.from(new ArrayBuffer(BLOCK_BYTES)) };
+  const memory = new SharedArrayBuffer(BLOCK_BYTES);
+  return { id: allocated++, memory, buffer: Buffer.from(memory) };
 }
 
 export function giveBlock(block: Block): void {
-  if (block.buffer.byteLength === BLOCK_BYTES) free.push(block); // a lost (detached) one is dropped
+  free.push(block);
+}
+
+/**
+ * Copies `source` into `block` at `offset`. Buffer#copy into shared memory goes through V8's
+ * atomic-safe element copy, which cost ~0.6 s per GiB in a capture here; Buffer#fill with a
+ * buffer of the range's exact length is a plain memcpy in Node's C++.
+ */
+export function copyInto(block: Block, offset: number, source: Buffer): void {
+  if (source.length > 0) block.buffer.fill(source, offset, offset + source.length);
 }
 
 /** Blocks allocated so far (for tests). */
