@@ -68,7 +68,7 @@ const spec = {
   },
   rounds: {
     name: 'rounds',
-    full: 3,
+    full: 5,
     quick: 1,
     help: 'alternating openssl / capture rounds of the big file (medians compared)',
   },
