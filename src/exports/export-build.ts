@@ -13,7 +13,7 @@ import { writeBag } from './bag-export.ts';
 import { csvLines } from './csv-export.ts';
 import { distinctContent, type ExportInput } from './export-context.ts';
 import { unintegratedCount } from './export-ledger.ts';
-import { gatherScope } from './export-scope.ts';
+import { gatherScope, type SubjectHead } from './export-scope.ts';
 import { jsonChunks } from './json-export.ts';
 
 const VERSION = '0.1.0';
@@ -45,6 +45,11 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
     claimId: row.claimId ?? undefined,
     investigationId: row.investigationId,
   });
+  // The chains and lengths this export holds, recorded in its own chain (in the log) so the
+  // verifier can tell a complete chain from a truncated one; a retried build keeps the first
+  // attempt's record. The export's own chain, up to that record, goes in the export too.
+  const fixed = await fixScope(ctx, exportId, gathered.subjects);
+  gathered.subjects = [...fixed.subjects, fixed.exportChain];
   const deadline = Date.now() + INTEGRATION_WAIT_MS;
   while ((await unintegratedCount(pool, gathered.subjects)) > 0) {
     if (Date.now() > deadline)
@@ -159,4 +164,35 @@ export async function failExport(ctx: AppContext, exportId: string, reason: stri
       data: { reason: reason.slice(0, 2000) },
     });
   });
+}
+
+/** The export_scope record of this export: the one written earlier, or a new one. */
+async function fixScope(ctx: AppContext, exportId: string, subjects: SubjectHead[]) {
+  const earlier = await ctx.pool.query<{ seq: number; hash: string; data: { subjects: SubjectHead[] } }>(
+    `SELECT seq, encode(hash, 'hex') AS hash, (body::jsonb) -> 'data' AS data
+       FROM ledger_events
+      WHERE subject_type = 'export' AND subject_id = $1 AND type = 'export_scope'
+      ORDER BY seq LIMIT 1`,
+    [exportId],
+  );
+  const found = earlier.rows[0];
+  if (found) {
+    return {
+      subjects: found.data.subjects,
+      exportChain: { type: 'export' as const, id: exportId, length: found.seq, headHash: found.hash },
+    };
+  }
+  const recorded = subjects.map(({ type, id, length, headHash }) => ({ type, id, length, headHash }));
+  const event = await ctx.prisma.$transaction((tx) =>
+    appendEvent(tx, {
+      subject: { type: 'export', id: exportId },
+      type: 'export_scope',
+      actor: 'worker:export',
+      data: { subjects: recorded },
+    }),
+  );
+  return {
+    subjects,
+    exportChain: { type: 'export' as const, id: exportId, length: event.seq, headHash: event.hash },
+  };
 }

@@ -133,6 +133,21 @@ export const eventCatalogue = {
       includeContent: z.boolean(),
     }),
   ],
+  // The chains an export holds, each at its length and head, fixed when its build starts. In
+  // the log, so a bag cannot drop a chain's last events and edit export.json to match.
+  export_scope: [
+    'export',
+    z.strictObject({
+      subjects: z.array(
+        z.strictObject({
+          type: z.string(),
+          id: z.string(),
+          length: z.number().int().nonnegative(),
+          headHash: sha256Hex.nullable(),
+        }),
+      ),
+    }),
+  ],
   export_completed: [
     'export',
     z.strictObject({

@@ -101,13 +101,17 @@ describe('BagIt export of the seed claim', () => {
     expect(info).toMatch(/Payload-Oxum: \d+\.\d+/);
   });
 
-  it('is recorded in the export’s own chain (requested, completed with its digest)', async () => {
+  it('is recorded in the export’s own chain (requested, its scope, completed with its digest)', async () => {
     const events = await ctx.prisma.ledgerEvent.findMany({
       where: { subjectType: 'export', subjectId: bag.id },
       orderBy: { seq: 'asc' },
     });
-    expect(events.map((e) => e.type)).toEqual(['export_requested', 'export_completed']);
-    expect(JSON.parse(events[1]!.body).data).toMatchObject({
+    expect(events.map((e) => e.type)).toEqual(['export_requested', 'export_scope', 'export_completed']);
+    // The scope record lists every exported chain but the export's own.
+    const scope = JSON.parse(events[1]!.body).data as { subjects: { type: string }[] };
+    expect(scope.subjects.length).toBeGreaterThan(0);
+    expect(scope.subjects.some((s) => s.type === 'export')).toBe(false);
+    expect(JSON.parse(events[2]!.body).data).toMatchObject({
       sha256: bag.status.sha256,
       size: bag.file.length,
     });
@@ -162,7 +166,7 @@ describe('an investigation as a bag', () => {
     const claims = await ctx.prisma.claim.count({ where: { investigationId } });
     const sources = await ctx.prisma.source.count({ where: { investigationId } });
     expect(report.summary).toMatchObject({ claims, sources, contentFiles: 0, includeContent: false });
-    expect(report.summary.subjects).toBe(1 + claims + sources);
+    expect(report.summary.subjects).toBe(1 + claims + sources + 1); // + the export's own chain
   });
 });
 

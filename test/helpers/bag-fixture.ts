@@ -224,7 +224,17 @@ export async function buildFixtureBag(dir: string, options: FixtureOptions = {})
     });
     return c;
   });
-  const chains = [ci, cc, ...sources];
+  const headOf = (c: ReturnType<typeof chain>) => ({
+    type: c.events[0]!.subject.type,
+    id: c.events[0]!.subject.id,
+    length: c.events.length,
+    headHash: c.events.at(-1)!.hash,
+  });
+  // The export's own chain, ending with the record of what it holds (as buildExport writes it).
+  const ce = chain({ type: 'export', id: exportId }, new Date(t0.getTime() + 3_600_000));
+  ce.add('export_requested', { scope: { claimId: claim.id }, format: 'bagit', includeContent }, editor);
+  ce.add('export_scope', { subjects: [ci, cc, ...sources].map(headOf) }, 'worker:export');
+  const chains = [ci, cc, ...sources, ce];
   const events = chains.flatMap((c) => c.events);
 
   // The log: other investigations' events around ours, ours interleaved across subjects.
@@ -250,12 +260,7 @@ export async function buildFixtureBag(dir: string, options: FixtureOptions = {})
   }
   const checkpoint = signCheckpoint({ origin, size: treeSize, rootHash }, keys.signerKey);
 
-  const subjects = chains.map((c) => ({
-    type: c.events[0]!.subject.type,
-    id: c.events[0]!.subject.id,
-    length: c.events.length,
-    headHash: c.events.at(-1)!.hash,
-  }));
+  const subjects = chains.map(headOf);
   const evidenceDoc = [
     ...evidence.map(({ bytes: _, ...e }) => ({
       ...e,

@@ -46,6 +46,8 @@ interface ProofItem {
 export interface LedgerResult {
   events: number;
   proofsVerified: number;
+  /** The last line of each `export` subject's chain when that chain checked out (scope-check.ts). */
+  exportChainEnds: Map<string, string>;
 }
 
 /** How far ahead out-of-step proofs and events are looked for. */
@@ -165,8 +167,10 @@ async function* ledgerEvents(
       }
       head = hash;
       counts.events++;
+      if (s.type === 'export' && !broken) counts.exportChainEnds.set(s.id, decodeUtf8(line.bytes) ?? '');
       yield { kind: 'event', label: at, where, hash };
     }
+    if (broken) counts.exportChainEnds.delete(s.id);
     if (s.length !== undefined && count !== s.length) {
       problems.add(
         `${path} holds ${count} events, but export.json says subject ${label} has length ${s.length}`,
@@ -221,7 +225,7 @@ export async function checkLedger(
   problems: Problems,
   options: { pairProofs: boolean } = { pairProofs: true },
 ): Promise<LedgerResult> {
-  const result: LedgerResult = { events: 0, proofsVerified: 0 };
+  const result: LedgerResult = { events: 0, proofsVerified: 0, exportChainEnds: new Map() };
   const listed = new Set<string>();
   for (const s of subjects) {
     try {

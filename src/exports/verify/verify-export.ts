@@ -33,6 +33,9 @@
  * - Ledger: each listed subject has its file (optional for length 0) and no other ledger file
  *   exists; each line is canonical, seq runs 1..n, prev links to the previous line's hash (null
  *   for seq 1), the body names the file's subject; length and headHash match export.json.
+ * - Scope: export.json lists the export's own chain, which ends with its export_scope record
+ *   (proven in the log like every event), and the record lists exactly export.json's other
+ *   subjects with the same lengths and heads — so no chain can be cut short unnoticed.
  * - Content (includeContent): data/content/<sha256> exists for every evidence sha256, hashes to
  *   its name and has the evidence's size; no unreferenced content file.
  * - Log: the checkpoint opens with the bundled key; with pinnedKey, the bundled key is that key
@@ -58,6 +61,7 @@ import { type ExportDoc, readExportDoc } from './export-doc.ts';
 import { checkLedger, type SubjectEntry } from './ledger-check.ts';
 import { checkLog, keyId } from './log-check.ts';
 import { Problems } from './problems.ts';
+import { checkScopeRecord } from './scope-check.ts';
 
 export interface ExportSummary {
   bagName: string | null;
@@ -249,6 +253,7 @@ export async function verifyExport(
     const ledger = await checkLedger(bag, subjects, log.checkpoint, problems, { pairProofs: doc !== null });
     summary.events = ledger.events;
     summary.proofsVerified = ledger.proofsVerified;
+    if (doc) checkScopeRecord(doc, ledger.exportChainEnds.get(doc.exportId), problems);
     summary.contentFiles = await checkContent(bag, doc, problems);
     const payload = await checkPayload(bag, manifest, info.oxum, problems);
     summary.payloadFiles = payload.files;

@@ -63,7 +63,7 @@ describe('claimtrail verify-export', () => {
     ]);
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toContain(`export bag ${good.bagName}`);
-    expect(plain.stdout).toContain(`${good.events.length} ledger events in 4 subjects`);
+    expect(plain.stdout).toContain(`${good.events.length} ledger events in 5 subjects`);
     expect(plain.stdout).toContain(`tree size ${good.treeSize}`);
     expect(plain.stdout).toContain('pass --key to pin it');
     expect(plain.stdout.trimEnd().split('\n').at(-1)).toBe('OK');

@@ -67,7 +67,7 @@ describe('verifyExport on a good bag', () => {
       evidence: 4,
       contentFiles: 3,
       events: good.events.length,
-      subjects: 4,
+      subjects: 5, // four chains and the export's own
       proofsVerified: good.events.length,
       treeSize: good.treeSize,
       origin: good.origin,
@@ -166,6 +166,67 @@ describe('verifyExport catches tampering', () => {
     expectProblem(report, /proofs\.jsonl line \d+: proof for hash [0-9a-f]{64} is out of place/);
   });
 
+  it("a chain's last event, its proof and export.json all cut to match: the export_scope record in the log still tells", async () => {
+    const subject = claimSubject();
+    const file = ledgerPath(subject);
+    const path = await tampered((c) => {
+      let dropped = '';
+      let newHead = '';
+      editLines(c, file, (lines) => {
+        dropped = sha256Hex(lines.at(-1)!);
+        newHead = sha256Hex(lines.at(-2)!);
+        return lines.slice(0, -1);
+      });
+      editLines(c, PROOFS_FILE, (lines) => lines.filter((l) => !l.includes(dropped)));
+      const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
+      for (const s of doc.subjects)
+        if (s.id === subject.id) Object.assign(s, { length: s.length - 1, headHash: newHead });
+      c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
+    });
+    const report = await verifyExport(path);
+    const length = lengthOf(subject.id);
+    // Everything else is consistent: this is the one problem.
+    expect(report.problems).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^export\\.json says claim:${subject.id} has ${length - 1} events, head [0-9a-f]{64}; the export_scope record in the log says ${length} events, head `,
+        ),
+      ),
+    ]);
+  });
+
+  it("the export's own chain removed with its export.json entry, or cut before its export_scope record", async () => {
+    const own = { type: 'export', id: good.exportId };
+    const removed = await tampered((c) => {
+      const ownHashes = good.events.filter((e) => e.subject.type === 'export').map((e) => e.hash);
+      c.files.delete(ledgerPath(own));
+      editLines(c, PROOFS_FILE, (lines) => lines.filter((l) => !ownHashes.some((h) => l.includes(h))));
+      const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
+      doc.subjects = doc.subjects.filter((s: { type: string }) => s.type !== 'export');
+      c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
+    });
+    expect((await verifyExport(removed)).problems).toEqual([
+      expect.stringMatching(/^export\.json does not list the export's own chain \(export:exp_/),
+    ]);
+    const cut = await tampered((c) => {
+      let dropped = '';
+      let newHead = '';
+      editLines(c, ledgerPath(own), (lines) => {
+        dropped = sha256Hex(lines.at(-1)!);
+        newHead = sha256Hex(lines.at(-2)!);
+        return lines.slice(0, -1);
+      });
+      editLines(c, PROOFS_FILE, (lines) => lines.filter((l) => !l.includes(dropped)));
+      const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
+      for (const s of doc.subjects)
+        if (s.type === 'export') Object.assign(s, { length: s.length - 1, headHash: newHead });
+      c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
+    });
+    expect((await verifyExport(cut)).problems).toEqual([
+      expect.stringMatching(/^the last event of export:exp_\S+ is not its export_scope record$/),
+    ]);
+  });
+
   it('two ledger lines swapped, manifests recomputed', async () => {
     const subject = claimSubject();
     const path = await tampered((c) =>
@@ -235,6 +296,12 @@ describe('verifyExport catches tampering', () => {
       expect.stringMatching(
         new RegExp(
           `proofs\\.jsonl line \\d+ \\(claim:${subject.id} seq ${lengthOf(subject.id)}\\): the inclusion proof of hash [0-9a-f]{64} at index \\d+ does not verify against the checkpoint \\(size ${good.treeSize}, root `,
+        ),
+      ),
+      // export.json's new headHash is not the one the export_scope record in the log holds.
+      expect.stringMatching(
+        new RegExp(
+          `^export\\.json says claim:${subject.id} has \\d+ events, head [0-9a-f]{64}; the export_scope record in the log says`,
         ),
       ),
     ]);
@@ -355,7 +422,7 @@ describe('verifyExport catches tampering', () => {
     }, false);
     const report = await verifyExport(path);
     expectProblem(report, /^data\/notes\.txt is in the payload but not in manifest-sha256\.txt$/);
-    expectProblem(report, /Payload-Oxum is \d+\.11 but the payload holds \d+ octets in 12 files/);
+    expectProblem(report, /Payload-Oxum is \d+\.12 but the payload holds \d+ octets in 13 files/);
   });
 
   it('a ledger file of a subject export.json does not list, and a listed one missing', async () => {
@@ -404,7 +471,7 @@ describe('verifyExport catches tampering', () => {
     const report = await verifyExport(path);
     expectProblem(
       report,
-      /^bag-info\.txt Payload-Oxum is \d+\.99 but the payload holds \d+ octets in 11 files$/,
+      /^bag-info\.txt Payload-Oxum is \d+\.99 but the payload holds \d+ octets in 12 files$/,
     );
     expectProblem(report, /^bag-info\.txt: SHA-256 is .* but tagmanifest-sha256\.txt line 2 says/);
   });
@@ -416,7 +483,7 @@ describe('verifyExport catches tampering', () => {
     }, false);
     expectProblem(
       await verifyExport(path),
-      /manifest-sha256\.txt line 12 lists data\/ghost\.bin, which is not in the bag/,
+      /manifest-sha256\.txt line 13 lists data\/ghost\.bin, which is not in the bag/,
     );
     const two = await tampered(({ files }) => {
       files.set('../other/readme.txt', Buffer.from('x'));
