@@ -8,7 +8,7 @@ import type { AppContext } from '../context.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { openCheckpoint } from '../log/checkpoint.ts';
 import { latestCheckpoint } from '../log/log.repository.ts';
-import { loadOrCreateSigningKey } from '../log/signing-key.ts';
+import { publishedVerifierKey } from '../log/published-key.ts';
 import { writeBag } from './bag-export.ts';
 import { csvLines } from './csv-export.ts';
 import { distinctContent, type ExportInput } from './export-context.ts';
@@ -23,11 +23,6 @@ const PROGRESS_EVERY_MS = 500;
 
 export class ExportRetry extends Error {
   override name = 'ExportRetry';
-}
-
-/** A failure no retry can heal. */
-export class ExportRefused extends Error {
-  override name = 'ExportRefused';
 }
 
 export async function buildExport(ctx: AppContext, exportId: string, log: Logger) {
@@ -58,20 +53,10 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   }
   const cp = await latestCheckpoint(pool);
   if (!cp) throw new ExportRetry('the log has no checkpoint yet');
-  const { verifierKey } = await loadOrCreateSigningKey(
-    ctx.config.LOG_SIGNING_KEY_FILE,
-    ctx.config.LOG_ORIGIN,
-    log,
-  );
-  // A worker with another key file would bundle a key that cannot verify the checkpoint.
-  let origin: string;
-  try {
-    origin = openCheckpoint(cp.note, verifierKey).checkpoint.origin;
-  } catch (err) {
-    throw new ExportRefused(
-      `this worker's log key does not verify the latest checkpoint: ${(err as Error).message}`,
-    );
-  }
+  const verifierKey = await publishedVerifierKey(pool, cp.note);
+  if (!verifierKey)
+    throw new ExportRetry('no verifier key the sequencer published verifies the latest checkpoint yet');
+  const { origin } = openCheckpoint(cp.note, verifierKey).checkpoint;
 
   const events = gathered.subjects.reduce((n, s) => n + s.length, 0);
   const contentBytes =

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { signCheckpoint } from './checkpoint.ts';
 import { hashReader, treeSize } from './log.repository.ts';
 import { storedHashesForBatch, treeHash } from './merkle.ts';
+import { verifierKeyFromSigner } from './note.ts';
 
 /** Advisory-lock key (two-int form, a key space apart from the ledger's bigint subject
  * locks) that makes one sequencer the active one; the others wait for it. */
@@ -84,8 +85,14 @@ export async function integrateBatch(
   }
 }
 
-/** Signs the empty tree once, so /v1/log/checkpoint answers from the very first start. */
+/**
+ * Publishes the verifier key (log_keys), then signs the empty tree once, so /v1/log/checkpoint
+ * answers from the very first start. Run by whoever starts integrating.
+ */
 export async function ensureInitialCheckpoint(client: pg.PoolClient, deps: SequencerDeps): Promise<void> {
+  await client.query('INSERT INTO log_keys (verifier_key) VALUES ($1) ON CONFLICT DO NOTHING', [
+    verifierKeyFromSigner(deps.signerKey),
+  ]);
   const { rows } = await client.query('SELECT 1 FROM log_checkpoints LIMIT 1');
   if (rows.length > 0) return;
   const rootHash = await treeHash(0, hashReader(client));

@@ -87,6 +87,9 @@ describe('appendEvent', () => {
       'DELETE FROM log_entries',
       'UPDATE log_hashes SET hash = hash',
       'DELETE FROM log_checkpoints',
+      'DELETE FROM log_keys',
+      'UPDATE log_keys SET created_at = now()',
+      'TRUNCATE log_keys',
     ]) {
       await expect(ctx.pool.query(sql)).rejects.toThrow(/forbidden: the ledger is append-only/);
     }

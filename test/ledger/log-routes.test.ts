@@ -4,13 +4,18 @@
 // src/log/merkle.ts and a small RFC 9162 verifier written here, and bad queries get problems.
 // No Authorization header is ever sent: the log is public.
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { createContext } from '../../src/context.ts';
 import { createApp } from '../../src/http/app.ts';
 import { readSubjectEvents } from '../../src/ledger/ledger.repository.ts';
 import { openCheckpoint } from '../../src/log/checkpoint.ts';
 import { checkRecord, checkTree, hashLeaf } from '../../src/log/merkle.ts';
-import { useTestContext } from '../helpers/context.ts';
+import { testConfig, useTestContext } from '../helpers/context.ts';
 import { appendMany, newSubject } from '../helpers/ledger-fixtures.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 
@@ -218,6 +223,24 @@ await appendMany(ctx.prisma, subject, 5);
 await waitForIntegration(ctx);
 
 describe('GET /v1/log/key and /v1/log/checkpoint', () => {
+  it('an API process without the key file serves the key the sequencer published, and makes none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'claimtrail-nokey-'));
+    const keyFile = join(dir, 'absent.key');
+    const apiOnly = createContext(testConfig({ LOG_SIGNING_KEY_FILE: keyFile }));
+    try {
+      const res = await request(createApp(apiOnly).app).get('/v1/log/key');
+      expect(res.status).toBe(200);
+      const { rows } = await ctx.pool.query<{ verifier_key: string }>('SELECT verifier_key FROM log_keys');
+      expect(rows.map((r) => r.verifier_key)).toContain(res.text.trim());
+      // It verifies the latest checkpoint, and no private key appeared on this "host".
+      openCheckpoint((await request(app).get('/v1/log/checkpoint')).text, res.text.trim());
+      expect(existsSync(keyFile)).toBe(false);
+    } finally {
+      await apiOnly.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the key is name+hexhash+base64key\\n (text/plain), named LOG_ORIGIN, key hash matching', async () => {
     const res = await request(app).get('/v1/log/key');
     expect(res.status).toBe(200);

@@ -6,7 +6,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { hashReader, latestCheckpoint, treeSize } from '../../log/log.repository.ts';
 import { proveRecord, proveTree } from '../../log/merkle.ts';
-import { loadOrCreateSigningKey } from '../../log/signing-key.ts';
+import { publishedVerifierKey } from '../../log/published-key.ts';
 import { type ApiDocs, problemResponses } from '../openapi.ts';
 import { parseQuery } from '../validate.ts';
 
@@ -25,10 +25,13 @@ const proofSchema = z
 
 export function logRouter(ctx: AppContext, docs: ApiDocs) {
   const router = Router();
-  let keys: Promise<{ verifierKey: string }> | undefined;
+  /** The key that verifies the latest checkpoint, as the sequencer published it. */
   const verifierKey = async () => {
-    keys ??= loadOrCreateSigningKey(ctx.config.LOG_SIGNING_KEY_FILE, ctx.config.LOG_ORIGIN, ctx.log);
-    return (await keys).verifierKey;
+    const cp = await latestCheckpoint(ctx.pool);
+    const key = cp && (await publishedVerifierKey(ctx.pool, cp.note));
+    if (!key)
+      throw new AppError('not_found', 'The log has not published its key yet; is the sequencer running?');
+    return key;
   };
 
   /** A proof may be asked for any tree size the log has integrated. */
@@ -59,7 +62,10 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
     method: 'get',
     path: '/v1/log/key',
     summary: 'The verifier key, `name+hexkeyhash+base64key` (Go sumdb/note format)',
-    responses: { 200: { description: 'the key', content: { 'text/plain': { schema: z.string() } } } },
+    responses: {
+      200: { description: 'the key', content: { 'text/plain': { schema: z.string() } } },
+      ...problemResponses(404),
+    },
   });
   router.get('/key', async (_req, res) => {
     res.type('text/plain; charset=utf-8').send(`${await verifierKey()}\n`);
