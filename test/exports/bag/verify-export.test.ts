@@ -51,6 +51,26 @@ function expectProblem(report: ExportReport, pattern: RegExp): void {
   expect(report.problems, report.problems.join('\n')).toContainEqual(expect.stringMatching(pattern));
 }
 
+/**
+ * Drops the last event of `subject`'s chain, its proof line, and fixes export.json's length and
+ * headHash to match: everything a forger can redo without the log's key.
+ */
+function cutChain(c: BagContents, subject: { type: string; id: string }): void {
+  let dropped = '';
+  let newHead = '';
+  editLines(c, ledgerPath(subject), (lines) => {
+    dropped = sha256Hex(lines.at(-1)!);
+    newHead = sha256Hex(lines.at(-2)!);
+    return lines.slice(0, -1);
+  });
+  editLines(c, PROOFS_FILE, (lines) => lines.filter((l) => !l.includes(dropped)));
+  const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
+  for (const s of doc.subjects)
+    if (s.type === subject.type && s.id === subject.id)
+      Object.assign(s, { length: s.length - 1, headHash: newHead });
+  c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
+}
+
 const claimSubject = () => good.events.find((e) => e.subject.type === 'claim')!.subject;
 const lengthOf = (id: string) => good.subjects.find((s) => s.id === id)!.length;
 
@@ -168,21 +188,7 @@ describe('verifyExport catches tampering', () => {
 
   it("a chain's last event, its proof and export.json all cut to match: the export_scope record in the log still tells", async () => {
     const subject = claimSubject();
-    const file = ledgerPath(subject);
-    const path = await tampered((c) => {
-      let dropped = '';
-      let newHead = '';
-      editLines(c, file, (lines) => {
-        dropped = sha256Hex(lines.at(-1)!);
-        newHead = sha256Hex(lines.at(-2)!);
-        return lines.slice(0, -1);
-      });
-      editLines(c, PROOFS_FILE, (lines) => lines.filter((l) => !l.includes(dropped)));
-      const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
-      for (const s of doc.subjects)
-        if (s.id === subject.id) Object.assign(s, { length: s.length - 1, headHash: newHead });
-      c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
-    });
+    const path = await tampered((c) => cutChain(c, subject));
     const report = await verifyExport(path);
     const length = lengthOf(subject.id);
     // Everything else is consistent: this is the one problem.
@@ -208,20 +214,7 @@ describe('verifyExport catches tampering', () => {
     expect((await verifyExport(removed)).problems).toEqual([
       expect.stringMatching(/^export\.json does not list the export's own chain \(export:exp_/),
     ]);
-    const cut = await tampered((c) => {
-      let dropped = '';
-      let newHead = '';
-      editLines(c, ledgerPath(own), (lines) => {
-        dropped = sha256Hex(lines.at(-1)!);
-        newHead = sha256Hex(lines.at(-2)!);
-        return lines.slice(0, -1);
-      });
-      editLines(c, PROOFS_FILE, (lines) => lines.filter((l) => !l.includes(dropped)));
-      const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
-      for (const s of doc.subjects)
-        if (s.type === 'export') Object.assign(s, { length: s.length - 1, headHash: newHead });
-      c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
-    });
+    const cut = await tampered((c) => cutChain(c, own));
     expect((await verifyExport(cut)).problems).toEqual([
       expect.stringMatching(/^the last event of export:exp_\S+ is not its export_scope record$/),
     ]);
