@@ -273,10 +273,7 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
     scope: FetchScope,
   ): GuardedResponse {
     const { status, headers } = hop.head;
-    const lengthHeader = headers['content-length'];
-    const bodyless = status === 204 || status === 304;
-    const declared =
-      !bodyless && lengthHeader && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const declared = hop.exchange.declaredLength;
     if (declared !== undefined && declared > maxBytes) {
       throw new FetchRefusedError(
         'too_large',

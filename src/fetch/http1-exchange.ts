@@ -66,6 +66,8 @@ export class Http1Exchange {
   private endedWhileHeld: { error: FetchError | undefined } | undefined;
   private sink: ByteSink | undefined;
   private paused = false;
+  /** The body's length when the head declared one (Content-Length), once the head is read. */
+  declaredLength: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly head = deferred<ResponseHead>();
   private readonly body = deferred<void>();
@@ -167,7 +169,9 @@ export class Http1Exchange {
           bytes = this.headStore;
           continue;
         }
-        this.decoder = bodyDecoder(bodyFraming(head));
+        const framing = bodyFraming(head);
+        this.declaredLength = framing.kind === 'length' ? framing.length : undefined;
+        this.decoder = bodyDecoder(framing);
         this.held = bytes;
         this.headStore = Buffer.alloc(0);
         this.headLength = 0;
