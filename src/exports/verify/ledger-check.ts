@@ -48,6 +48,26 @@ export interface LedgerResult {
   proofsVerified: number;
   /** The last line of each `export` subject's chain when that chain checked out (scope-check.ts). */
   exportChainEnds: Map<string, string>;
+  /** The `stored` events of the checked chains, by evidence id (evidence-check.ts). */
+  stored: Map<string, StoredRecord>;
+}
+
+/** What a `stored` event says of one evidence item. */
+export interface StoredRecord {
+  sourceId: string;
+  sha256: unknown;
+  size: unknown;
+  mediaType: unknown;
+  kind: unknown;
+}
+
+/** Notes a checked line's `stored` event (canonical JSON: `"type":"stored"` has no spaces). */
+function noteStored(text: string, sourceId: string, stored: Map<string, StoredRecord>): void {
+  if (!text.includes('"type":"stored"')) return;
+  const body = JSON.parse(text) as { type: string; data: Record<string, unknown> };
+  if (body.type !== 'stored' || typeof body.data.evidenceId !== 'string') return;
+  const { sha256, size, mediaType, kind } = body.data;
+  stored.set(body.data.evidenceId, { sourceId, sha256, size, mediaType, kind });
 }
 
 /** How far ahead out-of-step proofs and events are looked for. */
@@ -163,7 +183,7 @@ async function* ledgerEvents(
         if (reason) {
           problems.add(`${where} (${at}): ${reason}`);
           broken = true; // later links are judged against a broken chain; name the first only
-        }
+        } else if (s.type === 'source') noteStored(text!, s.id, counts.stored);
       }
       head = hash;
       counts.events++;
@@ -225,7 +245,12 @@ export async function checkLedger(
   problems: Problems,
   options: { pairProofs: boolean } = { pairProofs: true },
 ): Promise<LedgerResult> {
-  const result: LedgerResult = { events: 0, proofsVerified: 0, exportChainEnds: new Map() };
+  const result: LedgerResult = {
+    events: 0,
+    proofsVerified: 0,
+    exportChainEnds: new Map(),
+    stored: new Map(),
+  };
   const listed = new Set<string>();
   for (const s of subjects) {
     try {

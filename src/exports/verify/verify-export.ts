@@ -36,6 +36,8 @@
  * - Scope: export.json lists the export's own chain, which ends with its export_scope record
  *   (proven in the log like every event), and the record lists exactly export.json's other
  *   subjects with the same lengths and heads — so no chain can be cut short unnoticed.
+ * - Evidence: each export.json evidence item has a `stored` event in its source's chain with
+ *   the same id, sha256, size, media type and kind.
  * - Content (includeContent): data/content/<sha256> exists for every evidence sha256, hashes to
  *   its name and has the evidence's size; no unreferenced content file.
  * - Log: the checkpoint opens with the bundled key; with pinnedKey, the bundled key is that key
@@ -57,6 +59,7 @@ import {
   readPayloadManifest,
 } from './bag-structure.ts';
 import { BagZip, type Digest } from './bag-zip.ts';
+import { checkEvidenceRecords } from './evidence-check.ts';
 import { type ExportDoc, readExportDoc } from './export-doc.ts';
 import { checkLedger, type SubjectEntry } from './ledger-check.ts';
 import { checkLog, keyId } from './log-check.ts';
@@ -253,7 +256,10 @@ export async function verifyExport(
     const ledger = await checkLedger(bag, subjects, log.checkpoint, problems, { pairProofs: doc !== null });
     summary.events = ledger.events;
     summary.proofsVerified = ledger.proofsVerified;
-    if (doc) checkScopeRecord(doc, ledger.exportChainEnds.get(doc.exportId), problems);
+    if (doc) {
+      checkScopeRecord(doc, ledger.exportChainEnds.get(doc.exportId), problems);
+      checkEvidenceRecords(doc, ledger.stored, problems);
+    }
     summary.contentFiles = await checkContent(bag, doc, problems);
     const payload = await checkPayload(bag, manifest, info.oxum, problems);
     summary.payloadFiles = payload.files;

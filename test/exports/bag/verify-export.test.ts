@@ -220,6 +220,27 @@ describe('verifyExport catches tampering', () => {
     ]);
   });
 
+  it("export.json's evidence edited or made up: the stored events in the chains disagree", async () => {
+    const path = await tampered((c) => {
+      const doc = JSON.parse(c.files.get(EXPORT_JSON)!.toString());
+      const video = doc.evidence.find((e: { kind: string }) => e.kind === 'video');
+      video.mediaType = 'video/quicktime';
+      doc.evidence.push({ ...video, id: 'ev_made_up', mediaType: 'video/mp4' });
+      c.files.set(EXPORT_JSON, Buffer.from(JSON.stringify(doc)));
+    });
+    const report = await verifyExport(path);
+    expectProblem(
+      report,
+      /^export\.json evidence\[\d+\] \(ev_\S+\): mediaType is "video\/quicktime", the stored event says "video\/mp4"$/,
+    );
+    expectProblem(
+      report,
+      /^export\.json evidence\[\d+\] \(ev_made_up\): no stored event in the exported chains records this item$/,
+    );
+    // The content files are untouched and still match their names, sizes and the manifest.
+    expect(report.problems, report.problems.join('\n')).toHaveLength(2);
+  });
+
   it('two ledger lines swapped, manifests recomputed', async () => {
     const subject = claimSubject();
     const path = await tampered((c) =>
