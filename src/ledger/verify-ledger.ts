@@ -81,6 +81,14 @@ export async function verifyLedger(pool: pg.Pool, verifierKey: string): Promise<
   const last = finishSubject();
   if (last) return fail(last);
 
+  // Pending is counted after the events and before the leaves: an event leaves log_pending in
+  // the transaction that makes it a leaf, so each event counted above is pending now or a leaf
+  // by the time the leaves are read — concurrent integration cannot make one look lost.
+  const { rows: pendingRows } = await pool.query<{ n: string }>(
+    'SELECT count(*)::text AS n FROM log_pending',
+  );
+  report.pending = Number(pendingRows[0]?.n ?? 0);
+
   // 2. The log: contiguous indexes, each leaf the hash of an existing event, and the root
   // recomputed from the leaves at the latest checkpoint's size (read first: a checkpoint is
   // committed together with the entries it covers).
@@ -105,10 +113,6 @@ export async function verifyLedger(pool: pg.Pool, verifierKey: string): Promise<
   if (integrated > builder.size) {
     return fail(`${integrated} events have a log entry but the log has only ${builder.size} leaves`);
   }
-  const { rows: pendingRows } = await pool.query<{ n: string }>(
-    'SELECT count(*)::text AS n FROM log_pending',
-  );
-  report.pending = Number(pendingRows[0]?.n ?? 0);
   if (report.treeSize + report.pending < report.events) {
     return fail(
       `${report.events} events but only ${report.treeSize} integrated and ${report.pending} pending`,

@@ -31,6 +31,20 @@ export async function loadOrCreateSigningKey(file: string, origin: string, log: 
     }
     signerKey = (await readFile(file, 'utf8')).trim();
   }
+  return checkedKeys(signerKey, file, origin);
+}
+
+/** The keys in `file`, or undefined when there is no such file (never creates one). */
+export async function readSigningKey(file: string, origin: string): Promise<LogKeys | undefined> {
+  try {
+    return checkedKeys((await readFile(file, 'utf8')).trim(), file, origin);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function checkedKeys(signerKey: string, file: string, origin: string): LogKeys {
   const parsed = parseSignerKey(signerKey);
   if (parsed.name !== origin) {
     throw new Error(`log signing key in ${file} is named "${parsed.name}" but LOG_ORIGIN is "${origin}"`);

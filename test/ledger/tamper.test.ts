@@ -2,6 +2,9 @@
 // verify route (GET /v1/sources/:id/custody/verify) and `claimtrail ledger verify` name the
 // first bad event. Each case runs in a database of its own.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { citeSource, createClaim } from '../../src/claims/claims.service.ts';
@@ -14,9 +17,9 @@ import { testConfig } from '../helpers/context.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 
-function ledgerVerifyCli(databaseUrl: string) {
+function ledgerVerifyCli(databaseUrl: string, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['bin/claimtrail.mjs', 'ledger', 'verify'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl },
+    env: { ...process.env, DATABASE_URL: databaseUrl, ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -84,6 +87,18 @@ async function custodyVerdict(c: Case) {
   expect(r.status).toBe(200);
   return r.body as { valid: boolean; firstInvalidSeq?: number; reason?: string };
 }
+
+describe('ledger verify without the key file', () => {
+  it('checks with the published key, says so, and creates no key', () => {
+    const keyFile = join(tmpdir(), `claimtrail-absent-${process.pid}-${Date.now()}.key`);
+    const cli = ledgerVerifyCli(editCase.url, { LOG_SIGNING_KEY_FILE: keyFile });
+    // Before any tampering (tests in this file run in order): the ledger holds.
+    expect(cli.status, cli.out).toBe(0);
+    expect(cli.out).toContain(`note: ${keyFile} is absent; checking with the key published`);
+    expect(cli.out).toMatch(/ledger OK: /);
+    expect(existsSync(keyFile)).toBe(false);
+  });
+});
 
 describe('tampering with the ledger', () => {
   it("an edited event's data is named (seq 3)", async () => {
