@@ -1,6 +1,7 @@
 // The capture sweep (see workers/jobs/capture-sweep.job.ts): repairs what a crash or a lost
 // enqueue can leave behind, and requests due recaptures.
 import type { AppContext } from '../context.ts';
+import { Prisma } from '../db/prisma.ts';
 import { failExport } from '../exports/export-build.ts';
 import { captureJobId, enqueueCapture, requestCapture } from './capture-request.ts';
 import { failCapture } from './capture-store.ts';
@@ -78,27 +79,32 @@ export async function sweepCaptures(ctx: AppContext) {
   }
 
   // 2. Due recaptures: captured sources whose latest capture is older than their interval
-  //    (their own, else the global one), with no capture waiting or running.
-  const due = await prisma.$queryRaw<{ id: string }[]>`
+  //    (their own, else the global one), with no capture waiting or running. Each is asked
+  //    again under a per-source lock in the transaction that requests it, so two sweeps running
+  //    at once request one recapture, not two.
+  const dueSources = (db: Pick<typeof prisma, '$queryRaw'>, only?: string) => db.$queryRaw<{ id: string }[]>`
     SELECT s.id FROM sources s
     WHERE s.status = 'captured'
+      AND ${only === undefined ? Prisma.sql`TRUE` : Prisma.sql`s.id = ${only}::uuid`}
       AND coalesce(s.recapture_every_seconds, nullif(${config.RECAPTURE_EVERY_SECONDS}::int, 0)) IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM captures c WHERE c.source_id = s.id AND c.status IN ('queued', 'running'))
       AND (SELECT max(c.requested_at) FROM captures c WHERE c.source_id = s.id)
           < now() - make_interval(secs => coalesce(s.recapture_every_seconds, ${config.RECAPTURE_EVERY_SECONDS}::int))
     ORDER BY s.id LIMIT ${BATCH}`;
   const scheduled: string[] = [];
-  for (const { id } of due) {
-    scheduled.push(
-      await prisma.$transaction((tx) =>
-        requestCapture(tx, {
-          sourceId: id,
-          reason: 'scheduled',
-          requestedBy: null,
-          actor: 'system:recapture',
-        }),
-      ),
-    );
+  for (const { id } of await dueSources(prisma)) {
+    const captureId = await prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`recapture:${id}`}, 0))) l`;
+      const still = await dueSources(tx, id);
+      if (still.length === 0) return undefined; // another sweep requested it meanwhile
+      return requestCapture(tx, {
+        sourceId: id,
+        reason: 'scheduled',
+        requestedBy: null,
+        actor: 'system:recapture',
+      });
+    });
+    if (captureId) scheduled.push(captureId);
   }
   for (const captureId of scheduled) await enqueueCapture(ctx.queues, captureId);
 

@@ -201,6 +201,24 @@ describe('the capture sweep', () => {
     expect(await sweepCaptures(env.ctx)).toMatchObject({ scheduled: 0 });
   });
 
+  it('two sweeps at once request one recapture of a due source, not two', async () => {
+    const sourceId = (await cite(`${server.origin}/scheduled`)).source.id;
+    await settled(sourceId);
+    await captureAgain(sourceId, { recaptureEverySeconds: 60 });
+    await settled(sourceId);
+    const before = (await capturesOf(env, sourceId)).length;
+    await env.ctx.pool.query(
+      `UPDATE captures SET requested_at = requested_at - interval '2 minutes' WHERE source_id = $1`,
+      [sourceId],
+    );
+    const runs = await Promise.all([sweepCaptures(env.ctx), sweepCaptures(env.ctx), sweepCaptures(env.ctx)]);
+    expect(runs.reduce((n, r) => n + r.scheduled, 0)).toBe(1);
+    await settled(sourceId);
+    const captures = await capturesOf(env, sourceId);
+    expect(captures).toHaveLength(before + 1);
+    expect(captures.at(-1)?.reason).toBe('scheduled');
+  });
+
   it('re-enqueues a capture left `queued` without a job (a lost enqueue), which then completes', async () => {
     const sourceId = (await cite(`${server.origin}/lost`)).source.id;
     await settled(sourceId);
