@@ -108,7 +108,7 @@ export class BlockFileWriter implements ByteSink {
   /** Writes the last partial block, waits for every write, fsyncs, closes; the SHA-256 (hex). */
   async finish(): Promise<string> {
     if (this.filled > 0) this.enqueue();
-    while (this.writing || this.queued.length > 0) {
+    while (this.writing || (this.queued.length > 0 && !this.failure)) {
       if (!this.writing) this.startWrite();
       await this.writing;
     }
