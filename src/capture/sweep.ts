@@ -3,6 +3,7 @@
 import type { AppContext } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { failExport } from '../exports/export-build.ts';
+import { enqueueExport, exportJobId } from '../exports/exports.service.ts';
 import { captureJobId, enqueueCapture, requestCapture } from './capture-request.ts';
 import { failCapture } from './capture-store.ts';
 
@@ -34,8 +35,8 @@ export async function sweepCaptures(ctx: AppContext) {
     take: BATCH,
   });
   for (const { id } of staleExports) {
-    if (await ctx.queues.get('export').getJob(`export-${id}`)) continue;
-    await ctx.queues.enqueue('export.build', { exportId: id }, { jobId: `export-${id}` });
+    if (await ctx.queues.get('export').getJob(exportJobId(id))) continue;
+    await enqueueExport(ctx.queues, id);
     requeued++;
   }
 
@@ -71,10 +72,10 @@ export async function sweepCaptures(ctx: AppContext) {
     take: BATCH,
   });
   for (const { id } of runningExports) {
-    const job = await ctx.queues.get('export').getJob(`export-${id}`);
+    const job = await ctx.queues.get('export').getJob(exportJobId(id));
     if (job && (await job.getState()) !== 'failed') continue;
     if (job) await failExport(ctx, id, job.failedReason ?? 'the job failed');
-    else await ctx.queues.enqueue('export.build', { exportId: id }, { jobId: `export-${id}` });
+    else await enqueueExport(ctx.queues, id);
     repaired++;
   }
 

@@ -9,6 +9,7 @@ import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { getInvestigation } from '../investigations/investigations.service.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
+import type { Queues } from '../queue/queues.ts';
 
 export const exportInput = z
   .strictObject({
@@ -40,6 +41,13 @@ export const exportView = (e: ExportRow) => ({
   ...(e.error ? { error: e.error } : {}),
 });
 
+/** BullMQ custom ids may not contain ':'; a uuid never does. One job per export. */
+export const exportJobId = (exportId: string) => `export-${exportId}`;
+
+export async function enqueueExport(queues: Queues, exportId: string): Promise<void> {
+  await queues.enqueue('export.build', { exportId }, { jobId: exportJobId(exportId) });
+}
+
 /** Validates the scope the caller may see, then records and queues the export. */
 export async function requestExport(ctx: AppContext, p: Principal, body: ExportInputBody) {
   const investigationId = body.claimId
@@ -69,9 +77,9 @@ export async function requestExport(ctx: AppContext, p: Principal, body: ExportI
     });
     return created;
   });
-  await ctx.queues
-    .enqueue('export.build', { exportId: row.id }, { jobId: `export-${row.id}` })
-    .catch((err: Error) => ctx.log.warn({ exportId: row.id, err: err.message }, 'export not enqueued'));
+  await enqueueExport(ctx.queues, row.id).catch((err: Error) =>
+    ctx.log.warn({ exportId: row.id, err: err.message }, 'export not enqueued'),
+  );
   return exportView(row);
 }
 
