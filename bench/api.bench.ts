@@ -15,12 +15,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool as HttpPool, request } from 'undici';
-import { parseConfig } from '../src/config/env.ts';
 import { freePort } from '../test/helpers/net.ts';
-import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
-import { type CpuShare, cpuMeter, reportMachineBefore } from './lib/cpu.ts';
+import type { BenchResources } from './lib/bench-db.ts';
+import { runBench } from './lib/bench-run.ts';
+import { type CpuShare, cpuMeter } from './lib/cpu.ts';
 import { type ClosedLoopResult, closedLoop, until } from './lib/load.ts';
-import { type NumberOption, openBench, usage } from './lib/options.ts';
+import { type NumberOption, usage } from './lib/options.ts';
 import {
   latencyLine,
   ms,
@@ -30,7 +30,6 @@ import {
   ratio,
   type Summary,
   summarize,
-  summaryText,
   times,
   verdict,
 } from './lib/stats.ts';
@@ -74,81 +73,44 @@ const ratioText = (x: number) => (x > 0 && x < 0.1 ? `${num(x, 3)}×` : times(x)
 export const help = `npm run bench api [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const opened = openBench(
-    argv,
-    spec,
-    'api benchmark',
-    'API in its own process, load generator in this one',
-    help,
+  return runBench(
+    {
+      argv,
+      spec,
+      title: 'api benchmark',
+      where: 'API in its own process, load generator in this one',
+      help,
+      checkIdle: true,
+      secs,
+    },
+    async ({ res, sizes, results, phases, onCleanup, onFailure }) => {
+      let t = performance.now();
+      const server = await startApiServer(res);
+      onCleanup('stop API', () => server.stop());
+      onFailure(() => server.reportLog());
+      say(`API: pid ${server.pid} at ${server.origin}, ready in ${secs(seconds(t))}`);
+      phases.push(['start API', seconds(t)]);
+      t = performance.now();
+      const token = await createEditor(res);
+      const api = apiClient(server.origin, token);
+      const investigation = await api.call<{ id: string }>('POST', '/v1/investigations', {
+        title: 'Benchmark investigation',
+      });
+      phases.push(['editor + investigation', seconds(t)]);
+
+      t = performance.now();
+      const write = await benchWrites(res, server, api, investigation.id, sizes);
+      results.push(...write.results);
+      phases.push(['1 pgbench + POST claims', seconds(t)]);
+
+      t = performance.now();
+      results.push(...(await benchReads(server, api, investigation.id, sizes)));
+      phases.push(['2 GET /healthz + GET claim', seconds(t)]);
+
+      server.reportLog();
+      return write.ok;
+    },
   );
-  if (!opened) return 2;
-  const { sizes } = opened;
-  const base = parseConfig(process.env);
-  const started = performance.now();
-
-  await reportMachineBefore(say);
-
-  const res = await createBenchResources(base);
-  let server: ApiServer | undefined;
-  const onSignal = () => {
-    say('\ninterrupted: stopping the API and dropping the benchmark database');
-    void (server?.stop() ?? Promise.resolve()).then(() => res.cleanup()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const results: Result[] = [];
-  const phases: [string, number][] = [];
-  let ok = true;
-  try {
-    say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
-    phases.push(['create + migrate database', res.migrateSeconds]);
-    say(await describeServer(res.url));
-
-    let t = performance.now();
-    server = await startApiServer(res);
-    say(`API: pid ${server.pid} at ${server.origin}, ready in ${secs(seconds(t))}`);
-    phases.push(['start API', seconds(t)]);
-    t = performance.now();
-    const token = await createEditor(res);
-    const api = apiClient(server.origin, token);
-    const investigation = await api.call<{ id: string }>('POST', '/v1/investigations', {
-      title: 'Benchmark investigation',
-    });
-    phases.push(['editor + investigation', seconds(t)]);
-
-    t = performance.now();
-    const write = await benchWrites(res, server, api, investigation.id, sizes);
-    results.push(...write.results);
-    ok &&= write.ok;
-    phases.push(['1 pgbench + POST claims', seconds(t)]);
-
-    t = performance.now();
-    results.push(...(await benchReads(server, api, investigation.id, sizes)));
-    phases.push(['2 GET /healthz + GET claim', seconds(t)]);
-
-    server.reportLog();
-  } catch (err) {
-    ok = false;
-    console.error(`\nbenchmark failed: ${(err as Error).stack ?? err}`);
-    server?.reportLog();
-  } finally {
-    const t = performance.now();
-    await server?.stop().catch((err) => {
-      ok = false;
-      console.error(`could not stop the API: ${(err as Error).message}`);
-    });
-    await res.cleanup().catch((err) => {
-      ok = false;
-      console.error(`could not drop ${res.database}: ${(err as Error).message}`);
-    });
-    phases.push([`stop API, drop ${res.database}`, seconds(t)]);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-
-  section('summary');
-  say(summaryText(results, phases, seconds(started), secs));
-  return ok ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -40,10 +40,10 @@ import { LocalBlobStore } from '../src/storage/local-blob-store.ts';
 import { createUser } from '../src/users/users.service.ts';
 import { handlers } from '../workers/handlers.ts';
 import { startWorkers } from '../workers/worker-runner.ts';
-import { createBenchResources, describeServer } from './lib/bench-db.ts';
-import { type CpuShare, cpuMeter, describeCpu, gcMeter, reportMachineBefore } from './lib/cpu.ts';
+import { runBench } from './lib/bench-run.ts';
+import { type CpuShare, cpuMeter, describeCpu, gcMeter } from './lib/cpu.ts';
 import { fixedCount, sleep, until } from './lib/load.ts';
-import { formatBytes, type NumberOption, openBench, usage } from './lib/options.ts';
+import { formatBytes, type NumberOption, usage } from './lib/options.ts';
 import {
   latencyLine,
   ms,
@@ -52,7 +52,6 @@ import {
   type Result,
   ratio,
   summarize,
-  summaryText,
   table,
   times,
   verdict,
@@ -113,114 +112,70 @@ const median = (values: number[]) => summarize(values).p50;
 export const help = `npm run bench capture [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const opened = openBench(
-    argv,
-    spec,
-    'capture benchmark',
-    'origin server in a child process; capture, workers and producers in this process',
-    help,
+  return runBench(
+    {
+      argv,
+      spec,
+      title: 'capture benchmark',
+      where: 'origin server in a child process; capture, workers and producers in this process',
+      help,
+      checkIdle: true,
+      secs,
+    },
+    async ({ res, base, sizes, results, phases, onCleanup }) => {
+      const dir = await mkdtemp(join(tmpdir(), `${res.redisPrefix}-`));
+      onCleanup('remove files', () => rm(dir, { recursive: true, force: true }));
+      onCleanup('clear Redis keys', () => clearRedisPrefix(base.REDIS_URL, res.redisPrefix));
+      say(`files: ${dir} (big file, BLOB_DIR); Redis prefix ${res.redisPrefix}`);
+
+      let t = performance.now();
+      const file = join(dir, 'big.bin');
+      await writeBigFile(file, sizes.size);
+      const genS = seconds(t);
+      say(`big file: ${formatBytes(sizes.size)} written and fsynced in ${secs(genS)}`);
+      phases.push(['write big file', genS]);
+      t = performance.now();
+      const pages = new PageRecycler();
+      await pageCacheDiagnostic(dir, sizes.size, pages);
+      phases.push(['page cache diagnostic', seconds(t)]);
+
+      t = performance.now();
+      const server = await startFileServer(file, sizes.sourceBytes);
+      onCleanup('stop server', () => server.stop());
+      say(
+        `origin server: pid ${server.pid} at ${server.origin} (python3 ${serverScript}: the big file by sendfile)`,
+      );
+
+      const config = parseConfig({
+        ...process.env,
+        ...res.env,
+        BLOB_DIR: join(dir, 'blobs'),
+        FETCH_ALLOWLIST: server.host,
+        FETCH_MAX_BYTES: String(Math.max(base.FETCH_MAX_BYTES, sizes.size)),
+        WORKER_CONCURRENCY: String(sizes.concurrency),
+      });
+      const ctx = createContext(config);
+      try {
+        const owner = await createUser(ctx.prisma, { name: 'Bench editor', role: 'editor' }, 'system:bench');
+        const principal: Principal = { id: owner.id, name: owner.name, role: owner.role };
+        const inv = await createInvestigation(ctx.prisma, principal, { title: 'Capture benchmark' });
+        phases.push(['server, context, editor + investigation', seconds(t)]);
+
+        t = performance.now();
+        results.push(...(await benchBigFile(ctx, server, file, sizes, principal, inv.id, dir, pages)));
+        await pages.release();
+        phases.push(['1 big file', seconds(t)]);
+
+        t = performance.now();
+        const queued = await benchQueue(ctx, server, sizes, principal, inv.id);
+        results.push(...queued.results);
+        phases.push(['2 sources through the queue', seconds(t)]);
+        return queued.ok;
+      } finally {
+        await ctx.close();
+      }
+    },
   );
-  if (!opened) return 2;
-  const { sizes } = opened;
-  const base = parseConfig(process.env);
-  const started = performance.now();
-
-  await reportMachineBefore(say);
-
-  const res = await createBenchResources(base);
-  const dir = await mkdtemp(join(tmpdir(), `${res.redisPrefix}-`));
-  let server: FileServer | undefined;
-  let cleaned = false;
-  /** Every step is tried; the first failure is rethrown after the others ran. */
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    server?.stop();
-    const steps = await Promise.allSettled([
-      rm(dir, { recursive: true, force: true }),
-      clearRedisPrefix(base.REDIS_URL, res.redisPrefix),
-      res.cleanup(),
-    ]);
-    const failed = steps.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
-  };
-  const onSignal = () => {
-    say('\ninterrupted: stopping the server, removing files, dropping the benchmark database');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const results: Result[] = [];
-  const phases: [string, number][] = [];
-  let ok = true;
-  try {
-    say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
-    phases.push(['create + migrate database', res.migrateSeconds]);
-    say(await describeServer(res.url));
-    say(`files: ${dir} (big file, BLOB_DIR); Redis prefix ${res.redisPrefix}`);
-
-    let t = performance.now();
-    const file = join(dir, 'big.bin');
-    await writeBigFile(file, sizes.size);
-    const genS = seconds(t);
-    say(`big file: ${formatBytes(sizes.size)} written and fsynced in ${secs(genS)}`);
-    phases.push(['write big file', genS]);
-    t = performance.now();
-    const pages = new PageRecycler();
-    await pageCacheDiagnostic(dir, sizes.size, pages);
-    phases.push(['page cache diagnostic', seconds(t)]);
-
-    t = performance.now();
-    server = await startFileServer(file, sizes.sourceBytes);
-    say(
-      `origin server: pid ${server.pid} at ${server.origin} (python3 ${serverScript}: the big file by sendfile)`,
-    );
-
-    const config = parseConfig({
-      ...process.env,
-      ...res.env,
-      BLOB_DIR: join(dir, 'blobs'),
-      FETCH_ALLOWLIST: server.host,
-      FETCH_MAX_BYTES: String(Math.max(base.FETCH_MAX_BYTES, sizes.size)),
-      WORKER_CONCURRENCY: String(sizes.concurrency),
-    });
-    const ctx = createContext(config);
-    try {
-      const owner = await createUser(ctx.prisma, { name: 'Bench editor', role: 'editor' }, 'system:bench');
-      const principal: Principal = { id: owner.id, name: owner.name, role: owner.role };
-      const inv = await createInvestigation(ctx.prisma, principal, { title: 'Capture benchmark' });
-      phases.push(['server, context, editor + investigation', seconds(t)]);
-
-      t = performance.now();
-      results.push(...(await benchBigFile(ctx, server, file, sizes, principal, inv.id, dir, pages)));
-      await pages.release();
-      phases.push(['1 big file', seconds(t)]);
-
-      t = performance.now();
-      const queued = await benchQueue(ctx, server, sizes, principal, inv.id);
-      results.push(...queued.results);
-      ok &&= queued.ok;
-      phases.push(['2 sources through the queue', seconds(t)]);
-    } finally {
-      await ctx.close();
-    }
-  } catch (err) {
-    ok = false;
-    console.error(`\nbenchmark failed: ${(err as Error).stack ?? err}`);
-  } finally {
-    const t = performance.now();
-    await cleanup().catch((err) => {
-      ok = false;
-      console.error(`cleanup failed (${res.database}, ${dir}): ${(err as Error).message}`);
-    });
-    phases.push([`stop server, remove files, drop ${res.database}`, seconds(t)]);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-
-  section('summary');
-  say(summaryText(results, phases, seconds(started), secs));
-  return ok ? 0 : 1;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -21,13 +21,14 @@ import { createPrisma } from '../src/db/prisma.ts';
 import { appendEvent } from '../src/ledger/ledger.repository.ts';
 import { logger } from '../src/lib/logger.ts';
 import { LocalBlobStore } from '../src/storage/local-blob-store.ts';
-import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
+import type { BenchResources } from './lib/bench-db.ts';
+import { runBench } from './lib/bench-run.ts';
 import type { ExportChildResult } from './lib/export-child.ts';
 import { buildExportFixture, type ExportFixture, integrateAll } from './lib/export-fixture.ts';
 import { type MachineLoad, machineMeter, waitForQuiet } from './lib/machine-load.ts';
 import { type MeasuredRun, runNodeMeasured, runTimed } from './lib/measure-child.ts';
-import { type NumberOption, openBench, usage } from './lib/options.ts';
-import { mib, ms, num, type Result, ratio, summaryText, table, times, verdict } from './lib/stats.ts';
+import { type NumberOption, usage } from './lib/options.ts';
+import { mib, ms, num, type Result, ratio, table, times, verdict } from './lib/stats.ts';
 
 const spec = {
   events: { name: 'events', full: 200_000, quick: 5_000, help: 'ledger events in the exported subjects' },
@@ -81,58 +82,24 @@ const rate = (bytes: number, s: number) => `${mib(bytes / s)}/s`;
 export const help = `npm run bench export [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const opened = openBench(
-    argv,
-    spec,
-    'export benchmark',
-    'export and verify-export each in a process of their own',
-    help,
+  return runBench(
+    {
+      argv,
+      spec,
+      title: 'export benchmark',
+      where: 'export and verify-export each in a process of their own',
+      help,
+      secs,
+    },
+    async ({ res, sizes, phases, results, onCleanup }) => {
+      const work = await mkdtemp(join(tmpdir(), 'claimtrail-bench-export-'));
+      onCleanup('remove files', () => rm(work, { recursive: true, force: true }));
+      say(`files: ${work}`);
+      const out = await benchExport(res, work, sizes, phases);
+      results.push(...out.results);
+      return out.ok;
+    },
   );
-  if (!opened) return 2;
-  const { sizes } = opened;
-  const base = parseConfig(process.env);
-  const started = performance.now();
-
-  const res = await createBenchResources(base);
-  const work = await mkdtemp(join(tmpdir(), 'claimtrail-bench-export-'));
-  const cleanup = async () => {
-    await rm(work, { recursive: true, force: true });
-    await res.cleanup();
-  };
-  const onSignal = () => {
-    say('\ninterrupted: dropping the benchmark database and its files');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const results: Result[] = [];
-  const phases: [string, number][] = [];
-  let ok = true;
-  try {
-    say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
-    phases.push(['create + migrate database', res.migrateSeconds]);
-    say(await describeServer(res.url));
-    say(`files: ${work}`);
-    const out = await benchExport(res, work, sizes, phases);
-    results.push(...out.results);
-    ok &&= out.ok;
-  } catch (err) {
-    ok = false;
-    console.error(`\nbenchmark failed: ${(err as Error).stack ?? err}`);
-  } finally {
-    const t = performance.now();
-    await cleanup().catch((err) => {
-      ok = false;
-      console.error(`could not clean up (${res.database}, ${work}): ${(err as Error).message}`);
-    });
-    phases.push([`drop ${res.database}, remove files`, seconds(t)]);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-
-  section('summary');
-  say(summaryText(results, phases, seconds(started), secs));
-  return ok ? 0 : 1;
 }
 
 async function benchExport(

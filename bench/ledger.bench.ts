@@ -29,10 +29,11 @@ import { latestCheckpoint } from '../src/log/log.repository.ts';
 import { checkRecord, hashLeaf } from '../src/log/merkle.ts';
 import { ensureInitialCheckpoint, integrateBatch, runSequencerLoop } from '../src/log/sequencer.ts';
 import { bulkInsertChains } from '../test/helpers/ledger-fixtures.ts';
-import { type BenchResources, createBenchResources, describeServer } from './lib/bench-db.ts';
+import type { BenchResources } from './lib/bench-db.ts';
+import { runBench } from './lib/bench-run.ts';
 import { closedLoop, fixedCount, sleep, until } from './lib/load.ts';
 import { fullGc, liveHeapPeak, type MemoryPeak, sampleMemory } from './lib/memory.ts';
-import { type NumberOption, openBench, usage } from './lib/options.ts';
+import { type NumberOption, usage } from './lib/options.ts';
 import {
   latencyLine,
   mib,
@@ -43,7 +44,6 @@ import {
   ratio,
   signedMib,
   summarize,
-  summaryText,
   times,
   verdict,
 } from './lib/stats.ts';
@@ -99,58 +99,28 @@ const secs = (s: number) => `${num(s, 1)} s`;
 export const help = `npm run bench ledger [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const opened = openBench(argv, spec, 'ledger benchmark', 'load generators run in this process', help);
-  if (!opened) return 2;
-  const { sizes } = opened;
-  const base = parseConfig(process.env);
-  const started = performance.now();
+  return runBench(
+    { argv, spec, title: 'ledger benchmark', where: 'load generators run in this process', help, secs },
+    async ({ res, sizes, results, phases }) => {
+      const log = logger().child({ component: 'bench' });
+      let ok = true;
 
-  const res = await createBenchResources(base);
-  const onSignal = () => {
-    say('\ninterrupted: dropping the benchmark database');
-    void res.cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const results: Result[] = [];
-  const phases: [string, number][] = [];
-  let ok = true;
-  try {
-    say(`database: ${res.database} (created and migrated in ${secs(res.migrateSeconds)})`);
-    phases.push(['create + migrate database', res.migrateSeconds]);
-    say(await describeServer(res.url));
-    const log = logger().child({ component: 'bench' });
+      let t = performance.now();
+      results.push(...(await benchAppends(res, sizes, log)));
+      phases.push(['1+2 appends, bare INSERTs, integration', seconds(t)]);
 
-    let t = performance.now();
-    results.push(...(await benchAppends(res, sizes, log)));
-    phases.push(['1+2 appends, bare INSERTs, integration', seconds(t)]);
+      t = performance.now();
+      const verify = await benchVerify(res, sizes, log, phases);
+      results.push(...verify.results);
+      ok &&= verify.ok;
+      phases.push(['3 build + verify (total)', seconds(t)]);
 
-    t = performance.now();
-    const verify = await benchVerify(res, sizes, log, phases);
-    results.push(...verify.results);
-    ok &&= verify.ok;
-    phases.push(['3 build + verify (total)', seconds(t)]);
-
-    t = performance.now();
-    results.push(...(await benchProofs(res, sizes)));
-    phases.push(['4 inclusion proofs over HTTP', seconds(t)]);
-  } catch (err) {
-    ok = false;
-    console.error(`\nbenchmark failed: ${(err as Error).stack ?? err}`);
-  } finally {
-    const t = performance.now();
-    await res.cleanup().catch((err) => {
-      ok = false;
-      console.error(`could not drop ${res.database}: ${(err as Error).message}`);
-    });
-    phases.push([`drop ${res.database}`, seconds(t)]);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-
-  section('summary');
-  say(summaryText(results, phases, seconds(started), secs));
-  return ok ? 0 : 1;
+      t = performance.now();
+      results.push(...(await benchProofs(res, sizes)));
+      phases.push(['4 inclusion proofs over HTTP', seconds(t)]);
+      return ok;
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------
