@@ -80,6 +80,20 @@ ensure_redis() {
   wait_port 6379 || { say "Redis did not start on port 6379"; exit 1; }
 }
 
+# Only for `npm test`: the /docs test renders the page in a real headless Chromium (Debian's
+# `chromium`, driven by playwright-core). Without one that test is skipped, loudly.
+ensure_browser() {
+  case "$(basename "${BASH_SOURCE[-1]}")" in test.sh) ;; *) return 0 ;; esac
+  if [ -x /usr/lib/chromium/chromium ]; then return 0; fi
+  if can_install; then
+    apt_install chromium
+  else
+    say "Chromium is missing: the browser test of /docs will be skipped."
+    say "Run as root: apt-get install -y chromium"
+  fi
+}
+
 ensure_packages
 ensure_postgres
 ensure_redis
+ensure_browser
