@@ -41,7 +41,7 @@ export function createApp(ctx: AppContext) {
     }),
   );
   app.use(metrics.middleware);
-  app.use('/docs', docsRouter()); // its own CSP, which allows exactly its assets
+  app.use('/docs', docsRouter(docs)); // its own CSP, which allows exactly its assets
   app.use(helmet());
 
   app.use(healthRouter(ctx, docs, metrics));

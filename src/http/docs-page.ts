@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import helmet from 'helmet';
+import { z } from 'zod';
+import { type ApiDocs, publicRoute } from './openapi.ts';
 
 const swaggerUiDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
@@ -58,8 +60,16 @@ const bootstrap = `window.ui = SwaggerUIBundle({
 `;
 
 /** Mounted at /docs before the global helmet(), whose default CSP would block the page. */
-export function docsRouter() {
+export function docsRouter(docs: ApiDocs) {
   const router = Router();
+  docs.route({
+    method: 'get',
+    path: '/docs',
+    operationId: 'getApiReferencePage',
+    summary: 'This API reference as a page (Swagger UI)',
+    security: publicRoute,
+    responses: { 200: { description: 'the page', content: { 'text/html': { schema: z.string() } } } },
+  });
   router.use(
     helmet({ contentSecurityPolicy: { useDefaults: false, directives: docsContentSecurityPolicy } }),
   );

@@ -22,11 +22,16 @@ export const problemSchema = z
   })
   .openapi('Problem');
 
-/** A JSON object response (the shapes are described in API.md; routes validate input). */
-export const jsonResponse = (description: string) => ({
+/** A JSON response whose body is `schema`: the zod shape the route returns (defined next to the
+ * view it documents; test/http/openapi-responses.test.ts checks real responses against it). */
+export const jsonResponse = (description: string, schema: z.ZodType) => ({
   description,
-  content: { 'application/json': { schema: z.object({}).passthrough() } },
+  content: { 'application/json': { schema } },
 });
+
+/** `/v1` except the log needs a token; probes, metrics, the log and the docs are public. */
+export const bearerAuth = [{ bearer: [] }];
+export const publicRoute: { [scheme: string]: string[] }[] = [];
 
 export function problemResponses(...statuses: number[]) {
   const out: NonNullable<RouteConfig['responses']> = {};
@@ -49,9 +54,20 @@ export class ApiDocs {
       scheme: 'bearer',
       description: 'API token from `claimtrail user add` or POST /v1/users',
     });
+    // Served by app.ts from this class's document().
+    this.route({
+      method: 'get',
+      path: '/openapi.json',
+      operationId: 'getOpenApiDocument',
+      summary: 'This OpenAPI 3.1 document',
+      security: publicRoute,
+      responses: { 200: jsonResponse('the document', z.record(z.string(), z.unknown())) },
+    });
   }
 
-  route(config: RouteConfig): void {
+  /** Every operation names its operationId (client generators' method names) and its
+   * security, so none can be registered without them. */
+  route(config: RouteConfig & { operationId: string; security: NonNullable<RouteConfig['security']> }): void {
     this.registry.registerPath(config);
   }
 

@@ -12,12 +12,14 @@ import {
   readEvidenceContent,
   visibleEvidence,
 } from '../../evidence/evidence.service.ts';
+import { evidenceItemSchema } from '../../evidence/evidence-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
+import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
 import type { ByteRange } from '../../storage/blob-store.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
 import { receiveUpload } from '../multipart.ts';
-import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
+import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';
 
 const captureInput = z.strictObject({
@@ -35,15 +37,19 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
   const router = Router();
   const params = z.object({ id: z.string() });
-  const security = [{ bearer: [] }];
+  const security = bearerAuth;
 
   docs.route({
     method: 'post',
     path: '/v1/sources/{id}/captures',
+    operationId: 'captureSource',
     summary: 'Capture the source again (editor); optionally set its recapture interval',
     security,
     request: { params, body: { content: { 'application/json': { schema: captureInput } } } },
-    responses: { 202: jsonResponse('{captureId}'), ...problemResponses(400, 401, 403, 404, 415) },
+    responses: {
+      202: jsonResponse('the capture, queued', captureRequestedSchema),
+      ...problemResponses(400, 401, 403, 404, 415),
+    },
   });
   router.post('/sources/:id/captures', async (req, res) => {
     const { id } = parseParams(idParam, req);
@@ -63,6 +69,7 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'post',
     path: '/v1/sources/{id}/evidence',
+    operationId: 'uploadEvidence',
     summary: "Add a journalist's own copy (editor): multipart/form-data with one part `file`",
     security,
     request: {
@@ -74,8 +81,8 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
       },
     },
     responses: {
-      201: jsonResponse('the new evidence item'),
-      200: jsonResponse('these bytes were already evidence of the source: that item'),
+      201: jsonResponse('the new evidence item', evidenceItemSchema),
+      200: jsonResponse('these bytes were already evidence of the source: that item', evidenceItemSchema),
       ...problemResponses(400, 401, 403, 404, 413, 415),
     },
   });
@@ -97,10 +104,11 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/evidence/{id}',
+    operationId: 'getEvidence',
     summary: 'One evidence item',
     security,
     request: { params },
-    responses: { 200: jsonResponse('evidence item'), ...problemResponses(401, 404) },
+    responses: { 200: jsonResponse('evidence item', evidenceItemSchema), ...problemResponses(401, 404) },
   });
   router.get('/evidence/:id', async (req, res) => {
     res.json(await getEvidence(prisma, principalOf(req), parseParams(idParam, req).id));
@@ -109,6 +117,7 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/evidence/{id}/content',
+    operationId: 'getEvidenceContent',
     summary: 'The preserved bytes (ETag, Repr-Digest, Range); each read is a ledger event',
     security,
     request: { params },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../../access/auth.ts';
 import { idParam } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
+import { exportSchema } from '../../exports/export-view.schema.ts';
 import {
   exportFileName,
   exportInput,
@@ -14,23 +15,24 @@ import {
 } from '../../exports/exports.service.ts';
 import { AppError } from '../../lib/errors.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
-import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
+import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';
 
 export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
   const router = Router();
   const params = z.object({ id: z.string() });
-  const security = [{ bearer: [] }];
+  const security = bearerAuth;
 
   docs.route({
     method: 'post',
     path: '/v1/exports',
+    operationId: 'requestExport',
     summary: 'Export a claim or an investigation as bagit, json or csv (admin, editor, auditor)',
     security,
     request: { body: { content: { 'application/json': { schema: exportInput } } } },
     responses: {
-      202: jsonResponse('the export, queued'),
+      202: jsonResponse('the export, queued', exportSchema),
       ...problemResponses(400, 401, 403, 404, 415, 422),
     },
   });
@@ -43,11 +45,12 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/exports/{id}',
+    operationId: 'getExport',
     summary: 'Status and progress (its requester, admin)',
     security,
     request: { params },
     responses: {
-      200: jsonResponse('{id, status, progress, sha256?, size?, error?}'),
+      200: jsonResponse('status and progress', exportSchema),
       ...problemResponses(401, 404),
     },
   });
@@ -58,6 +61,7 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/exports/{id}/download',
+    operationId: 'downloadExport',
     summary: 'The export file (its requester, admin); 409 until it is completed',
     security,
     request: { params },

@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
-import type { ApiDocs } from '../openapi.ts';
+import { type ApiDocs, publicRoute } from '../openapi.ts';
 
 /** Resolves 'ok' or the failure message within `ms`: a hung dependency must not hang /readyz. */
 async function probe(fn: () => Promise<unknown>, ms: number): Promise<string> {
@@ -36,6 +36,8 @@ export function healthRouter(
   docs.route({
     method: 'get',
     path: '/healthz',
+    operationId: 'liveness',
+    security: publicRoute,
     summary: 'Liveness: the process answers',
     responses: {
       200: {
@@ -51,6 +53,8 @@ export function healthRouter(
   docs.route({
     method: 'get',
     path: '/readyz',
+    operationId: 'readiness',
+    security: publicRoute,
     summary: 'Readiness: Postgres and Redis answer',
     responses: {
       200: { description: 'ready', content: { 'application/json': { schema: readiness } } },
@@ -72,6 +76,8 @@ export function healthRouter(
   docs.route({
     method: 'get',
     path: '/metrics',
+    operationId: 'metrics',
+    security: publicRoute,
     summary: 'Prometheus metrics',
     responses: {
       200: { description: 'text exposition format', content: { 'text/plain': { schema: z.string() } } },

@@ -4,6 +4,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { principalOf } from '../../access/auth.ts';
 import {
+  citationCreatedSchema,
+  claimPageSchema,
+  claimSchema,
+  claimWithCitationsSchema,
+} from '../../claims/claim-view.schema.ts';
+import {
   citationInput,
   claimInput,
   claimListQuery,
@@ -17,19 +23,26 @@ import { citeSource, createClaim, getClaim, visibleClaim } from '../../claims/cl
 import { listClaims, updateClaim } from '../../claims/claims-edit.service.ts';
 import type { AppContext } from '../../context.ts';
 import {
+  investigationPageSchema,
+  investigationSchema,
+  membershipSchema,
+} from '../../investigations/investigation-view.schema.ts';
+import {
   addMember,
   createInvestigation,
   getInvestigation,
   investigationView,
   listInvestigations,
 } from '../../investigations/investigations.service.ts';
+import { chainVerdictSchema, ledgerEventPageSchema } from '../../ledger/event-view.schema.ts';
+import { sourceSchema } from '../../sources/source-view.schema.ts';
 import {
   sourceCustody,
   sourceView,
   verifySourceCustody,
   visibleSource,
 } from '../../sources/sources.service.ts';
-import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
+import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
 export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
@@ -37,33 +50,41 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   const router = Router();
 
   const doc = (
+    operationId: string,
     method: 'get' | 'post' | 'patch',
     path: string,
     summary: string,
     status: number,
+    response: z.ZodType,
     extra: { body?: z.ZodType; query?: z.ZodType } = {},
   ) =>
     docs.route({
+      operationId,
       method,
       path,
       summary,
-      security: [{ bearer: [] }],
+      security: bearerAuth,
       request: {
         ...(path.includes('{id}') ? { params: z.object({ id: z.string() }) } : {}),
         ...(extra.query ? { query: extra.query as z.ZodObject } : {}),
         ...(extra.body ? { body: { content: { 'application/json': { schema: extra.body } } } } : {}),
       },
       responses: {
-        [status]: jsonResponse(summary),
-        ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+        [status]: jsonResponse(summary, response),
+        // Reads fail only on input, auth and visibility; writes on bodies, roles and state too.
+        ...(method === 'get'
+          ? problemResponses(400, 401, 404)
+          : problemResponses(400, 401, 403, 404, 409, 413, 415, 422)),
       },
     });
 
   doc(
+    'createInvestigation',
     'post',
     '/v1/investigations',
     'Create an investigation (admin, editor); the creator becomes a member',
     201,
+    investigationSchema,
     {
       body: investigationInput,
     },
@@ -74,21 +95,37 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
       .json(await createInvestigation(prisma, principalOf(req), parseBody(investigationInput, req)));
   });
 
-  doc('get', '/v1/investigations', 'Investigations the caller is a member of', 200, { query: listQuery });
+  doc(
+    'listInvestigations',
+    'get',
+    '/v1/investigations',
+    'Investigations the caller is a member of',
+    200,
+    investigationPageSchema,
+    { query: listQuery },
+  );
   router.get('/investigations', async (req, res) => {
     const q = parseQuery(listQuery, req);
     res.json(await listInvestigations(prisma, principalOf(req), q.limit, q.cursor));
   });
 
-  doc('get', '/v1/investigations/{id}', 'One investigation', 200);
+  doc('getInvestigation', 'get', '/v1/investigations/{id}', 'One investigation', 200, investigationSchema);
   router.get('/investigations/:id', async (req, res) => {
     const { id } = parseParams(idParam, req);
     res.json(investigationView(await getInvestigation(prisma, principalOf(req), id)));
   });
 
-  doc('post', '/v1/investigations/{id}/members', 'Add a member (admin, editor member)', 201, {
-    body: memberInput,
-  });
+  doc(
+    'addMember',
+    'post',
+    '/v1/investigations/{id}/members',
+    'Add a member (admin, editor member)',
+    201,
+    membershipSchema,
+    {
+      body: memberInput,
+    },
+  );
   router.post('/investigations/:id/members', async (req, res) => {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
@@ -97,10 +134,12 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   });
 
   doc(
+    'createClaim',
     'post',
     '/v1/investigations/{id}/claims',
     'Log a claim (editor member); status starts unverified',
     201,
+    claimSchema,
     {
       body: claimInput,
     },
@@ -113,10 +152,12 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   });
 
   doc(
+    'listClaims',
     'get',
     '/v1/investigations/{id}/claims',
     'Claims of an investigation: filters status, tag, q (full text)',
     200,
+    claimPageSchema,
     {
       query: claimListQuery,
     },
@@ -128,10 +169,12 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   });
 
   doc(
+    'updateClaim',
     'patch',
     '/v1/claims/{id}',
     'Edit a claim or change its status (editor); recorded with before and after',
     200,
+    claimSchema,
     {
       body: claimPatch,
     },
@@ -143,16 +186,25 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     res.json(await updateClaim(prisma, p, id, parseBody(claimPatch, req)));
   });
 
-  doc('get', '/v1/claims/{id}', 'A claim with its citations and their sources', 200);
+  doc(
+    'getClaim',
+    'get',
+    '/v1/claims/{id}',
+    'A claim with its citations and their sources',
+    200,
+    claimWithCitationsSchema,
+  );
   router.get('/claims/:id', async (req, res) => {
     res.json(await getClaim(prisma, principalOf(req), parseParams(idParam, req).id));
   });
 
   doc(
+    'citeSource',
     'post',
     '/v1/claims/{id}/sources',
     'Cite a source (editor); the URL is normalized and reused per investigation',
     201,
+    citationCreatedSchema,
     {
       body: citationInput,
     },
@@ -169,7 +221,14 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     res.status(201).json(out);
   });
 
-  doc('get', '/v1/sources/{id}', 'A source with its evidence, checks and custody summary', 200);
+  doc(
+    'getSource',
+    'get',
+    '/v1/sources/{id}',
+    'A source with its evidence, checks and custody summary',
+    200,
+    sourceSchema,
+  );
   router.get('/sources/:id', async (req, res) => {
     const p = principalOf(req);
     res.json(await sourceView(prisma, await visibleSource(prisma, p, parseParams(idParam, req).id)));
@@ -179,19 +238,29 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     limit: listQuery.shape.limit,
     cursor: z.coerce.number().int().min(0).optional(),
   });
-  doc('get', '/v1/sources/{id}/custody', "The source's ledger events in seq order", 200, {
-    query: custodyQuery,
-  });
+  doc(
+    'getSourceCustody',
+    'get',
+    '/v1/sources/{id}/custody',
+    "The source's ledger events in seq order",
+    200,
+    ledgerEventPageSchema,
+    {
+      query: custodyQuery,
+    },
+  );
   router.get('/sources/:id/custody', async (req, res) => {
     const q = parseQuery(custodyQuery, req);
     res.json(await sourceCustody(prisma, principalOf(req), parseParams(idParam, req).id, q.limit, q.cursor));
   });
 
   doc(
+    'verifySourceCustody',
     'get',
     '/v1/sources/{id}/custody/verify',
     "Recompute the source's chain: {valid, length, headHash, firstInvalidSeq?, reason?}",
     200,
+    chainVerdictSchema,
   );
   router.get('/sources/:id/custody/verify', async (req, res) => {
     res.json(await verifySourceCustody(prisma, principalOf(req), parseParams(idParam, req).id));

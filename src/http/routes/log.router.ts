@@ -7,7 +7,7 @@ import { AppError } from '../../lib/errors.ts';
 import { hashReader, latestCheckpoint, treeSize } from '../../log/log.repository.ts';
 import { proveRecord, proveTree } from '../../log/merkle.ts';
 import { publishedVerifierKey } from '../../log/published-key.ts';
-import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { type ApiDocs, problemResponses, publicRoute } from '../openapi.ts';
 import { parseQuery } from '../validate.ts';
 
 /** A tree size or leaf index: plain decimal digits only (no '', 0x1, 1e0, +1 or spaces). */
@@ -45,6 +45,8 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/log/checkpoint',
+    operationId: 'getCheckpoint',
+    security: publicRoute,
     summary: 'Latest signed checkpoint (C2SP tlog-checkpoint in a signed note)',
     responses: {
       200: { description: 'the note', content: { 'text/plain': { schema: z.string() } } },
@@ -61,6 +63,8 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/log/key',
+    operationId: 'getVerifierKey',
+    security: publicRoute,
     summary: 'The verifier key, `name+hexkeyhash+base64key` (Go sumdb/note format)',
     responses: {
       200: { description: 'the key', content: { 'text/plain': { schema: z.string() } } },
@@ -74,6 +78,8 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/log/proof/inclusion',
+    operationId: 'getInclusionProof',
+    security: publicRoute,
     summary: 'Inclusion proof of leaf `index` in the tree of size `size`',
     request: { query: inclusionQuery },
     responses: {
@@ -100,6 +106,8 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'get',
     path: '/v1/log/proof/consistency',
+    operationId: 'getConsistencyProof',
+    security: publicRoute,
     summary: 'Consistency proof from tree size `from` to tree size `to`',
     request: { query: consistencyQuery },
     responses: {

@@ -6,7 +6,7 @@ import { actorOf, principalOf } from '../../access/auth.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { createUser, revokeTokens, roles } from '../../users/users.service.ts';
-import { type ApiDocs, problemResponses } from '../openapi.ts';
+import { type ApiDocs, bearerAuth, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';
 
 const userInput = z
@@ -22,8 +22,9 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'post',
     path: '/v1/users',
+    operationId: 'createUser',
     summary: 'Create a user (admin); the token is shown only in this response',
-    security: [{ bearer: [] }],
+    security: bearerAuth,
     request: { body: { content: { 'application/json': { schema: userInput } } } },
     responses: {
       201: { description: 'created', content: { 'application/json': { schema: createdUser } } },
@@ -43,8 +44,9 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
   docs.route({
     method: 'delete',
     path: '/v1/users/{id}/tokens',
+    operationId: 'revokeUserTokens',
     summary: 'Revoke every token of a user (admin); the user must get a new one from an admin',
-    security: [{ bearer: [] }],
+    security: bearerAuth,
     request: { params: z.object({ id: z.string() }) },
     responses: {
       200: {
