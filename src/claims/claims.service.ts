@@ -10,11 +10,12 @@ import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import { normalizeSourceUrl, UrlRejectedError } from '../sources/normalize-url.ts';
 import { sourceView, sourceViews } from '../sources/sources.service.ts';
+import type { ClaimView } from './claim-view.schema.ts';
 import type { CitationInput, ClaimInput } from './claims.schema.ts';
 
 type ClaimRow = Prisma.ClaimGetPayload<object>;
 
-export const claimView = (c: ClaimRow) => ({
+export const claimView = (c: ClaimRow): ClaimView => ({
   id: c.id,
   investigationId: c.investigationId,
   statement: c.statement,

@@ -22,3 +22,4 @@ export const exportSchema = z
     error: z.string().optional().describe('once failed'),
   })
   .openapi('Export');
+export type ExportView = z.infer<typeof exportSchema>;

@@ -10,6 +10,7 @@ import { getInvestigation } from '../investigations/investigations.service.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import type { Queues } from '../queue/queues.ts';
+import type { ExportView } from './export-view.schema.ts';
 
 export const exportInput = z
   .strictObject({
@@ -26,7 +27,7 @@ export type ExportInputBody = z.infer<typeof exportInput>;
 
 type ExportRow = Prisma.ExportGetPayload<object>;
 
-export const exportView = (e: ExportRow) => ({
+export const exportView = (e: ExportRow): ExportView => ({
   id: e.id,
   status: e.status,
   progress: e.progress,

@@ -4,9 +4,10 @@ import { actorOf, type Principal } from '../access/auth.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
+import type { InvestigationView } from './investigation-view.schema.ts';
 
 type Row = { id: string; title: string; description: string | null; createdBy: string; createdAt: Date };
-export const investigationView = (i: Row) => ({
+export const investigationView = (i: Row): InvestigationView => ({
   id: i.id,
   title: i.title,
   description: i.description,
