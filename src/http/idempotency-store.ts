@@ -23,8 +23,10 @@ export interface KeyRef {
 // The two conditions under which a row no longer holds its key, shared by claim and lookup.
 const expiredSql = (t: string, ttl: string) =>
   `(${t}.status IS NOT NULL AND ${t}.created_at <= now() - make_interval(secs => ${ttl}))`;
+// A row without a lease was written by an older version (no renewals): it counts as leased
+// for a minute from its creation, so a request such a process is still running keeps its key.
 const abandonedSql = (t: string) =>
-  `(${t}.status IS NULL AND (${t}.locked_until IS NULL OR ${t}.locked_until <= now()))`;
+  `(${t}.status IS NULL AND coalesce(${t}.locked_until, ${t}.created_at + interval '1 minute') <= now())`;
 const leaseSql = (ms: string) => `now() + make_interval(secs => ${ms}::double precision / 1000)`;
 
 export class IdempotencyStore {

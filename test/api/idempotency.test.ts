@@ -267,6 +267,22 @@ describe('Idempotency-Key: keys of requests that died', () => {
     expect(await claimEvents([...ids][0])).toBe(1);
   });
 
+  it('a row an older version left in flight (no lease) holds its key for a minute from its creation', async () => {
+    const shortWait = testApp({ waitMs: 200 });
+    const legacyRow = (key: string, age: string) =>
+      ctx.pool.query(
+        `INSERT INTO idempotency_keys (user_id, key, request_hash, created_at)
+         VALUES ($1, $2, $3, now() - $4::interval)`,
+        [editor.id, key, sha256Hex(`POST ${claimsUrl}\n${canonicalJson(claimBody)}`), age],
+      );
+    await legacyRow('legacy-old', '2 minutes');
+    await legacyRow('legacy-new', '1 second');
+    const post = (key: string) =>
+      request(shortWait).post(claimsUrl).set(as).set('Idempotency-Key', key).send(claimBody);
+    expect((await post('legacy-old')).status).toBe(201);
+    expect((await post('legacy-new')).status).toBe(409);
+  });
+
   it('a row whose lease is still running answers 409 once the wait is over', async () => {
     const shortWait = testApp({ waitMs: 200 });
     const before = await countClaims();

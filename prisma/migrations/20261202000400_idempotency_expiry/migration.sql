@@ -7,10 +7,8 @@ ADD COLUMN "locked_until" TIMESTAMPTZ(3);
 -- CreateIndex
 CREATE INDEX "idempotency_keys_created_at_idx" ON "idempotency_keys"("created_at");
 
--- Keys left in flight by an older version get a one-minute lease from now (a request of an
--- old process still running during the upgrade keeps its key), then they are released.
-UPDATE "idempotency_keys" SET "locked_until" = CURRENT_TIMESTAMP + interval '1 minute'
-WHERE "status" IS NULL;
+-- Rows without a lease (left in flight by an older version) count as leased for a minute
+-- from their creation (src/http/idempotency-store.ts), so no lease is backfilled here.
 
 -- Older versions stored POST /v1/users responses with the live token. Withhold it as the
 -- service now does (src/http/idempotency.ts): "token":null,"tokenWithheld":true. A JSON
