@@ -6,7 +6,10 @@
 #
 # Sizes matter (they live in git): 96x64 pixels at 2 fps, 8 kHz mono AAC at 8 kb/s, one
 # keyframe per 31 s. Durations are exact: 62 frames at 2 fps = 31.0 s, and the audio is cut
-# with -t so the container duration does not run past the video.
+# with -t so the container duration does not run past the video. (ffmpeg's muxer still writes
+# the header durations, mvhd/tkhd, with the 1024 AAC priming samples that the audio edit list
+# skips: 31.128 s for 31 s. Debian's ffprobe 5.1 reports that as format.duration; the
+# streams, edit lists applied, say 31.000 in every build, and src/media/ffprobe.ts takes them.)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

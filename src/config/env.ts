@@ -58,6 +58,8 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest JSON request body, in bytes. */
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  /** How long an Idempotency-Key's record is kept: after this a retry runs as a new request. */
+  IDEMPOTENCY_TTL_SECONDS: positiveInt.default(24 * 60 * 60),
   /** How long shutdown waits for in-flight requests and jobs before giving up. */
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   WORKER_CONCURRENCY: positiveInt.default(4),

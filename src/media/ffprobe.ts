@@ -52,7 +52,7 @@ export type MediaStream = {
 };
 
 export type MediaMetadata = {
-  /** format.duration, else the longest stream; null when ffprobe knows neither. */
+  /** The presentation duration: see `presentationDuration`; null when ffprobe knows none. */
   durationSeconds: number | null;
   /** ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
   container: string;
@@ -398,6 +398,24 @@ function isoTime(value: unknown): string | undefined {
 }
 
 /**
+ * How long the file plays: the longest audio or video stream (cover art aside), else the
+ * container's duration. Stream durations are what ffprobe computes after applying an MP4's
+ * edit list; the container's (`format.duration`) may be the header's `mvhd` value, which
+ * ffmpeg's own muxer writes including the 1024 AAC priming samples the edit list skips. So
+ * Debian's ffprobe 5.1 reads a 31 s ffmpeg-made MP4 with 8 kHz AAC as 31.128 s while newer
+ * builds (which derive it from the streams) read 31.000; both agree on the streams. The
+ * container's value is kept for files whose streams carry no duration (Matroska, WebM).
+ */
+export function presentationDuration(
+  streams: readonly MediaStream[],
+  formatDuration?: number,
+): number | null {
+  const playable = streams.filter((s) => (s.type === 'video' && !s.attachedPicture) || s.type === 'audio');
+  const longest = Math.max(0, ...playable.map((s) => s.durationSeconds ?? 0));
+  return longest > 0 ? longest : (formatDuration ?? null);
+}
+
+/**
  * Reduces ffprobe's `-show_format -show_streams` JSON to MediaMetadata. Exported so the
  * mapping can be checked against output of other ffprobe versions without running one.
  * Throws MediaProbeError `not_media` when there is no audio or video stream.
@@ -413,8 +431,6 @@ export function mapProbeOutput(json: unknown): MediaMetadata {
       `no audio or video stream (format ${str(format.format_name) ?? 'unknown'})`,
     );
   }
-  const streamDurations = streams.map((s) => s.durationSeconds ?? 0);
-  const longestStream = Math.max(0, ...streamDurations);
   const formatTags = boundedTags(format.tags);
   const creationTime =
     isoTime(formatTags?.creation_time) ??
@@ -422,7 +438,7 @@ export function mapProbeOutput(json: unknown): MediaMetadata {
     null;
   const video = streams.find((s) => s.type === 'video' && !s.attachedPicture);
   return compact({
-    durationSeconds: positive(format.duration) ?? (longestStream > 0 ? longestStream : null),
+    durationSeconds: presentationDuration(streams, positive(format.duration)),
     container: str(format.format_name) ?? 'unknown',
     formatLongName: str(format.format_long_name),
     bitRate: positive(format.bit_rate),

@@ -6,14 +6,22 @@ import { actorOf, principalOf } from '../../access/auth.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { createUser, revokeTokens, roles } from '../../users/users.service.ts';
+import { withholdOnReplay } from '../idempotency.ts';
 import { type ApiDocs, bearerAuth, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';
 
 const userInput = z
   .strictObject({ name: z.string().trim().min(1).max(200), role: z.enum(roles) })
   .openapi('UserInput');
+// A replay (Idempotency-Key) withholds the token: null, with tokenWithheld: true.
 const createdUser = z
-  .object({ id: z.string(), name: z.string(), role: z.enum(roles), token: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum(roles),
+    token: z.string().nullable(),
+    tokenWithheld: z.literal(true).optional(),
+  })
   .openapi('CreatedUser');
 
 export function usersRouter(ctx: AppContext, docs: ApiDocs) {
@@ -35,6 +43,7 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
     const p = principalOf(req);
     if (p.role !== 'admin') throw new AppError('forbidden', 'Only admins create users.');
     const input = parseBody(userInput, req);
+    withholdOnReplay(res, 'token');
     res
       .status(201)
       .set('Cache-Control', 'no-store')
