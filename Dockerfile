@@ -9,10 +9,10 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Dependencies first so source edits reuse this layer. Development dependencies stay: the
-# Prisma CLI and its adapter (prisma.config.ts) run `db migrate` and `db generate`.
+# Dependencies first so source edits reuse this layer. Runtime needs only: the Prisma CLI and
+# its adapter (prisma.config.ts), which run `db migrate` and `db generate`, are dependencies.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 COPY . .
 
