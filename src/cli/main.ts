@@ -69,7 +69,9 @@ db.command('migrate')
     const { describeGrants, migrateConfigured } = await import('../db/migrate.ts');
     const result = await migrateConfigured(cfg);
     const last = result.output.trim().split('\n').at(-1);
-    process.stdout.write(`${result.created ? 'created the database; ' : ''}${last}\n${describeGrants(result)}\n`);
+    process.stdout.write(
+      `${result.created ? 'created the database; ' : ''}${last}\n${describeGrants(result)}\n`,
+    );
   });
 
 db.command('generate')

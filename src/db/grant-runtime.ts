@@ -55,7 +55,10 @@ async function ensureRole(owner: pg.ClientBase, role: string, password: string):
 
 /** The grants, revokes first. `runtimeUrl` names the role; `owner` is connected to the
  * migrated database as its owner. */
-export async function grantRuntimeRole(owner: pg.ClientBase, runtimeUrl: string): Promise<RuntimeGrantReport> {
+export async function grantRuntimeRole(
+  owner: pg.ClientBase,
+  runtimeUrl: string,
+): Promise<RuntimeGrantReport> {
   const role = await roleOf(runtimeUrl);
   const created = await ensureRole(owner, role, decodeURIComponent(new URL(runtimeUrl).password));
   const r = pg.escapeIdentifier(role);

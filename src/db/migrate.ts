@@ -48,7 +48,8 @@ export function runPrismaCli(args: string[], databaseUrl: string): Promise<strin
   });
 }
 
-const databaseName = (databaseUrl: string) => decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
+const databaseName = (databaseUrl: string) =>
+  decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
 
 /** CREATE DATABASE when the one named in the URL is missing (connecting to `postgres`). */
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
@@ -82,7 +83,10 @@ export interface MigrateResult {
 }
 
 /** Grants to a runtime role other than the owner; none when both URLs log in as one role. */
-async function grantIfSeparate(databaseUrl: string, runtimeUrl: string): Promise<RuntimeGrantReport | undefined> {
+async function grantIfSeparate(
+  databaseUrl: string,
+  runtimeUrl: string,
+): Promise<RuntimeGrantReport | undefined> {
   if (databaseName(runtimeUrl) !== databaseName(databaseUrl)) {
     throw new Error(
       `DATABASE_URL names database ${databaseName(runtimeUrl)} but MIGRATION_DATABASE_URL names ${databaseName(databaseUrl)}: ` +
@@ -104,7 +108,10 @@ async function grantIfSeparate(databaseUrl: string, runtimeUrl: string): Promise
  * with `runtimeUrl` (another role on the same database), then grants that role what it needs.
  * Concurrent callers (API, worker and sequencer starting together) are serialized by an
  * advisory lock on the `postgres` database, held until the grants are made. */
-export async function migrate(databaseUrl: string, options: { runtimeUrl?: string } = {}): Promise<MigrateResult> {
+export async function migrate(
+  databaseUrl: string,
+  options: { runtimeUrl?: string } = {},
+): Promise<MigrateResult> {
   const url = new URL(databaseUrl);
   const name = databaseName(databaseUrl);
   url.pathname = '/postgres';
@@ -138,6 +145,8 @@ export function describeGrants(result: MigrateResult): string {
   return (
     `${r.created ? `created the runtime role ${r.role} (the migration role may create roles); ` : ''}` +
     `granted ${r.role} least privilege on ${r.tables} tables` +
-    (r.unlisted.length ? `; NO grants on ${r.unlisted.join(', ')} (not listed in src/db/runtime-grants.ts)` : '')
+    (r.unlisted.length
+      ? `; NO grants on ${r.unlisted.join(', ')} (not listed in src/db/runtime-grants.ts)`
+      : '')
   );
 }

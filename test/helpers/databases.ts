@@ -47,7 +47,9 @@ export async function dropDatabase(databaseUrl: string, ownerUrl = ownerUrlFor(d
   const client = new pg.Client({ connectionString: withDatabase(ownerUrl, 'postgres') });
   await client.connect();
   try {
-    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseOf(databaseUrl))} WITH (FORCE)`);
+    await client.query(
+      `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(databaseOf(databaseUrl))} WITH (FORCE)`,
+    );
   } finally {
     await client.end();
   }

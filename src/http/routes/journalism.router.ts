@@ -23,12 +23,8 @@ import {
   investigationView,
   listInvestigations,
 } from '../../investigations/investigations.service.ts';
-import {
-  sourceCustody,
-  sourceView,
-  verifySourceCustody,
-  visibleSource,
-} from '../../sources/sources.service.ts';
+import { verifyCustody } from '../../ledger/custody-verify.ts';
+import { sourceCustody, sourceView, visibleSource } from '../../sources/sources.service.ts';
 import { type ApiDocs, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
@@ -194,7 +190,10 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     200,
   );
   router.get('/sources/:id/custody/verify', async (req, res) => {
-    res.json(await verifySourceCustody(prisma, principalOf(req), parseParams(idParam, req).id));
+    const { id } = parseParams(idParam, req);
+    await visibleSource(prisma, principalOf(req), id);
+    // Proven against the latest signed checkpoint, not the stored tree (custody-verify.ts).
+    res.json(await verifyCustody(ctx, { type: 'source', id }));
   });
 
   return router;
