@@ -16,6 +16,8 @@ import { createInvestigation } from '../../src/investigations/investigations.ser
 import { appendEvent } from '../../src/ledger/ledger.repository.ts';
 import { hashReader, latestCheckpoint } from '../../src/log/log.repository.ts';
 import { storedHashesForBatch, treeHash } from '../../src/log/merkle.ts';
+import { integrateBatch } from '../../src/log/sequencer.ts';
+import { loadOrCreateSigningKey } from '../../src/log/signing-key.ts';
 import { createUser } from '../../src/users/users.service.ts';
 import { testConfig } from '../helpers/context.ts';
 import { asOwner } from '../helpers/databases.ts';
@@ -255,5 +257,20 @@ describe('tampering with the ledger', () => {
     });
     expect(verdict.reason).toMatch(/not included in the signed checkpoint/);
     expect(stored.equals((await latestCheckpoint(ctx.pool))!.rootHash)).toBe(false);
+
+    // Nor does the sequencer sign the rewritten tree when it integrates seq 7.
+    const { signerKey } = await loadOrCreateSigningKey(
+      ctx.config.LOG_SIGNING_KEY_FILE,
+      ctx.config.LOG_ORIGIN,
+      ctx.log,
+    );
+    const client = await ctx.pool.connect();
+    try {
+      const deps = { pool: ctx.pool, log: ctx.log, origin: ctx.config.LOG_ORIGIN, signerKey, batchSize: 100 };
+      await expect(integrateBatch(client, deps)).rejects.toThrow(/not the tree this log last signed/);
+    } finally {
+      client.release();
+    }
+    expect((await latestCheckpoint(ctx.pool))?.size).toBe(size);
   }, 120_000);
 });
