@@ -57,6 +57,8 @@ async function unproven(pool: pg.Pool, tree: Tree, events: readonly Integrated[]
         hashReader(pool),
       );
     } catch (err) {
+      // A database that does not answer is no evidence of tampering: only a missing hash is.
+      if ((err as { code?: string }).code !== undefined) throw err;
       const reason = `its inclusion proof cannot be built: ${(err as Error).message}`;
       for (const event of batch) failed.push({ event, reason });
       continue;
