@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prepares a machine for `npm start` and `npm test`: installs packages when missing,
-# generates the Prisma client, and — when DATABASE_URL / REDIS_URL are not set and nothing
-# answers on the default ports — starts the local Postgres and Redis, installing them with
-# apt-get first when they are missing (Debian/Ubuntu, as root). Sourced by start.sh/test.sh.
+# generates the Prisma client, and — when DATABASE_URL / MIGRATION_DATABASE_URL / REDIS_URL are
+# not set and nothing answers on the default ports — starts the local Postgres and Redis,
+# installing them with apt-get first when they are missing (Debian/Ubuntu, as root). Sourced by
+# start.sh/test.sh. The local default uses two roles: `postgres` (the owner) migrates and
+# creates `claimtrail_app`, the role the service and the tests run as (src/config/env.ts).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,7 +38,8 @@ ensure_packages() {
 }
 
 ensure_postgres() {
-  if [ -n "${DATABASE_URL:-}" ]; then return 0; fi
+  # Either URL set: the database is someone else's to run.
+  if [ -n "${DATABASE_URL:-}" ] || [ -n "${MIGRATION_DATABASE_URL:-}" ]; then return 0; fi
   if port_open 5432; then return 0; fi
   if ! command -v pg_ctlcluster >/dev/null; then
     if can_install; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm start`: prepare the machine, then migrate and run API, workers and sequencer.
+# `npm start`: prepare the machine, then migrate (as MIGRATION_DATABASE_URL, the owner, which
+# creates and grants the runtime role) and run API, workers and sequencer (as DATABASE_URL).
 set -euo pipefail
 source "$(dirname "$0")/ensure-env.sh"
 # A bounded old space makes V8 collect the export job's short-lived garbage (proof buffers,

@@ -13,7 +13,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { generateSignerKey } from '../../src/log/note.ts';
 
 export interface BenchResources {
-  /** DATABASE_URL of the benchmark's own database. */
+  /** The benchmark's own database, as its owner (env has the runtime role's URL). */
   url: string;
   database: string;
   keyFile: string;
@@ -49,11 +49,16 @@ function adminUrl(url: string): string {
 
 export async function createBenchResources(base: Config): Promise<BenchResources> {
   requireLoopback('DATABASE_URL', base.DATABASE_URL);
+  requireLoopback('MIGRATION_DATABASE_URL', base.MIGRATION_DATABASE_URL);
   requireLoopback('REDIS_URL', base.REDIS_URL);
   const suffix = randomBytes(4).toString('hex');
   const database = `claimtrail_bench_${suffix}`;
-  const url = new URL(base.DATABASE_URL);
+  // The benchmark itself works as the owner (its baselines create tables); the services it
+  // starts (env) run as the runtime role, as in production.
+  const url = new URL(base.MIGRATION_DATABASE_URL);
   url.pathname = `/${database}`;
+  const runtimeUrl = new URL(base.DATABASE_URL);
+  runtimeUrl.pathname = `/${database}`;
   const dir = await mkdtemp(join(tmpdir(), `claimtrail-bench-${suffix}-`));
   const keyFile = join(dir, 'log-signing.key');
   const { signerKey, verifierKey } = generateSignerKey(base.LOG_ORIGIN);
@@ -75,7 +80,7 @@ export async function createBenchResources(base: Config): Promise<BenchResources
 
   const started = Date.now();
   try {
-    await migrate(url.toString());
+    await migrate(url.toString(), { runtimeUrl: runtimeUrl.toString() });
   } catch (err) {
     await cleanup().catch(() => undefined);
     throw err;
@@ -88,7 +93,12 @@ export async function createBenchResources(base: Config): Promise<BenchResources
     signerKey,
     verifierKey,
     redisPrefix,
-    env: { DATABASE_URL: url.toString(), LOG_SIGNING_KEY_FILE: keyFile, REDIS_PREFIX: redisPrefix },
+    env: {
+      DATABASE_URL: runtimeUrl.toString(),
+      MIGRATION_DATABASE_URL: url.toString(),
+      LOG_SIGNING_KEY_FILE: keyFile,
+      REDIS_PREFIX: redisPrefix,
+    },
     migrateSeconds: (Date.now() - started) / 1000,
     cleanup,
   };

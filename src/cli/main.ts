@@ -21,9 +21,9 @@ async function run(kinds: Kind[], { migrateFirst }: { migrateFirst: boolean }) {
   const cfg = loadConfig();
   const { logger } = await import('../lib/logger.ts');
   if (migrateFirst) {
-    const { migrate } = await import('../db/migrate.ts');
-    const { created } = await migrate(cfg.DATABASE_URL);
-    logger().info({ created }, 'database migrated');
+    const { describeGrants, migrateConfigured } = await import('../db/migrate.ts');
+    const result = await migrateConfigured(cfg);
+    logger().info({ created: result.created, grants: describeGrants(result) }, 'database migrated');
   }
   const { runComponents } = await import('../processes/run.ts');
   const starters = await Promise.all(
@@ -66,9 +66,12 @@ db.command('migrate')
   .description('create the database if missing and apply every pending migration')
   .action(async () => {
     const cfg = loadConfig();
-    const { migrate } = await import('../db/migrate.ts');
-    const { created, output } = await migrate(cfg.DATABASE_URL);
-    process.stdout.write(`${created ? 'created the database; ' : ''}${output.trim().split('\n').at(-1)}\n`);
+    const { describeGrants, migrateConfigured } = await import('../db/migrate.ts');
+    const result = await migrateConfigured(cfg);
+    const last = result.output.trim().split('\n').at(-1);
+    process.stdout.write(
+      `${result.created ? 'created the database; ' : ''}${last}\n${describeGrants(result)}\n`,
+    );
   });
 
 db.command('generate')
@@ -76,7 +79,7 @@ db.command('generate')
   .action(async () => {
     const cfg = loadConfig();
     const { runPrismaCli } = await import('../db/migrate.ts');
-    process.stdout.write(await runPrismaCli(['generate'], cfg.DATABASE_URL));
+    process.stdout.write(await runPrismaCli(['generate'], cfg.MIGRATION_DATABASE_URL));
   });
 
 const user = program.command('user').description('users');

@@ -19,7 +19,11 @@ export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: postgresUrl.default('postgresql://postgres:postgres@127.0.0.1:5432/claimtrail'),
+  /** The runtime role (api, worker, sequencer). Default: see resolveDatabaseUrls. */
+  DATABASE_URL: postgresUrl.optional(),
+  /** The owner role `claimtrail db migrate` uses (creates the database, the runtime role, and
+   * grants DATABASE_URL's role only what src/db/runtime-grants.ts lists). */
+  MIGRATION_DATABASE_URL: postgresUrl.optional(),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key: lets a test run share a Redis with a running service. */
   REDIS_PREFIX: z
@@ -69,7 +73,28 @@ export const envSchema = z.object({
   SEQUENCER_BATCH_SIZE: positiveInt.default(2000),
 });
 
-export type Config = z.infer<typeof envSchema>;
+export type Config = Omit<z.infer<typeof envSchema>, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'> & {
+  DATABASE_URL: string;
+  MIGRATION_DATABASE_URL: string;
+};
+
+/** The owner of the local default set-up (Debian's cluster superuser). */
+export const DEFAULT_MIGRATION_DATABASE_URL = 'postgresql://postgres:postgres@127.0.0.1:5432/claimtrail';
+/** The role the service runs as when DATABASE_URL is not set (created by `db migrate`). */
+export const DEFAULT_RUNTIME_ROLE = { user: 'claimtrail_app', password: 'claimtrail_app' };
+
+/** Least privilege by default: with neither URL set, migrations run as the owner and the
+ * service as `claimtrail_app` on the same database; DATABASE_URL alone keeps the one-role set-up
+ * of earlier versions (the owner runs the service, and startup warns); MIGRATION_DATABASE_URL
+ * alone gives the service `claimtrail_app` on that server and database. */
+function resolveDatabaseUrls(runtime: string | undefined, migration: string | undefined) {
+  const owner = migration ?? runtime ?? DEFAULT_MIGRATION_DATABASE_URL;
+  if (runtime) return { DATABASE_URL: runtime, MIGRATION_DATABASE_URL: owner };
+  const url = new URL(owner);
+  url.username = DEFAULT_RUNTIME_ROLE.user;
+  url.password = DEFAULT_RUNTIME_ROLE.password;
+  return { DATABASE_URL: url.toString(), MIGRATION_DATABASE_URL: owner };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -86,7 +111,10 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       result.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
     );
   }
-  return result.data;
+  return {
+    ...result.data,
+    ...resolveDatabaseUrls(result.data.DATABASE_URL, result.data.MIGRATION_DATABASE_URL),
+  };
 }
 
 let cached: Config | undefined;

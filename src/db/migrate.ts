@@ -1,8 +1,12 @@
 // Creates the database when it does not exist and applies prisma/migrations with
-// `prisma migrate deploy`. Works on an empty or an older database; safe to run on every start.
+// `prisma migrate deploy`, as the owner (MIGRATION_DATABASE_URL); then grants the runtime role
+// (DATABASE_URL) what src/db/runtime-grants.ts lists. Works on an empty or an older database;
+// safe to run on every start.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { Config } from '../config/env.ts';
+import { grantRuntimeRole, type RuntimeGrantReport, roleOf } from './grant-runtime.ts';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -44,10 +48,13 @@ export function runPrismaCli(args: string[], databaseUrl: string): Promise<strin
   });
 }
 
+const databaseName = (databaseUrl: string) =>
+  decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
+
 /** CREATE DATABASE when the one named in the URL is missing (connecting to `postgres`). */
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const name = databaseName(databaseUrl);
   if (!name) throw new Error('DATABASE_URL names no database');
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });
@@ -68,12 +75,45 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   }
 }
 
-/** Creates the database if needed and applies pending migrations. Concurrent callers (API,
- * worker and sequencer starting together) are serialized by an advisory lock on the
- * `postgres` database, held until the Prisma CLI has finished. */
-export async function migrate(databaseUrl: string): Promise<{ created: boolean; output: string }> {
+export interface MigrateResult {
+  created: boolean;
+  output: string;
+  /** Set when a runtime role other than the owner was given (and granted). */
+  runtime?: RuntimeGrantReport;
+}
+
+/** Grants to a runtime role other than the owner; none when both URLs log in as one role. */
+async function grantIfSeparate(
+  databaseUrl: string,
+  runtimeUrl: string,
+): Promise<RuntimeGrantReport | undefined> {
+  if (databaseName(runtimeUrl) !== databaseName(databaseUrl)) {
+    throw new Error(
+      `DATABASE_URL names database ${databaseName(runtimeUrl)} but MIGRATION_DATABASE_URL names ${databaseName(databaseUrl)}: ` +
+        'they must name the same database (migrations run as the owner, the service as the runtime role)',
+    );
+  }
+  const [owner, runtime] = await Promise.all([roleOf(databaseUrl), roleOf(runtimeUrl)]);
+  if (owner === runtime) return undefined;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await grantRuntimeRole(client, runtimeUrl);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the database if needed and applies pending migrations as the owner `databaseUrl`;
+ * with `runtimeUrl` (another role on the same database), then grants that role what it needs.
+ * Concurrent callers (API, worker and sequencer starting together) are serialized by an
+ * advisory lock on the `postgres` database, held until the grants are made. */
+export async function migrate(
+  databaseUrl: string,
+  options: { runtimeUrl?: string } = {},
+): Promise<MigrateResult> {
   const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const name = databaseName(databaseUrl);
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });
   await admin.connect();
@@ -84,8 +124,29 @@ export async function migrate(databaseUrl: string): Promise<{ created: boolean; 
     );
     const created = await ensureDatabase(databaseUrl);
     const output = await runPrismaCli(['migrate', 'deploy'], databaseUrl);
-    return { created, output };
+    const runtime = options.runtimeUrl ? await grantIfSeparate(databaseUrl, options.runtimeUrl) : undefined;
+    return { created, output, ...(runtime ? { runtime } : {}) };
   } finally {
     await admin.end();
   }
+}
+
+/** `db migrate` as configured: MIGRATION_DATABASE_URL migrates, DATABASE_URL is granted. */
+export function migrateConfigured(cfg: Pick<Config, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'>) {
+  return migrate(cfg.MIGRATION_DATABASE_URL, { runtimeUrl: cfg.DATABASE_URL });
+}
+
+/** One line for logs and the CLI: what the grants did, or why there were none. */
+export function describeGrants(result: MigrateResult): string {
+  const r = result.runtime;
+  if (!r) {
+    return 'DATABASE_URL and MIGRATION_DATABASE_URL log in as one role: no least-privilege grants (the service runs as the owner)';
+  }
+  return (
+    `${r.created ? `created the runtime role ${r.role} (the migration role may create roles); ` : ''}` +
+    `granted ${r.role} least privilege on ${r.tables} tables` +
+    (r.unlisted.length
+      ? `; NO grants on ${r.unlisted.join(', ')} (not listed in src/db/runtime-grants.ts)`
+      : '')
+  );
 }

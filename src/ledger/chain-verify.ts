@@ -12,6 +12,8 @@ export interface StoredEvent {
   body: string;
   /** The hash the Merkle log holds for this event, when it has been integrated. */
   loggedHash?: string | null;
+  /** Why the signed log does not vouch for this event (custody-verify.ts), if it does not. */
+  logProblem?: string;
 }
 
 export interface ChainVerdict {
@@ -88,6 +90,7 @@ export class ChainChecker {
     if (e.loggedHash != null && e.loggedHash !== e.hash) {
       return bad(`the Merkle log recorded hash ${e.loggedHash} for this event, not ${e.hash}`);
     }
+    if (e.logProblem) return bad(e.logProblem);
     return undefined;
   }
 }

@@ -37,3 +37,11 @@ export const chainVerdictSchema = z
     reason: z.string().optional(),
   })
   .openapi('ChainVerdict');
+
+/** GET /v1/sources/:id/custody/verify: the chain's verdict, proven against a signed checkpoint. */
+export const custodyVerdictSchema = chainVerdictSchema
+  .extend({
+    checkpoint: z.strictObject({ size: z.number().int().min(0) }).nullable(),
+    pending: z.number().int().min(0),
+  })
+  .openapi('CustodyVerdict');

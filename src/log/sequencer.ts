@@ -2,9 +2,9 @@
 // batches and signs a C2SP checkpoint after each. One active instance at a time.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { signCheckpoint } from './checkpoint.ts';
-import { hashReader, treeSize } from './log.repository.ts';
-import { storedHashesForBatch, treeHash } from './merkle.ts';
+import { openCheckpoint, signCheckpoint } from './checkpoint.ts';
+import { hashReader, latestCheckpoint, treeSize } from './log.repository.ts';
+import { type HashReader, storedHashesForBatch, treeHash } from './merkle.ts';
 import { verifierKeyFromSigner } from './note.ts';
 
 /** Advisory-lock key (two-int form, a key space apart from the ledger's bigint subject
@@ -56,6 +56,7 @@ export async function integrateBatch(
     }
     const start = await treeSize(client);
     const read = hashReader(client);
+    await assertExtendsSignedTree(client, start, read, deps);
     const leaves = pending.rows.map((r) => r.hash);
     const stored = await storedHashesForBatch(start, leaves, read);
     const eventIds = pending.rows.map((r) => r.event_id);
@@ -82,6 +83,26 @@ export async function integrateBatch(
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
+  }
+}
+
+/** The stored tree must be the one this log last signed: someone with owner powers who rewrote
+ * log_entries and log_hashes must not get the forgery signed by the next checkpoint. One
+ * signature check and one O(log n) read per batch. */
+async function assertExtendsSignedTree(
+  client: pg.PoolClient,
+  size: number,
+  read: HashReader,
+  deps: SequencerDeps,
+): Promise<void> {
+  const latest = await latestCheckpoint(client);
+  if (!latest) return;
+  const { checkpoint } = openCheckpoint(latest.note, verifierKeyFromSigner(deps.signerKey));
+  if (checkpoint.size !== size || !(await treeHash(size, read)).equals(checkpoint.rootHash)) {
+    throw new Error(
+      `the stored Merkle tree (size ${size}) is not the tree this log last signed (checkpoint size ${checkpoint.size}): ` +
+        'log_entries or log_hashes were rewritten; refusing to sign over them (run `claimtrail ledger verify`)',
+    );
   }
 }
 

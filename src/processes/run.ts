@@ -4,6 +4,7 @@
 
 import type { Config } from '../config/env.ts';
 import { type AppContext, createContext } from '../context.ts';
+import { warnIfLedgerWritable } from '../db/runtime-privileges.ts';
 import type { Component } from './component.ts';
 
 export type ComponentStarter = (ctx: AppContext) => Promise<Component>;
@@ -35,5 +36,7 @@ export async function runComponents(config: Config, starters: ComponentStarter[]
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
+  // Once per process, whichever components it runs.
+  await warnIfLedgerWritable(ctx.pool, ctx.log);
   for (const start of starters) components.push(await start(ctx));
 }

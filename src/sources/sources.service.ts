@@ -3,7 +3,6 @@ import { assertMember, notFoundUnlessId } from '../access/access.ts';
 import type { Principal } from '../access/auth.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { evidenceBySource, sourceChecks } from '../evidence/evidence.view.ts';
-import { verifyChain } from '../ledger/chain-verify.ts';
 import { readSubjectEvents, toEventView } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 
@@ -70,9 +69,4 @@ export async function sourceCustody(
     items: page.map(toEventView),
     nextCursor: events.length > limit ? String(page.at(-1)?.seq) : null,
   };
-}
-
-export async function verifySourceCustody(prisma: PrismaClient, p: Principal, id: string) {
-  await visibleSource(prisma, p, id);
-  return verifyChain({ type: 'source', id }, await readSubjectEvents(prisma, { type: 'source', id }));
 }

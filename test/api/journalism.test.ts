@@ -117,7 +117,15 @@ describe('the seed case', () => {
     const verify = await request(app)
       .get(`/v1/sources/${origin.body.source.id}/custody/verify`)
       .set(as(viewer!));
-    expect(verify.body).toEqual({ valid: true, length: 3, headHash: custody.body.items[2].hash });
+    // Every event proven against the latest signed checkpoint, none left pending.
+    expect(verify.body).toEqual({
+      valid: true,
+      length: 3,
+      headHash: custody.body.items[2].hash,
+      checkpoint: { size: expect.any(Number) },
+      pending: 0,
+    });
+    expect(verify.body.checkpoint.size).toBeGreaterThan(custody.body.items[2].logIndex);
 
     const claimEvents = await ctx.pool.query<{ type: string }>(
       `SELECT type FROM ledger_events WHERE subject_type = 'claim' AND subject_id = $1 ORDER BY seq`,

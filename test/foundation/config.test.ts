@@ -50,7 +50,8 @@ describe('parseConfig', () => {
       NODE_ENV: 'development',
       PORT: 3000,
       HOST: '127.0.0.1',
-      DATABASE_URL: 'postgresql://postgres:postgres@127.0.0.1:5432/claimtrail',
+      DATABASE_URL: 'postgresql://claimtrail_app:claimtrail_app@127.0.0.1:5432/claimtrail',
+      MIGRATION_DATABASE_URL: 'postgresql://postgres:postgres@127.0.0.1:5432/claimtrail',
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_PREFIX: 'claimtrail',
       LOG_ORIGIN: 'claimtrail.local/log',
@@ -60,6 +61,23 @@ describe('parseConfig', () => {
       SHUTDOWN_TIMEOUT_MS: 10_000,
     });
     expect(Object.keys(cfg).sort()).toEqual([...configVariables].sort());
+  });
+
+  it('migrates as the owner and runs as another role unless DATABASE_URL alone is set', () => {
+    const one = 'postgresql://owner:pw@db.example:5433/ct';
+    expect(parseConfig({ DATABASE_URL: one })).toMatchObject({
+      DATABASE_URL: one,
+      MIGRATION_DATABASE_URL: one,
+    });
+    expect(parseConfig({ MIGRATION_DATABASE_URL: one })).toMatchObject({
+      DATABASE_URL: 'postgresql://claimtrail_app:claimtrail_app@db.example:5433/ct',
+      MIGRATION_DATABASE_URL: one,
+    });
+    const runtime = 'postgresql://app:x@db.example:5433/ct';
+    expect(parseConfig({ DATABASE_URL: runtime, MIGRATION_DATABASE_URL: one })).toMatchObject({
+      DATABASE_URL: runtime,
+      MIGRATION_DATABASE_URL: one,
+    });
   });
 
   it('treats empty strings as unset and coerces numbers and lists', () => {
@@ -80,6 +98,7 @@ describe('parseConfig', () => {
     ['PORT', '80.5'],
     ['DATABASE_URL', 'nonsense'],
     ['DATABASE_URL', 'mysql://root@localhost/claimtrail'],
+    ['MIGRATION_DATABASE_URL', 'nonsense'],
     ['REDIS_URL', 'http://x'],
     ['FETCH_MAX_BYTES', '-1'],
     ['LOG_ORIGIN', 'claimtrail local/log'],
@@ -248,6 +267,21 @@ describe('docker-compose.yml', () => {
       }
     },
   );
+
+  it('migrates as the owner and runs api, worker and sequencer as another role of the same database', () => {
+    const migrate = parseConfig(Object.fromEntries(services.get('migrate')!.environment));
+    const owner = new URL(migrate.MIGRATION_DATABASE_URL);
+    expect(migrate.DATABASE_URL).not.toBe(migrate.MIGRATION_DATABASE_URL);
+    for (const name of ['api', 'worker', 'sequencer']) {
+      const env = services.get(name)!.environment;
+      // Owner credentials only where migrations run.
+      expect(env.has('MIGRATION_DATABASE_URL'), name).toBe(false);
+      const runtime = new URL(parseConfig(Object.fromEntries(env)).DATABASE_URL);
+      expect(runtime.toString(), name).toBe(migrate.DATABASE_URL);
+      expect(runtime.username, name).not.toBe(owner.username);
+      expect(`${runtime.host}${runtime.pathname}`, name).toBe(`${owner.host}${owner.pathname}`);
+    }
+  });
 
   it('api listens on all interfaces on port 3000', () => {
     expect(services.get('api')?.environment.get('HOST')).toBe('0.0.0.0');

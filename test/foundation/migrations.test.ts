@@ -15,8 +15,9 @@ import { migrate, prismaCliEnv } from '../../src/db/migrate.ts';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 
+// As the owner: creating databases is beyond the runtime role the suite otherwise runs as.
 function databaseUrl(name: string): string {
-  const url = new URL(process.env.DATABASE_URL ?? '');
+  const url = new URL(process.env.MIGRATION_DATABASE_URL ?? '');
   url.pathname = `/${name}`;
   return url.toString();
 }

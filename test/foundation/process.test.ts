@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/context.ts';
+import { dropDatabase, ownerUrlFor } from '../helpers/databases.ts';
 import { freePort } from '../helpers/net.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,6 +20,8 @@ const shutdownTimeoutMs = 5_000;
 // creates the database itself (it migrates first).
 const dbUrl = new URL(process.env.DATABASE_URL ?? '');
 dbUrl.pathname = `${dbUrl.pathname}_process`;
+// Migrated as the owner, run as the runtime role, as `npm start` does.
+const ownerUrl = ownerUrlFor(dbUrl.toString());
 
 let child: ChildProcess | undefined;
 let dir: string | undefined;
@@ -27,10 +29,7 @@ let dir: string | undefined;
 afterAll(async () => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   if (dir) await rm(dir, { recursive: true, force: true });
-  const admin = new pg.Client({ connectionString: new URL('/postgres', dbUrl).toString() });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbUrl.pathname.slice(1))} WITH (FORCE)`);
-  await admin.end();
+  await dropDatabase(dbUrl.toString());
 });
 
 describe('claimtrail start', () => {
@@ -46,6 +45,7 @@ describe('claimtrail start', () => {
         HOST: '127.0.0.1',
         PORT: String(port),
         DATABASE_URL: dbUrl.toString(),
+        MIGRATION_DATABASE_URL: ownerUrl,
         REDIS_PREFIX: `${process.env.REDIS_PREFIX}:process`,
         LOG_SIGNING_KEY_FILE: keyFile,
         BLOB_DIR: join(dir, 'blobs'),
@@ -115,6 +115,12 @@ describe('claimtrail start', () => {
     const stopped = records.filter((r) => r.msg === 'stopped').map((r) => r.component);
     expect(stopped.sort(), stdout).toEqual(['api', 'sequencer', 'workers']);
     for (const r of records) expect(r.service, JSON.stringify(r)).toBe('claimtrail');
+    // Migrated as the owner, granted the runtime role, which then gets no privilege warning.
+    const migrated = records.find((r) => r.msg === 'database migrated');
+    expect(migrated?.grants, stdout).toMatch(
+      /^(created the runtime role \S+ .*; )?granted \S+ least privilege on \d+ tables$/,
+    );
+    expect(stdout).not.toContain('SECURITY');
 
     // The request was logged (so its headers went through the redaction)...
     expect(records.some((r) => (r.req as { id?: string } | undefined)?.id === 'proc-test-1')).toBe(true);

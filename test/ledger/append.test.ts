@@ -14,6 +14,7 @@ import { treeHash } from '../../src/log/merkle.ts';
 import { RootBuilder } from '../../src/log/root-builder.ts';
 import { startSequencer } from '../../src/processes/sequencer.ts';
 import { testConfig, useTestContext } from '../helpers/context.ts';
+import { asOwner } from '../helpers/databases.ts';
 import { appendMany, newSubject } from '../helpers/ledger-fixtures.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 
@@ -76,7 +77,9 @@ describe('appendEvent', () => {
     expect(next!.seq).toBe(2);
   });
 
-  it('is append-only: UPDATE, DELETE and TRUNCATE are rejected with a reason', async () => {
+  // As the owner: the runtime role is refused before the triggers run (least-privilege.test.ts);
+  // the triggers are what stops an owner who has not disabled them.
+  it('is append-only: UPDATE, DELETE and TRUNCATE are rejected with a reason, even for the owner', async () => {
     const subject = newSubject();
     await appendMany(ctx.prisma, subject, 1);
     await waitForIntegration(ctx); // so that every ledger table has a row to refuse changing
@@ -91,7 +94,9 @@ describe('appendEvent', () => {
       'UPDATE log_keys SET created_at = now()',
       'TRUNCATE log_keys',
     ]) {
-      await expect(ctx.pool.query(sql)).rejects.toThrow(/forbidden: the ledger is append-only/);
+      await expect(asOwner(ctx.config.DATABASE_URL, (c) => c.query(sql))).rejects.toThrow(
+        /forbidden: the ledger is append-only/,
+      );
     }
   });
 });

@@ -1,6 +1,8 @@
-// A superuser who disables the triggers and rewrites history is caught: both the custody
+// An owner who disables the triggers and rewrites history is caught: both the custody
 // verify route (GET /v1/sources/:id/custody/verify) and `claimtrail ledger verify` name the
-// first bad event. Each case runs in a database of its own.
+// first bad event — the route also when the stored Merkle tree was rewritten to match, since it
+// proves each event against the latest signed checkpoint. Each case runs in a database of its
+// own; the service runs as the runtime role, the tampering as the owner (MIGRATION_DATABASE_URL).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +14,13 @@ import { createContext } from '../../src/context.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createInvestigation } from '../../src/investigations/investigations.service.ts';
 import { appendEvent } from '../../src/ledger/ledger.repository.ts';
+import { hashReader, latestCheckpoint } from '../../src/log/log.repository.ts';
+import { storedHashesForBatch, treeHash } from '../../src/log/merkle.ts';
+import { integrateBatch } from '../../src/log/sequencer.ts';
+import { loadOrCreateSigningKey } from '../../src/log/signing-key.ts';
 import { createUser } from '../../src/users/users.service.ts';
 import { testConfig } from '../helpers/context.ts';
+import { asOwner } from '../helpers/databases.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 
@@ -33,7 +40,7 @@ async function setup(label: string) {
   const url = await createIsolatedDatabase(label);
   const ctx = createContext(testConfig({ DATABASE_URL: url }));
   afterAll(() => ctx.close());
-  await useSequencer(ctx);
+  const sequencer = await useSequencer(ctx);
   const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
   const p = { id: editor.id, name: editor.name, role: editor.role };
   const inv = await createInvestigation(ctx.prisma, p, { title: label });
@@ -57,26 +64,41 @@ async function setup(label: string) {
     );
   }
   await waitForIntegration(ctx);
-  return { url, ctx, subject, app: createApp(ctx).app, token: editor.token };
+  return { url, ctx, subject, sequencer, app: createApp(ctx).app, token: editor.token };
 }
 
-const cases = await Promise.all(['edit', 'rehash', 'delete', 'swap'].map(setup));
+const cases = await Promise.all(['edit', 'rehash', 'delete', 'swap', 'relog'].map(setup));
 type Case = Awaited<ReturnType<typeof setup>>;
-const [editCase, rehashCase, deleteCase, swapCase] = cases as [Case, Case, Case, Case];
+const [editCase, rehashCase, deleteCase, swapCase, relogCase] = cases as [Case, Case, Case, Case, Case];
 
-async function tamper(ctx: ReturnType<typeof createContext>, sql: string[]) {
-  const client = await ctx.pool.connect();
-  try {
+const rewritable = ['ledger_events', 'log_entries', 'log_hashes'];
+
+/** Runs `sql` as the owner with the append-only triggers off (what the runtime role cannot). */
+async function tamper(ctx: ReturnType<typeof createContext>, sql: (string | [string, unknown[]])[]) {
+  await asOwner(ctx.config.DATABASE_URL, async (client) => {
     await client.query('BEGIN');
-    await client.query('ALTER TABLE ledger_events DISABLE TRIGGER ALL');
-    await client.query('ALTER TABLE log_entries DISABLE TRIGGER ALL');
-    for (const s of sql) await client.query(s);
-    await client.query('ALTER TABLE ledger_events ENABLE TRIGGER ALL');
-    await client.query('ALTER TABLE log_entries ENABLE TRIGGER ALL');
+    for (const t of rewritable) await client.query(`ALTER TABLE ${t} DISABLE TRIGGER ALL`);
+    for (const s of sql) await (typeof s === 'string' ? client.query(s) : client.query(s[0], s[1]));
+    for (const t of rewritable) await client.query(`ALTER TABLE ${t} ENABLE TRIGGER ALL`);
     await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
+  });
+}
+
+/** UPDATEs that make log_hashes the tlog stored hashes of log_entries as they now are: the
+ * stored tree rewritten to match a forged leaf, as an owner could. */
+async function rebuiltStoredHashes(ctx: ReturnType<typeof createContext>): Promise<[string, unknown[]][]> {
+  const { rows } = await ctx.pool.query<{ event_hash: Buffer }>(
+    'SELECT event_hash FROM log_entries ORDER BY log_index',
+  );
+  const noReads = async (): Promise<Buffer[]> => {
+    throw new Error('a rebuild from leaf 0 reads nothing');
+  };
+  const stored = await storedHashesForBatch(
+    0,
+    rows.map((r) => r.event_hash),
+    noReads,
+  );
+  return stored.map((h) => ['UPDATE log_hashes SET hash = $2 WHERE idx = $1', [h.index, h.hash]]);
 }
 
 /** The custody verify route's answer for the case's source. */
@@ -85,7 +107,14 @@ async function custodyVerdict(c: Case) {
     .get(`/v1/sources/${c.subject.id}/custody/verify`)
     .set({ Authorization: `Bearer ${c.token}` });
   expect(r.status).toBe(200);
-  return r.body as { valid: boolean; firstInvalidSeq?: number; reason?: string };
+  return r.body as {
+    valid: boolean;
+    length: number;
+    firstInvalidSeq?: number;
+    reason?: string;
+    checkpoint: { size: number } | null;
+    pending: number;
+  };
 }
 
 describe('ledger verify without the key file', () => {
@@ -167,5 +196,81 @@ describe('tampering with the ledger', () => {
     const cli = ledgerVerifyCli(url);
     expect(cli.status).toBe(1);
     expect(cli.out).toContain(`subject source:${subject.id} seq 2`);
+  }, 120_000);
+
+  it('an event rewritten with its log entry and the stored tree is caught by the signed checkpoints (seq 6)', async () => {
+    const c = relogCase;
+    const { ctx, subject } = c;
+    const append = (n: number) =>
+      ctx.prisma.$transaction((tx) =>
+        appendEvent(tx, {
+          subject,
+          type: 'capture_requested',
+          actor: 'system:test',
+          data: { captureId: `c${n}`, reason: `r${n}` },
+        }),
+      );
+    // seq 6 alone in its batch, so checkpoints signed before it vouch for seq 1-5.
+    await append(6);
+    await waitForIntegration(ctx);
+    // The sequencer stops: it would otherwise sign the rewritten tree with its next batch.
+    await c.sequencer.stop(Date.now() + 10_000);
+    const before = await custodyVerdict(c);
+    expect(before).toMatchObject({ valid: true, length: 6, pending: 0 });
+    const size = before.checkpoint?.size ?? 0;
+    expect(size).toBeGreaterThanOrEqual(6);
+    // Not integrated yet: reported as pending, not as invalid.
+    await append(7);
+    expect(await custodyVerdict(c)).toMatchObject({
+      valid: true,
+      length: 7,
+      pending: 1,
+      checkpoint: { size },
+    });
+
+    // Forge seq 6, relink the pending seq 7 to it (the chain stays whole), fix the log entry.
+    const where = `subject_id = '${subject.id}' AND seq = 6`;
+    const seq7 = `subject_id = '${subject.id}' AND seq = 7`;
+    await tamper(ctx, [
+      `UPDATE ledger_events SET body = replace(body, '"reason":"r6"', '"reason":"rZ"') WHERE ${where}`,
+      `UPDATE ledger_events SET hash = sha256(convert_to(body, 'UTF8')) WHERE ${where}`,
+      `UPDATE ledger_events SET prev = (SELECT hash FROM ledger_events WHERE ${where}),
+         body = replace(body, encode(prev, 'hex'), (SELECT encode(hash, 'hex') FROM ledger_events WHERE ${where}))
+       WHERE ${seq7}`,
+      `UPDATE ledger_events SET hash = sha256(convert_to(body, 'UTF8')) WHERE ${seq7}`,
+      `UPDATE log_entries l SET event_hash = e.hash FROM ledger_events e WHERE e.id = l.event_id AND e.${where}`,
+    ]);
+    await tamper(ctx, await rebuiltStoredHashes(ctx));
+    // The stored tree now agrees with the forged leaf: only the signatures disagree.
+    const stored = await treeHash(size, hashReader(ctx.pool));
+    const { rows } = await ctx.pool.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM log_entries l JOIN ledger_events e ON e.id = l.event_id WHERE l.event_hash <> e.hash',
+    );
+    expect(rows[0]?.n).toBe('0');
+    const verdict = await custodyVerdict(c);
+    expect(verdict).toMatchObject({
+      valid: false,
+      firstInvalidSeq: 6,
+      length: 7,
+      pending: 1,
+      checkpoint: { size },
+    });
+    expect(verdict.reason).toMatch(/not included in the signed checkpoint/);
+    expect(stored.equals((await latestCheckpoint(ctx.pool))!.rootHash)).toBe(false);
+
+    // Nor does the sequencer sign the rewritten tree when it integrates seq 7.
+    const { signerKey } = await loadOrCreateSigningKey(
+      ctx.config.LOG_SIGNING_KEY_FILE,
+      ctx.config.LOG_ORIGIN,
+      ctx.log,
+    );
+    const client = await ctx.pool.connect();
+    try {
+      const deps = { pool: ctx.pool, log: ctx.log, origin: ctx.config.LOG_ORIGIN, signerKey, batchSize: 100 };
+      await expect(integrateBatch(client, deps)).rejects.toThrow(/not the tree this log last signed/);
+    } finally {
+      client.release();
+    }
+    expect((await latestCheckpoint(ctx.pool))?.size).toBe(size);
   }, 120_000);
 });

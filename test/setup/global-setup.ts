@@ -1,25 +1,30 @@
 // Once per `vitest run`: a database and a Redis key prefix of this run's own, so tests never
-// touch a running service's data and two runs on one machine do not collide.
+// touch a running service's data and two runs on one machine do not collide. Migrated as the
+// owner (MIGRATION_DATABASE_URL); services and tests run as the runtime role (DATABASE_URL),
+// so the whole suite exercises least privilege. Tests that must act as an owner (tampering)
+// use the MIGRATION_DATABASE_URL exported here (test/helpers/databases.ts: ownerUrlFor).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/env.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { dropDatabase } from '../helpers/databases.ts';
+import { migrateConfigured } from '../../src/db/migrate.ts';
+import { dropDatabase, runtimeUrlFor, withDatabase } from '../helpers/databases.ts';
 
 export default async function setup() {
   const base = parseConfig(process.env);
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const url = new URL(base.DATABASE_URL);
-  url.pathname = `/claimtrail_test_${runId}`;
-  const databaseUrl = url.toString();
+  const database = `claimtrail_test_${runId}`;
+  const ownerUrl = withDatabase(base.MIGRATION_DATABASE_URL, database);
+  const databaseUrl = runtimeUrlFor(withDatabase(base.DATABASE_URL, database), ownerUrl);
   const prefix = `claimtrail-test-${runId}`;
-  await migrate(databaseUrl);
+  const migrated = await migrateConfigured({ DATABASE_URL: databaseUrl, MIGRATION_DATABASE_URL: ownerUrl });
+  if (!migrated.runtime) throw new Error('the test run needs a runtime role other than the owner');
 
   // Inherited by the test workers, which vitest forks after this runs.
   process.env.DATABASE_URL = databaseUrl;
+  process.env.MIGRATION_DATABASE_URL = ownerUrl;
   process.env.REDIS_PREFIX = prefix;
   process.env.NODE_ENV = 'test';
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
@@ -29,7 +34,7 @@ export default async function setup() {
   process.env.BLOB_DIR = join(scratch, 'blobs');
 
   return async () => {
-    await dropDatabase(databaseUrl);
+    await dropDatabase(ownerUrl, ownerUrl);
     const redis = new Redis(base.REDIS_URL);
     let cursor = '0';
     do {

@@ -34,14 +34,10 @@ import {
   investigationView,
   listInvestigations,
 } from '../../investigations/investigations.service.ts';
-import { chainVerdictSchema, ledgerEventPageSchema } from '../../ledger/event-view.schema.ts';
+import { verifyCustody } from '../../ledger/custody-verify.ts';
+import { custodyVerdictSchema, ledgerEventPageSchema } from '../../ledger/event-view.schema.ts';
 import { sourceSchema } from '../../sources/source-view.schema.ts';
-import {
-  sourceCustody,
-  sourceView,
-  verifySourceCustody,
-  visibleSource,
-} from '../../sources/sources.service.ts';
+import { sourceCustody, sourceView, visibleSource } from '../../sources/sources.service.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
@@ -258,12 +254,15 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     'verifySourceCustody',
     'get',
     '/v1/sources/{id}/custody/verify',
-    "Recompute the source's chain: {valid, length, headHash, firstInvalidSeq?, reason?}",
+    "Recompute the source's chain and prove each event in the latest signed checkpoint",
     200,
-    chainVerdictSchema,
+    custodyVerdictSchema,
   );
   router.get('/sources/:id/custody/verify', async (req, res) => {
-    res.json(await verifySourceCustody(prisma, principalOf(req), parseParams(idParam, req).id));
+    const { id } = parseParams(idParam, req);
+    await visibleSource(prisma, principalOf(req), id);
+    // Proven against the latest signed checkpoint, not the stored tree (custody-verify.ts).
+    res.json(await verifyCustody(ctx, { type: 'source', id }));
   });
 
   return router;

@@ -1,0 +1,63 @@
+// What the runtime role (DATABASE_URL: api, worker, sequencer, and the `user add` / `ledger
+// verify` commands) may do, table by table: the one place that says it. `claimtrail db migrate`
+// applies it after every migration (src/db/grant-runtime.ts), so a table added by a migration
+// is covered at once. Verbs come from reading the code (grep UPDATE / DELETE / `.update(` per
+// table); a table missing here gets nothing, and a test fails naming it.
+//
+// Never granted: TRUNCATE, REFERENCES, TRIGGER, and ownership of anything (an owner can
+// `ALTER TABLE … DISABLE TRIGGER`, which would switch off the ledger's append-only triggers).
+// Sequences: USAGE on those owned by a column of a table the role may INSERT into (nextval for
+// ledger_events.id). Functions: the runtime calls none of ours (trigger functions run
+// without an EXECUTE check), so EXECUTE on them is revoked from PUBLIC and the role.
+
+export type Verb = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+
+/** The chain of custody and the Merkle log: append-only (triggers reject UPDATE, DELETE and
+ * TRUNCATE), and evidence. A runtime role owning one of them can disable those triggers. */
+export const appendOnlyTables = [
+  'ledger_events',
+  'log_entries',
+  'log_hashes',
+  'log_checkpoints',
+  'log_keys',
+] as const;
+
+/** Tables whose ownership or UPDATE/DELETE/TRUNCATE right lets a role rewrite custody. */
+export const ledgerTables = [...appendOnlyTables, 'log_pending'] as const;
+
+export const runtimeTableGrants: Record<string, readonly Verb[]> = {
+  // Events are appended by appendEvent (api, worker) and read by every view and verifier.
+  ledger_events: ['SELECT', 'INSERT'],
+  // The sequencer's queue: appendEvent inserts the event id, the sequencer deletes it once
+  // integrated (the only DELETE the runtime makes on a ledger table).
+  log_pending: ['SELECT', 'INSERT', 'DELETE'],
+  // The sequencer appends leaves, stored tlog hashes, signed checkpoints and its published
+  // verifier key (INSERT … ON CONFLICT DO NOTHING needs INSERT only); the api reads them.
+  log_entries: ['SELECT', 'INSERT'],
+  log_hashes: ['SELECT', 'INSERT'],
+  log_checkpoints: ['SELECT', 'INSERT'],
+  log_keys: ['SELECT', 'INSERT'],
+  // createUser (POST /v1/users, `claimtrail user add`); never changed or removed.
+  users: ['SELECT', 'INSERT'],
+  // Created with the user; revocation sets revoked_at (DELETE /v1/users/:id/tokens).
+  api_tokens: ['SELECT', 'INSERT', 'UPDATE'],
+  // Investigations and memberships are only ever added.
+  investigations: ['SELECT', 'INSERT'],
+  memberships: ['SELECT', 'INSERT'],
+  // PATCH /v1/claims/:id (SELECT … FOR UPDATE, then UPDATE; the change is a ledger event).
+  claims: ['SELECT', 'INSERT', 'UPDATE'],
+  // Capture status and failure, the source's own recapture interval.
+  sources: ['SELECT', 'INSERT', 'UPDATE'],
+  citations: ['SELECT', 'INSERT'],
+  // The stored response is written when the request ends; a failed or expired key is deleted.
+  idempotency_keys: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  // Status, attempts and progress of a capture (locked FOR UPDATE by each step).
+  captures: ['SELECT', 'INSERT', 'UPDATE'],
+  // Checks are rewritten when a citation's expectations are checked again.
+  evidence_items: ['SELECT', 'INSERT', 'UPDATE'],
+  // Status, progress and digest of an export build.
+  exports: ['SELECT', 'INSERT', 'UPDATE'],
+};
+
+/** Tables of the schema that are not the application's (no grant, no warning). */
+export const tablesWithoutGrants = ['_prisma_migrations'] as const;
