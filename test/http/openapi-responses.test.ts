@@ -21,7 +21,7 @@ import {
   investigationSchema,
   membershipSchema,
 } from '../../src/investigations/investigation-view.schema.ts';
-import { chainVerdictSchema, ledgerEventPageSchema } from '../../src/ledger/event-view.schema.ts';
+import { custodyVerdictSchema, ledgerEventPageSchema } from '../../src/ledger/event-view.schema.ts';
 import { captureRequestedSchema, sourceSchema } from '../../src/sources/source-view.schema.ts';
 import { ownBlobDir } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
@@ -166,7 +166,7 @@ describe('real responses match the documented schemas', () => {
     expectDocumented(
       res,
       { method: 'get', path: '/v1/sources/{id}/custody/verify', status: 200 },
-      chainVerdictSchema,
+      custodyVerdictSchema,
     );
     res = await request(app).post(`/v1/sources/${sourceId}/captures`).set(ed).send({});
     expectDocumented(
