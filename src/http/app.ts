@@ -54,13 +54,8 @@ export function createApp(ctx: AppContext) {
 
   app.use(healthRouter(ctx, docs, metrics));
 
-  app.use(
-    '/v1',
-    requireJsonBody,
-    jsonBody(ctx.config.BODY_LIMIT_BYTES),
-    limitJsonDepth,
-    refuseUnstorableText,
-  );
+  app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES), limitJsonDepth);
+  app.use('/v1', refuseUnstorableText); // NUL or lone surrogates in body or query: 400
   app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
   app.use('/v1', authenticate(ctx.pool)); // everything else knows who is asking
   app.use('/v1', idempotency(ctx));
