@@ -95,8 +95,9 @@ beforeAll(async () => {
 
 const alive = () => child.exitCode === null && child.signalCode === null;
 
-function send(h: Hostile): Promise<RawResponse | undefined> {
+function send(h: Hostile, beforeAbort?: () => Promise<unknown>): Promise<RawResponse | undefined> {
   return rawRequest(port, {
+    ...(beforeAbort ? { beforeAbort } : {}),
     path: uploadPath,
     headers: {
       ...auth,
@@ -178,9 +179,12 @@ describe('the reproductions of the issue', () => {
   it('a client that goes away mid-file: the process lives, no blob, no temporary file left', async () => {
     const before = await written();
     const { body, contentType } = validBody(mulberry32(1), { size: 40_000 });
-    await send({ what: 'abort', contentType, body, abortAfter: 20_000 });
-    // The server notices the closed socket on its own time: wait for its cleanup, then compare.
-    await waitFor(async () => (await written()).partial.length === 0, 10_000, 50);
+    // The client leaves once the server is writing the file (its temporary file exists)...
+    await send({ what: 'abort', contentType, body, abortAfter: 20_000 }, () =>
+      waitFor(async () => partialFiles(blobDir).length === 1, 10_000, 20),
+    );
+    // ...and the server, on noticing, removes it.
+    await waitFor(async () => partialFiles(blobDir).length === 0, 10_000, 50);
     await stillServes('abort');
     expect(await written()).toEqual(before);
   });

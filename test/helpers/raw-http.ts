@@ -15,7 +15,15 @@ export interface RawResponse {
  */
 export function rawRequest(
   port: number,
-  opts: { method?: string; path: string; headers: Record<string, string>; body: Buffer; abortAfter?: number },
+  opts: {
+    method?: string;
+    path: string;
+    headers: Record<string, string>;
+    body: Buffer;
+    abortAfter?: number;
+    /** Awaited between sending the partial body and closing the socket (default: 20 ms). */
+    beforeAbort?: () => Promise<unknown>;
+  },
   timeoutMs = 15_000,
 ): Promise<RawResponse | undefined> {
   return new Promise((resolve, reject) => {
@@ -57,7 +65,8 @@ export function rawRequest(
       }
       socket.write(opts.body.subarray(0, opts.abortAfter), () => {
         // Give the server a moment to start on the part before the client vanishes.
-        setTimeout(() => socket.destroy(), 20);
+        const wait = opts.beforeAbort?.() ?? new Promise((r) => setTimeout(r, 20));
+        void wait.finally(() => socket.destroy());
       });
     });
   });
