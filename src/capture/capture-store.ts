@@ -6,6 +6,7 @@ import type { PrismaClient } from '../db/prisma.ts';
 import { Prisma } from '../db/prisma.ts';
 import type { EvidenceKind } from '../generated/prisma/index.js';
 import { appendEvent, type Tx } from '../ledger/ledger.repository.ts';
+import { storableDescription } from '../lib/storable-text.ts';
 import { type Check, type Json, runChecks } from './checks.ts';
 import type { FetchedContent } from './fetch-to-store.ts';
 
@@ -152,7 +153,7 @@ export async function recordSkippedFetch(
 /** An evidence row with its `stored` and `metadata_extracted` events (captures and uploads). */
 export async function createEvidence(
   tx: Tx,
-  input: NewItem & {
+  described: NewItem & {
     sourceId: string;
     captureId: string | null;
     actor: string;
@@ -162,6 +163,8 @@ export async function createEvidence(
     uploadedBy: string | null;
   },
 ) {
+  // The one place descriptions are written: hostile text in them is stored escaped, marked.
+  const input = storableDescription(described);
   const created = await tx.evidenceItem.create({
     data: {
       sourceId: input.sourceId,

@@ -11,6 +11,7 @@ import type { AppContext } from '../context.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
+import { clip } from '../media/json.ts';
 import { visibleSource } from '../sources/sources.service.ts';
 import type { ByteRange } from '../storage/blob-store.ts';
 import { evidenceView } from './evidence.view.ts';
@@ -94,7 +95,7 @@ export async function addUpload(
   });
   if (existing) return { item: evidenceView(existing), created: false };
   const described = await describe(deps, { sha256: blob.sha256, head: blob.head, declaredType });
-  if (filename) described.analysis.metadata.filename = filename.slice(0, 255);
+  if (filename) described.analysis.metadata.filename = clip(filename, 255);
   const actor = actorOf(p);
   return ctx.prisma.$transaction(async (tx) => {
     // Serialize with a concurrent upload of the same bytes (unique (source, sha256)).

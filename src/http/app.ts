@@ -5,12 +5,19 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { authenticate } from '../access/auth.ts';
 import type { AppContext } from '../context.ts';
+import { logSerializers } from '../lib/logger.ts';
 import { docsRouter } from './docs-page.ts';
 import { idempotency } from './idempotency.ts';
 import { createMetrics } from './metrics.ts';
 import { ApiDocs } from './openapi.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
-import { jsonBody, limitJsonDepth, requestIdFor, requireJsonBody } from './request-context.ts';
+import {
+  jsonBody,
+  limitJsonDepth,
+  refuseUnstorableText,
+  requestIdFor,
+  requireJsonBody,
+} from './request-context.ts';
 import { evidenceRouter } from './routes/evidence.router.ts';
 import { exportsRouter } from './routes/exports.router.ts';
 import { healthRouter } from './routes/health.router.ts';
@@ -30,6 +37,7 @@ export function createApp(ctx: AppContext) {
   app.use(
     pinoHttp({
       logger: ctx.log,
+      serializers: logSerializers, // bounded lines, tokens in URLs redacted (lib/logger.ts)
       genReqId: (req, res) => {
         const id = requestIdFor(req);
         res.setHeader('X-Request-Id', id);
@@ -47,6 +55,7 @@ export function createApp(ctx: AppContext) {
   app.use(healthRouter(ctx, docs, metrics));
 
   app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES), limitJsonDepth);
+  app.use('/v1', refuseUnstorableText); // NUL or lone surrogates in body or query: 400
   app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
   app.use('/v1', authenticate(ctx.pool)); // everything else knows who is asking
   app.use('/v1', idempotency(ctx));

@@ -1,6 +1,6 @@
 // Sending stored bytes (evidence content, export files): the same identity headers and the
 // same streaming for both.
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 
@@ -11,11 +11,13 @@ export const digestHeaders = (sha256: string) => ({
 });
 
 /** Pipes `stream` into the response; a read error mid-way cuts the connection (the client
- * sees a short body, never a complete-looking wrong one) and is logged. */
+ * sees a short body, never a complete-looking wrong one) and is logged. pipeline() listens
+ * for errors on both sides and destroys both: a client that goes away mid-download closes
+ * the file too (pipe() left it open, paused for good). */
 export function pipeBlob(res: Response, stream: Readable, log: Logger, what: Record<string, unknown>): void {
-  stream.on('error', (err) => {
+  pipeline(stream, res, (err) => {
+    // Both are destroyed by now. A client leaving early is no failure of ours; a read error is.
+    if (!err || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     log.error({ ...what, err: err.message }, 'reading stored bytes failed');
-    res.destroy(err);
   });
-  stream.pipe(res);
 }

@@ -1,5 +1,12 @@
 // Streaming multipart/form-data for uploads: the one `file` part goes straight into the blob
 // store (hashed in the same pass), never into memory or a temp directory of ours.
+//
+// Every stream here has an error listener from the moment it exists: busboy, each file stream
+// (the one we keep and any we discard), and the request. An 'error' with no listener throws
+// out of the event loop and takes the whole process down (API, workers and sequencer in
+// `start`) — one truncated body did exactly that. The promise settles only after the blob
+// store has finished with the file stream, so a refused upload has removed its temporary file
+// before the answer goes out.
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { AppError } from '../lib/errors.ts';
@@ -11,32 +18,73 @@ export interface ReceivedUpload {
   filename: string | null;
 }
 
+/** Errors of a stream we have handed elsewhere or discarded: the outcome is decided elsewhere. */
+const ignore = () => {};
+
 export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number): Promise<ReceivedUpload> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
       // fileSize one over the limit: busboy truncates silently at the limit, the store refuses.
-      // (No `parts` limit: busboy reports partsLimit once the count is reached, not exceeded.)
+      // parts: 2 is reached only when a second part has ended (refused anyway); past it busboy
+      // stops parsing part headers, so a body of a million tiny parts costs little.
       bb = busboy({
         headers: req.headers,
-        limits: { files: 1, fields: 0, fileSize: maxBytes + 1 },
+        limits: { files: 1, fields: 0, parts: 2, fileSize: maxBytes + 1 },
       });
     } catch (err) {
+      req.resume();
       reject(new AppError('bad_request', `Malformed multipart request: ${(err as Error).message}.`));
       return;
     }
     let stored: Promise<ReceivedUpload> | undefined;
     let problem: AppError | undefined;
+    let malformed: Error | undefined;
     // Settles when busboy has read the whole request ('close') or found it malformed ('error').
     let parsed!: { resolve: () => void; reject: (err: Error) => void };
     const whole = new Promise<void>((res, rej) => {
       parsed = { resolve: res, reject: rej };
     });
-    whole.catch(() => {});
+    whole.catch(ignore);
     const fail = (e: AppError) => {
       problem ??= e;
     };
+    let settled = false;
+    /** The one way out: waits for the blob store to let go of the file, then answers. */
+    const finish = async () => {
+      if (settled) return;
+      settled = true;
+      try {
+        const result = await stored?.catch((err: unknown) => {
+          if (err instanceof BlobTooLargeError) throw tooLarge(maxBytes);
+          // The store failed because the stream did: the malformed body is the answer.
+          if (malformed) return undefined;
+          throw err;
+        });
+        if (malformed) throw badBody(malformed);
+        if (problem) throw problem;
+        if (!result)
+          throw new AppError('validation_failed', 'A "file" part is required.', [
+            { path: 'body.file', message: 'required' },
+          ]);
+        if (result.blob.size === 0) throw emptyFile();
+        resolve(result);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    /** Stops reading: the rest of the body is drained (not parsed) so the answer can go out. */
+    const abandon = (err: Error) => {
+      malformed ??= err;
+      parsed.reject(err);
+      req.unpipe(bb);
+      req.resume();
+      if (!bb.destroyed) bb.destroy(err); // also destroys the current file stream, if any
+      void finish();
+    };
+
     bb.on('file', (name, stream, info) => {
+      stream.on('error', ignore);
       if (name !== 'file' || stored) {
         fail(
           new AppError('validation_failed', 'Send exactly one part, named "file".', [
@@ -65,10 +113,11 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
         }));
       // A refused file (too large, disk error) ends the request at once: stop parsing and
       // drain what the client still sends, so the 413 goes out without waiting for it all.
-      stored.catch((err) => {
+      stored.catch(() => {
+        if (malformed || settled) return;
         req.unpipe(bb);
         req.resume();
-        reject(err instanceof BlobTooLargeError ? tooLarge(maxBytes) : err);
+        void finish();
       });
     });
     bb.on('field', (name) =>
@@ -76,32 +125,22 @@ export function receiveUpload(req: Request, blobs: BlobStore, maxBytes: number):
     );
     bb.on('filesLimit', () => fail(new AppError('validation_failed', 'Send exactly one file.')));
     bb.on('fieldsLimit', () => fail(new AppError('validation_failed', 'Send only a "file" part.')));
-    bb.on('error', (err) => {
-      parsed.reject(err as Error);
-      reject(new AppError('bad_request', `Malformed multipart body: ${(err as Error).message}.`));
-    });
-    bb.on('close', async () => {
+    bb.on('partsLimit', () => fail(new AppError('validation_failed', 'Send exactly one part.')));
+    bb.on('error', (err: Error) => abandon(err));
+    bb.on('close', () => {
       parsed.resolve();
-      try {
-        if (!stored)
-          throw (
-            problem ??
-            new AppError('validation_failed', 'A "file" part is required.', [
-              { path: 'body.file', message: 'required' },
-            ])
-          );
-        const result = await stored;
-        if (problem) throw problem;
-        if (result.blob.size === 0) throw emptyFile();
-        resolve(result);
-      } catch (err) {
-        reject(err instanceof BlobTooLargeError ? tooLarge(maxBytes) : err);
-      }
+      void finish();
     });
-    req.on('aborted', () => bb.destroy(new Error('client aborted the upload')));
+    req.on('error', (err) => abandon(err));
+    // A client that goes away mid-body: busboy would otherwise wait for the rest forever.
+    req.on('close', () => {
+      if (!req.complete) abandon(new Error('the client closed the connection before the body ended'));
+    });
     req.pipe(bb);
   });
 }
+
+const badBody = (err: Error) => new AppError('bad_request', `Malformed multipart body: ${err.message}.`);
 
 const emptyFile = () =>
   new AppError('validation_failed', 'The file is empty.', [{ path: 'body.file', message: 'empty' }]);

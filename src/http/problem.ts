@@ -54,6 +54,9 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next)
   else if ((err as { code?: string }).code === 'P2002') {
     // A unique index lost a race the service did not serialize: the request conflicts.
     appError = new AppError('conflict', 'The request conflicts with an existing resource.');
+  } else if (err instanceof URIError) {
+    // The router could not percent-decode a path segment (e.g. /claims/%ED%A0%80, %ZZ).
+    appError = new AppError('bad_request', 'The request path is not valid percent-encoded UTF-8.');
   } else if (err instanceof z.ZodError) {
     appError = new AppError('validation_failed', 'The request is invalid.', zodToFieldErrors(err, 'body'));
   } else {

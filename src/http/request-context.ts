@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import express, { type RequestHandler } from 'express';
-import { AppError } from '../lib/errors.ts';
+import { AppError, type FieldError } from '../lib/errors.ts';
+import { findUnstorableText } from '../lib/storable-text.ts';
 
 const acceptableId = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -63,3 +64,30 @@ export const limitJsonDepth: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * Refuses text PostgreSQL cannot store (NUL, lone surrogates) anywhere in the parsed body
+ * (keys too) or the query, for every route at once and before anything (an idempotency
+ * record included) is written: a 400 naming each field instead of a 500 from the database.
+ * Path parameters are checked where they are parsed (validate.ts).
+ */
+export const refuseUnstorableText: RequestHandler = (req, _res, next) => {
+  for (const [root, value] of [
+    ['body', req.body],
+    ['query', req.query],
+  ] as const) {
+    const errors = findUnstorableText(value, root);
+    if (errors.length > 0) {
+      next(unstorableTextError(root, errors));
+      return;
+    }
+  }
+  next();
+};
+
+export const unstorableTextError = (root: string, errors: FieldError[]) =>
+  new AppError(
+    'validation_failed',
+    `Text in the request ${root} cannot be stored (a NUL character or a lone UTF-16 surrogate).`,
+    errors,
+  );

@@ -2,9 +2,15 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../lib/errors.ts';
+import { findUnstorableText } from '../lib/storable-text.ts';
 import { zodToFieldErrors } from './problem.ts';
+import { unstorableTextError } from './request-context.ts';
 
 function parseOr400<S extends z.ZodType>(schema: S, value: unknown, root: string): z.infer<S> {
+  // Body and query were checked on arrival (refuseUnstorableText); path parameters exist
+  // only once a route matched, so they are checked here (e.g. /claims/a%00b).
+  const unstorable = findUnstorableText(value, root);
+  if (unstorable.length > 0) throw unstorableTextError(root, unstorable);
   const r = schema.safeParse(value);
   if (!r.success) {
     throw new AppError(

@@ -1,11 +1,25 @@
 // The ledger's write path and subject reads. Every state change in claimtrail appends
 // through appendEvent inside the transaction that makes the change.
 import type { Prisma } from '../db/prisma.ts';
+import { findUnstorableText } from '../lib/storable-text.ts';
 import { type EventBody, sealBody } from './canonical.ts';
 import type { StoredEvent } from './chain-verify.ts';
 import { type EventData, type EventType, type Subject, validateEvent } from './event-types.ts';
 
 export type Tx = Prisma.TransactionClient;
+
+/**
+ * A programming error: event data holding a NUL or a lone surrogate. Such text has no
+ * RFC 8785 / I-JSON form and PostgreSQL refuses it where it is also stored as jsonb; what
+ * comes from outside must be refused at the request or escaped where it is described
+ * (src/lib/storable-text.ts). The message names paths only, never the text itself.
+ */
+export class UnstorableEventError extends Error {
+  override name = 'UnstorableEventError';
+  constructor(type: string, paths: string[]) {
+    super(`event ${type}: unescaped NUL or lone surrogate at ${paths.join(', ')}`);
+  }
+}
 
 export interface AppendInput<T extends EventType> {
   subject: Subject;
@@ -24,7 +38,7 @@ export interface LedgerEventView extends EventBody {
 
 /**
  * Appends one event to its subject's chain inside the caller's transaction `tx`.
- * Invariants: seq is contiguous from 1 per subject, prev is the hash of seq-1 (null for 1),
+ * Refuses data holding text PostgreSQL cannot store (UnstorableEventError). Invariants: seq is contiguous from 1 per subject, prev is the hash of seq-1 (null for 1),
  * hash = SHA-256 of the RFC 8785 body. Appends to one subject are serialized by a
  * transaction-scoped advisory lock (different subjects proceed in parallel), and the unique
  * (subject, seq) index makes a fork impossible even without it. The event is queued for the
@@ -35,6 +49,12 @@ export async function appendEvent<T extends EventType>(
   input: AppendInput<T>,
 ): Promise<LedgerEventView> {
   const data = validateEvent(input.subject, input.type, input.data);
+  const unstorable = findUnstorableText(data, 'data');
+  if (unstorable.length > 0)
+    throw new UnstorableEventError(
+      input.type,
+      unstorable.map((e) => e.path),
+    );
   const { type: st, id: sid } = input.subject;
   await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`${st}:${sid}`}, 0))) l`;
   const last = await tx.$queryRaw<{ seq: number; hash: string }[]>`
