@@ -11,7 +11,7 @@ import { latestCheckpoint } from '../log/log.repository.ts';
 import { publishedVerifierKey } from '../log/published-key.ts';
 import { writeBag } from './bag-export.ts';
 import { csvLines } from './csv-export.ts';
-import { distinctContent, type ExportInput } from './export-context.ts';
+import { EXPORT_VERSION, type ExportInput } from './export-context.ts';
 import { unintegratedCount } from './export-ledger.ts';
 import { gatherScope, type SubjectHead } from './export-scope.ts';
 import { jsonChunks } from './json-export.ts';
@@ -59,17 +59,9 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   const { origin } = openCheckpoint(cp.note, verifierKey).checkpoint;
 
   const events = gathered.subjects.reduce((n, s) => n + s.length, 0);
-  const contentBytes =
-    row.includeContent && row.format === 'bagit'
-      ? distinctContent(gathered.evidence).reduce((n, e) => n + e.size, 0)
-      : 0;
-  // Bags write each event twice (chain file, proof line); JSON once; CSV counts items.
-  const total =
-    row.format === 'bagit'
-      ? 2 * events + contentBytes
-      : row.format === 'json'
-        ? events
-        : gathered.evidence.length;
+  const contentBytes = row.includeContent && row.format === 'bagit' ? gathered.contentBytes : 0;
+  // Bags write each event twice (chain file, proof line); JSON and CSV read each once.
+  const total = row.format === 'bagit' ? 2 * events + contentBytes : events;
   let done = 0;
   let lastWrite = Date.now();
   const advance = (units: number) => {
@@ -173,7 +165,7 @@ async function fixScope(ctx: AppContext, exportId: string, subjects: SubjectHead
       subject: { type: 'export', id: exportId },
       type: 'export_scope',
       actor: 'worker:export',
-      data: { subjects: recorded },
+      data: { exportVersion: EXPORT_VERSION, subjects: recorded },
     }),
   );
   return {

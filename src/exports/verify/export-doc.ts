@@ -19,7 +19,7 @@ export const exportDocSchema = z.looseObject({
   ]),
   createdAt: z.string(),
   includeContent: z.boolean(),
-  claims: z.array(z.looseObject({})),
+  claims: z.array(z.looseObject({ id: z.string() })),
   sources: z.array(z.looseObject({ id: z.string() })),
   evidence: z.array(
     z.looseObject({

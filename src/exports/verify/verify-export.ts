@@ -50,7 +50,15 @@
  */
 import { stat } from 'node:fs/promises';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
-import { CONTENT_DIR, EXPORT_JSON, LEDGER_DIR, subjectOfLedgerPath } from '../bag/export-layout.ts';
+import {
+  CONTENT_DIR,
+  EXPORT_JSON,
+  EXPORT_VERSION_LABEL,
+  LEDGER_DIR,
+  subjectOfLedgerPath,
+} from '../bag/export-layout.ts';
+import { EXPORT_VERSION } from '../export-context.ts';
+import type { LedgerView } from '../ledger-view.ts';
 import {
   checkBagitTxt,
   checkPayload,
@@ -59,12 +67,12 @@ import {
   readPayloadManifest,
 } from './bag-structure.ts';
 import { BagZip, type Digest } from './bag-zip.ts';
-import { checkEvidenceRecords } from './evidence-check.ts';
 import { type ExportDoc, readExportDoc } from './export-doc.ts';
 import { checkLedger, type SubjectEntry } from './ledger-check.ts';
 import { checkLog, keyId } from './log-check.ts';
 import { Problems } from './problems.ts';
 import { checkScopeRecord } from './scope-check.ts';
+import { checkView, OLD_EVIDENCE_FIELDS } from './view-check.ts';
 
 export interface ExportSummary {
   bagName: string | null;
@@ -85,6 +93,10 @@ export interface ExportSummary {
   keyName: string | null;
   /** `name+hexhash` of the pinned key, when one was given. */
   pinnedKey: string | null;
+  /** The export format version the signed export_scope record states (null: before 2). */
+  exportVersion: number | null;
+  /** What this bag cannot prove (a bag made before version 2): said, not a failure. */
+  unproven: string[];
 }
 
 export interface ExportReport {
@@ -128,7 +140,51 @@ function emptySummary(): ExportSummary {
     origin: null,
     keyName: null,
     pinnedKey: null,
+    exportVersion: null,
+    unproven: [],
   };
+}
+
+/** Said of a bag made before export version 2 (its export.json was not written from the chains). */
+const OLD_BAG_UNPROVEN = [
+  `this bag was made before export version ${EXPORT_VERSION} (no ${EXPORT_VERSION_LABEL}, no version in its export_scope record): its chains, proofs, checkpoint and scope are verified, but export.json's claims, citations and sources, and its evidence beyond ${OLD_EVIDENCE_FIELDS.join(', ')}, are NOT proven by the ledger`,
+];
+
+/**
+ * Export version: the signed export_scope record's, which bag-info.txt must repeat (its line
+ * alone is unsigned: stripping it cannot pass a new bag off as an old one). Then export.json
+ * is held to the view of the chains: whole for version 2, what old bags proved otherwise.
+ */
+function checkVersionAndView(
+  doc: ExportDoc,
+  recorded: number | null,
+  infoFields: [string, string][],
+  ledger: { view: LedgerView },
+  summary: ExportSummary,
+  problems: Problems,
+): void {
+  const label = infoFields.find(([l]) => l === EXPORT_VERSION_LABEL)?.[1];
+  summary.exportVersion = recorded;
+  if (recorded !== null && label !== String(recorded)) {
+    problems.add(
+      `bag-info.txt ${EXPORT_VERSION_LABEL} is ${label ?? 'missing'}, but the signed export_scope record says version ${recorded}`,
+    );
+  }
+  if (recorded === null && label !== undefined) {
+    problems.add(
+      `bag-info.txt says ${EXPORT_VERSION_LABEL} ${label}, but the signed export_scope record states no version`,
+    );
+  }
+  if (recorded !== null && recorded > EXPORT_VERSION) {
+    problems.add(
+      `export version ${recorded} is newer than this verifier (${EXPORT_VERSION}): update claimtrail`,
+    );
+    return;
+  }
+  for (const p of ledger.view.problems) problems.add(`ledger ${p}`);
+  const oldFormat = recorded === null;
+  if (oldFormat) summary.unproven = OLD_BAG_UNPROVEN;
+  checkView(doc, ledger.view.view(), problems, oldFormat);
 }
 
 /** Content files: named by their hash, present iff includeContent, one per evidence sha256. */
@@ -257,8 +313,8 @@ export async function verifyExport(
     summary.events = ledger.events;
     summary.proofsVerified = ledger.proofsVerified;
     if (doc) {
-      checkScopeRecord(doc, ledger.exportChainEnds.get(doc.exportId), problems);
-      checkEvidenceRecords(doc, ledger.stored, problems);
+      const scope = checkScopeRecord(doc, ledger.exportChainEnds.get(doc.exportId), problems);
+      checkVersionAndView(doc, scope.exportVersion, info.fields, ledger, summary, problems);
     }
     summary.contentFiles = await checkContent(bag, doc, problems);
     const payload = await checkPayload(bag, manifest, info.oxum, problems);
