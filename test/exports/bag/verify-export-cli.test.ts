@@ -1,47 +1,18 @@
 // `claimtrail verify-export FILE [--key KEY]` as an auditor runs it: a separate process with
 // no reachable database or Redis (bogus URLs), exit 0 / 1 / 2.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentPath } from '../../../src/exports/bag/export-layout.ts';
 import { generateSignerKey } from '../../../src/log/note.ts';
 import { buildFixtureBag, type FixtureBag, rewriteBag } from '../../helpers/bag-fixture.ts';
+import { runVerifyCli } from '../../helpers/verify-cli.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'claimtrail-verify-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function runCli(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'verify-export', ...args], {
-      cwd: root,
-      env: {
-        ...process.env,
-        // Nothing listens here: the command must not need either.
-        DATABASE_URL: 'postgresql://nobody:nothing@127.0.0.1:9/none',
-        REDIS_URL: 'redis://127.0.0.1:9',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCli = runVerifyCli;
 
 let good: FixtureBag;
 let bad: string;
