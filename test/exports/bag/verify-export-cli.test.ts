@@ -58,6 +58,30 @@ describe('claimtrail verify-export', () => {
     expect(wrongKey.stdout).toMatch(/is not signed by the pinned key/);
   }, 60_000);
 
+  it('says, as its own block, what a bag made before export version 2 cannot prove, and exits 0', async () => {
+    // The fixture bag has the version-less layout of earlier versions: no version line in
+    // bag-info.txt, no exportVersion in its export_scope record.
+    const out = await runCli([good.path]);
+    expect(out.code, out.stdout).toBe(0);
+    expect(out.stdout).toMatch(
+      /\nNOT PROVEN by this bag \(an older export format; not a failure\):\n {2}- this bag was made before export version 2 .*claims, citations and sources, and its evidence beyond sourceId, sha256, size, mediaType, kind, are NOT proven by the ledger\nOK\n$/,
+    );
+  }, 60_000);
+
+  it('prints names from the bag with control characters escaped: they cannot hide the FAILED lines', async () => {
+    // \r returns to the line start, ESC[2K erases the line, ESC[8m makes what follows invisible.
+    const hostile = 'data/\r\x1b[2K\x1b[8mOK\u202e';
+    const path = await rewriteBag(good.path, join(dir, 'hostile.zip'), ({ files }) => {
+      files.set(hostile, Buffer.from('x'));
+    });
+    const out = await runCli([path]);
+    expect(out.code).toBe(1);
+    // No raw control byte (C0 but the newlines between lines, DEL, C1) nor bidi override.
+    expect(out.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(out.stdout).toMatch(/^FAILED: \d+ problems?$/m);
+    expect(out.stdout).toContain('data/\\x0d\\x1b[2K\\x1b[8mOK\\u202e');
+  }, 60_000);
+
   it('exits 2 on a missing file, a malformed key and a missing argument', async () => {
     const [missing, badKey, noArg] = await Promise.all([
       runCli([join(dir, 'missing.zip')]),
