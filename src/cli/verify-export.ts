@@ -19,16 +19,20 @@ function pinnedKeyFrom(value: string): string {
 export function formatReport(file: string, report: ExportReport): string {
   const s = report.summary;
   const lines = [
-    `export bag ${s.bagName ?? '?'} (${file})`,
+    s.format === 'json' ? `JSON export (${file})` : `export bag ${s.bagName ?? '?'} (${file})`,
     `  export ${s.exportId ?? '?'}, scope ${s.scope ?? '?'}, content ${s.includeContent === null ? '?' : s.includeContent ? 'included' : 'not included'}`,
     `  ${s.claims} claims, ${s.sources} sources, ${s.evidence} evidence items, ${s.contentFiles} content files`,
     `  ${s.events} ledger events in ${s.subjects} subjects, ${s.proofsVerified} inclusion proofs verified`,
-    `  payload: ${s.payloadFiles} files, ${s.payloadBytes} bytes (manifest-sha256.txt, Payload-Oxum)`,
+    s.format === 'json'
+      ? '  payload: none (a JSON export holds no content bytes and no manifests)'
+      : `  payload: ${s.payloadFiles} files, ${s.payloadBytes} bytes (manifest-sha256.txt, Payload-Oxum)`,
     `  log: origin ${s.origin ?? '?'}, tree size ${s.treeSize ?? '?'}, key ${s.keyName ?? '?'}` +
       (s.pinnedKey ? `, pinned key ${s.pinnedKey}` : ' (bundled key only: pass --key to pin it)'),
   ];
   if (s.unproven.length > 0) {
-    lines.push('NOT PROVEN by this bag (an older export format; not a failure):');
+    lines.push(
+      `NOT PROVEN by this ${s.format === 'json' ? 'export' : 'bag'} (an older export format; not a failure):`,
+    );
     for (const u of s.unproven) lines.push(`  - ${u}`);
   }
   if (report.ok) lines.push('OK');

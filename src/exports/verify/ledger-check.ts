@@ -8,7 +8,7 @@ import type { Checkpoint } from '../../log/checkpoint.ts';
 import { checkRecord, HASH_SIZE, hashLeaf } from '../../log/merkle.ts';
 import { LEDGER_DIR, ledgerPath, PROOFS_FILE, subjectOfLedgerPath } from '../bag/export-layout.ts';
 import { LedgerView } from '../ledger-view.ts';
-import { type BagZip, decodeUtf8 } from './bag-zip.ts';
+import { decodeUtf8, type ExportFiles } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
 
 const MAX_EVENT_LINE = 16 * 1024 * 1024;
@@ -123,7 +123,7 @@ function linkProblem(
 }
 
 async function* ledgerEvents(
-  bag: BagZip,
+  bag: ExportFiles,
   subjects: readonly SubjectEntry[],
   problems: Problems,
   counts: LedgerResult,
@@ -213,7 +213,7 @@ function parseProof(no: number, bytes: Buffer | null): ProofItem {
   return item;
 }
 
-async function* proofLines(bag: BagZip): AsyncGenerator<ProofItem> {
+async function* proofLines(bag: ExportFiles): AsyncGenerator<ProofItem> {
   for await (const { no, bytes } of bag.lines(PROOFS_FILE, MAX_PROOF_LINE)) yield parseProof(no, bytes);
 }
 
@@ -224,7 +224,7 @@ async function* proofLines(bag: BagZip): AsyncGenerator<ProofItem> {
  * `checkpoint` (skipped when no checkpoint could be trusted; that is already a problem).
  */
 export async function checkLedger(
-  bag: BagZip,
+  bag: ExportFiles,
   subjects: readonly SubjectEntry[],
   checkpoint: Checkpoint | null,
   problems: Problems,

@@ -3,7 +3,7 @@
 // Payload-Oxum recomputed as a careful forger would, makes `verify-export --key <the real key>`
 // exit 1 naming the item and the field; the same bag re-zipped with recomputed manifests and
 // no edit exits 0.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -30,9 +30,11 @@ interface Doc {
 }
 
 let bag: string;
+let json: string;
 let key: string;
 beforeAll(async () => {
   bag = await exportTo(dir, 'bagit', false);
+  json = await exportTo(dir, 'json');
   key = (await request(env.app).get('/v1/log/key')).text.trim();
 }, 120_000);
 
@@ -159,4 +161,73 @@ describe('verify-export on a real bag', () => {
       /bag-info\.txt Claimtrail-Export-Version is missing, but the signed export_scope record says version 2/,
     );
   }, 60_000);
+});
+
+interface JsonDoc extends Doc {
+  exportVersion?: number;
+  events: { body: { type: string; data: Record<string, unknown> } }[];
+}
+
+/** The real JSON export with an edit, re-serialized (the verifier tells a JSON export by content). */
+function forgedJson(edit: (doc: JsonDoc) => void): string {
+  const doc = JSON.parse(readFileSync(json, 'utf8')) as JsonDoc;
+  edit(doc);
+  const path = join(dir, `forged-${++n}.json`);
+  writeFileSync(path, JSON.stringify(doc));
+  return path;
+}
+
+describe('verify-export on a real JSON export', () => {
+  it('the control: re-serialized with no edit, it holds (exit 0) with the same checks as a bag', async () => {
+    const out = await runVerifyCli([forgedJson(() => {}), '--key', key]);
+    expect(out.code, out.stdout).toBe(0);
+    expect(out.stdout).toMatch(/^JSON export \(/);
+    expect(out.stdout).toMatch(/ (\d+) ledger events in \d+ subjects, \1 inclusion proofs verified/);
+    expect(out.stdout).toMatch(/pinned key /);
+  }, 60_000);
+
+  it.each([
+    [
+      "a claim's statement",
+      (d: JsonDoc) => {
+        claim(d).statement = 'Something nobody said';
+      },
+      /claim \S+\): statement is "Something nobody said" in export\.json, the ledger says "A claim citing /,
+    ],
+    [
+      'a citation made refuting',
+      (d: JsonDoc) => {
+        claim(d).citations[0]!.relation = 'refuting';
+      },
+      /citations\[id=\S+\]\.relation is "refuting" in export\.json, the ledger says "origin"/,
+    ],
+    [
+      "an evidence item's capturedAt",
+      (d: JsonDoc) => {
+        video(d).capturedAt = '2020-01-01T00:00:00.000Z';
+      },
+      /evidence \S+\): capturedAt is "2020-01-01T00:00:00\.000Z" in export\.json/,
+    ],
+    [
+      'an event edited to match a forged view',
+      (d: JsonDoc) => {
+        const created = d.events.find((e) => e.body.type === 'claim_created')!;
+        (created.body.data.claim as { statement: string }).statement = 'Rewritten';
+      },
+      /hash mismatch|does not verify|no inclusion proof/,
+    ],
+    [
+      'its exportVersion removed',
+      (d: JsonDoc) => {
+        delete d.exportVersion;
+      },
+      /the JSON export’s exportVersion is missing, but the signed export_scope record says version 2/,
+    ],
+  ])(
+    '%s: exit 1, naming it',
+    async (_what, edit, pattern) => {
+      await expectRefused(forgedJson(edit), pattern);
+    },
+    60_000,
+  );
 });

@@ -64,7 +64,7 @@ describe('claimtrail verify-export', () => {
     const out = await runCli([good.path]);
     expect(out.code, out.stdout).toBe(0);
     expect(out.stdout).toMatch(
-      /\nNOT PROVEN by this bag \(an older export format; not a failure\):\n {2}- this bag was made before export version 2 .*claims, citations and sources, and its evidence beyond sourceId, sha256, size, mediaType, kind, are NOT proven by the ledger\nOK\n$/,
+      /\nNOT PROVEN by this bag \(an older export format; not a failure\):\n {2}- this export was made before export version 2 \(no bag-info\.txt Claimtrail-Export-Version, .*claims, citations and sources, and its evidence beyond sourceId, sha256, size, mediaType, kind, are NOT proven by the ledger\nOK\n$/,
     );
   }, 60_000);
 
