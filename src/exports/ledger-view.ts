@@ -61,6 +61,14 @@ export interface SourceView {
   createdAt: string;
 }
 
+/** What an export's export_requested event says: export.json's head is held to it. */
+export interface ExportRequest {
+  scope: { claimId?: string; investigationId?: string };
+  format: string;
+  includeContent: boolean;
+  at: string;
+}
+
 export interface ExportView {
   claims: ClaimView[];
   sources: SourceView[];
@@ -83,6 +91,7 @@ const PROJECTED: ReadonlySet<string> = new Set<EventType>([
   'checks_updated',
   'capture_completed',
   'capture_failed',
+  'export_requested',
 ]);
 
 /** Fields of a claim the claim_created record carries (the API's claim shape). */
@@ -127,6 +136,8 @@ export class LedgerView {
   private readonly claims = new Map<string, ClaimView>();
   private readonly sources = new Map<string, SourceView>();
   private readonly evidence = new Map<string, EvidenceItemView>();
+  /** Exports' requests, by export id. */
+  readonly exportRequests = new Map<string, ExportRequest>();
   readonly problems: string[] = [];
 
   add(body: EventBody, hash: string): void {
@@ -169,6 +180,9 @@ export class LedgerView {
     const claim = this.claims.get(id);
     const source = this.sources.get(id);
     switch (ev.type) {
+      case 'export_requested':
+        this.exportRequests.set(id, { ...ev.data, at: body.at });
+        return;
       case 'claim_created': {
         const d = ev.data;
         const c = d.claim as Record<string, Json>;

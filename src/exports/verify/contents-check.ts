@@ -12,7 +12,7 @@ import { checkLog } from './log-check.ts';
 import type { Problems } from './problems.ts';
 import { checkScopeRecord } from './scope-check.ts';
 import type { ExportSummary } from './summary.ts';
-import { checkView, OLD_EVIDENCE_FIELDS } from './view-check.ts';
+import { checkHead, checkView, OLD_EVIDENCE_FIELDS } from './view-check.ts';
 
 /** Where the export repeats its version outside the signed record, and what it says there. */
 export interface StatedVersion {
@@ -54,9 +54,17 @@ function checkVersionAndView(
     );
     return;
   }
-  for (const p of ledger.view.problems) problems.add(`ledger ${p}`);
   const oldFormat = recorded === null;
   if (oldFormat) summary.unproven = oldExportUnproven(stated);
+  else {
+    for (const p of ledger.view.problems) problems.add(`ledger ${p}`);
+    checkHead(
+      doc,
+      ledger.view.exportRequests.get(doc.exportId),
+      { checkpointSize: summary.treeSize, version: recorded, format: summary.format ?? 'bagit' },
+      problems,
+    );
+  }
   checkView(doc, ledger.view.view(), problems, oldFormat);
 }
 

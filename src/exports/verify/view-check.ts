@@ -3,7 +3,7 @@
 // builder writes export.json with) and holds export.json to it field by field: each
 // difference is named with the item, the field, the value in the file and in the ledger.
 import { canonicalJson } from '../../ledger/canonical.ts';
-import type { ExportView } from '../ledger-view.ts';
+import type { ExportRequest, ExportView } from '../ledger-view.ts';
 import type { ExportDoc } from './export-doc.ts';
 import type { Problems } from './problems.ts';
 
@@ -75,4 +75,40 @@ export function checkView(doc: ExportDoc, view: ExportView, problems: Problems, 
           `export.json ${kind}: ${NOUN[kind]} ${id} is in the exported chains but dropped from export.json`,
         );
   }
+}
+
+/**
+ * export.json's head (version 2): its scope, includeContent and createdAt are what the
+ * export's export_requested event says, its checkpointSize is the signed checkpoint's, and its
+ * format and exportVersion are the version the export_scope record states.
+ */
+export function checkHead(
+  doc: ExportDoc,
+  request: ExportRequest | undefined,
+  expected: { checkpointSize: number | null; version: number; format: 'bagit' | 'json' },
+  problems: Problems,
+): void {
+  const differ = (field: string, inFile: unknown, inLedger: unknown, source: string) => {
+    if (inLedger !== undefined && canonicalJson(inFile ?? null) !== canonicalJson(inLedger))
+      problems.add(`export.json ${field} is ${show(inFile)}, ${source} says ${show(inLedger)}`);
+  };
+  const head = doc as Record<string, unknown>;
+  differ('exportVersion', head.exportVersion, expected.version, 'the export_scope record');
+  differ('format', head.format, `claimtrail-export/${expected.version}`, 'the export_scope record');
+  if (expected.checkpointSize !== null)
+    differ('checkpointSize', head.checkpointSize, expected.checkpointSize, 'the signed checkpoint');
+  if (!request) {
+    problems.add(`export:${doc.exportId}'s chain has no export_requested event`);
+    return;
+  }
+  const requested = 'export_requested';
+  differ('scope', head.scope, request.scope, requested);
+  differ('createdAt', head.createdAt, request.at, `${requested} (its time)`);
+  // A JSON export never holds content, whatever was asked.
+  differ(
+    'includeContent',
+    head.includeContent,
+    expected.format === 'bagit' && request.includeContent,
+    requested,
+  );
 }

@@ -138,10 +138,24 @@ describe('verify-export on a real bag', () => {
       },
       /evidence \S+\): capturedAt is "2020-01-01T00:00:00\.000Z" in export\.json, the ledger says "20\d\d-/,
     ],
+    [
+      "the export's own head: createdAt, scope, checkpointSize",
+      (d: Doc) => {
+        const head = d as unknown as Record<string, unknown>;
+        head.createdAt = '2020-01-01T00:00:00.000Z';
+        head.scope = { claimId: claimIds[0] };
+        head.checkpointSize = 1;
+      },
+      [
+        /export\.json createdAt is "2020-01-01T00:00:00\.000Z", export_requested \(its time\) says "20\d\d-/,
+        /export\.json scope is \{"claimId":"\S+"\}, export_requested says \{"investigationId":"\S+"\}/,
+        /export\.json checkpointSize is 1, the signed checkpoint says \d+/,
+      ],
+    ],
   ])(
     '%s: exit 1, naming it',
     async (_what, edit, pattern) => {
-      const out = await expectRefused(await forged(edit), pattern);
+      const out = await expectRefused(await forged(edit), ...[pattern].flat());
       expect(out.stdout).toMatch(/^FAILED: /m);
     },
     60_000,
