@@ -75,7 +75,7 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   const input: ExportInput = {
     exportId,
     scope,
-    createdAt: row.createdAt.toISOString(),
+    createdAt: (await requestedAt(ctx, exportId)) ?? row.createdAt.toISOString(),
     includeContent: row.format === 'bagit' ? row.includeContent : false,
     gathered,
     checkpoint: { size: cp.size, note: cp.note, origin },
@@ -141,6 +141,18 @@ export async function failExport(ctx: AppContext, exportId: string, reason: stri
       data: { reason: reason.slice(0, 2000) },
     });
   });
+}
+
+/** When export_requested says the export was asked for: export.json's createdAt, which the
+ * verifier holds to that event. */
+async function requestedAt(ctx: AppContext, exportId: string): Promise<string | undefined> {
+  const { rows } = await ctx.pool.query<{ at: string }>(
+    `SELECT (body::jsonb) ->> 'at' AS at FROM ledger_events
+      WHERE subject_type = 'export' AND subject_id = $1 AND type = 'export_requested'
+      ORDER BY seq LIMIT 1`,
+    [exportId],
+  );
+  return rows[0]?.at;
 }
 
 /** The export_scope record of this export: the one written earlier, or a new one. */
