@@ -5,6 +5,7 @@
 import type { PrismaClient } from '../db/prisma.ts';
 import { Prisma } from '../db/prisma.ts';
 import type { EvidenceKind } from '../generated/prisma/index.js';
+import { canonicalJson } from '../ledger/canonical.ts';
 import { appendEvent, type Tx } from '../ledger/ledger.repository.ts';
 import { storableDescription } from '../lib/storable-text.ts';
 import { type Check, type Json, runChecks } from './checks.ts';
@@ -165,8 +166,11 @@ export async function createEvidence(
 ) {
   // The one place descriptions are written: hostile text in them is stored escaped, marked.
   const input = storableDescription(described);
+  // One timestamp for the row and its `stored` event: the export projection reads it there.
+  const at = new Date();
   const created = await tx.evidenceItem.create({
     data: {
+      capturedAt: at,
       sourceId: input.sourceId,
       captureId: input.captureId,
       kind: input.kind,
@@ -191,7 +195,9 @@ export async function createEvidence(
       size: input.size,
       mediaType: input.mediaType,
       originUrl: input.originUrl,
+      declaredType: input.declaredType,
     },
+    at,
   });
   await appendEvent(tx, {
     subject: sourceSubject(input.sourceId),
@@ -249,6 +255,15 @@ export async function recordChecks(
     ? ((item.checks as unknown as Check[]) ?? []).filter((c) => !checks.some((n) => sameCheck(c, n)))
     : [];
   const all = [...kept, ...checks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // The item's checks as stored, whole: the ledger alone then tells what they are.
+  if (canonicalJson(all) !== canonicalJson(item.checks ?? [])) {
+    await appendEvent(tx, {
+      subject: sourceSubject(input.sourceId),
+      type: 'checks_updated',
+      actor: input.actor,
+      data: { evidenceId: item.id, checks: all },
+    });
+  }
   await tx.evidenceItem.update({
     where: { id: item.id },
     data: { checks: all as unknown as Prisma.InputJsonValue },
@@ -305,6 +320,12 @@ export async function completeCapture(
       data: { status: 'completed', finishedAt: new Date() },
     });
     await tx.source.update({ where: { id: sourceId }, data: { status: 'captured', failure: Prisma.DbNull } });
+    await appendEvent(tx, {
+      subject: sourceSubject(sourceId),
+      type: 'capture_completed',
+      actor: input.actor,
+      data: { captureId: input.captureId },
+    });
     return { checks, alreadyDone: false };
   });
 }

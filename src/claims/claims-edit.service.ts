@@ -32,27 +32,30 @@ export async function updateClaim(prisma: PrismaClient, p: Principal, id: string
         ...(patch.language !== undefined ? { language: patch.language } : {}),
         ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
         ...(patch.status !== undefined ? { status: patch.status } : {}),
-        updatedAt: new Date(),
       },
     });
     const before: Record<string, ClaimField> = {};
     const after: Record<string, ClaimField> = {};
     const [b, a] = [claimView(current), claimView(next)];
+    // The edit's time is its event's: the export projection takes updatedAt from claim_updated.
+    // A patch that changes nothing is no edit (no event, updatedAt kept).
+    const at = new Date();
     for (const key of ['statement', 'claimant', 'claimedAt', 'language', 'tags', 'status'] as const) {
       if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) {
         before[key] = b[key];
         after[key] = a[key];
       }
     }
-    if (Object.keys(after).length > 0) {
-      await appendEvent(tx, {
-        subject: { type: 'claim', id },
-        type: 'claim_updated',
-        actor: actorOf(p),
-        data: { before, after },
-      });
-    }
-    return a;
+    if (Object.keys(after).length === 0) return a;
+    await tx.claim.update({ where: { id }, data: { updatedAt: at } });
+    await appendEvent(tx, {
+      subject: { type: 'claim', id },
+      type: 'claim_updated',
+      actor: actorOf(p),
+      data: { before, after },
+      at,
+    });
+    return { ...a, updatedAt: at.toISOString() };
   });
 }
 

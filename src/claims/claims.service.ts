@@ -4,6 +4,7 @@ import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts
 import { actorOf, type Principal } from '../access/auth.ts';
 import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
 import { latestPrimaryItem, recordChecks } from '../capture/capture-store.ts';
+import type { Json } from '../capture/checks.ts';
 import type { AppContext } from '../context.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
@@ -118,6 +119,8 @@ export async function citeSource(
   }
   const expected = input.expected ?? {};
   const result = await prisma.$transaction(async (tx) => {
+    // One timestamp for the rows and their events: the export projection reads it there.
+    const at = new Date();
     // Serialize citations of one URL in one investigation so two requests cannot both create
     // the source (the unique index would turn the loser into an error instead).
     // An X post is one source whatever URL spelling cites it (with or without its handle).
@@ -140,6 +143,7 @@ export async function citeSource(
         url: normalized.url,
         normalizedUrl: normalized.normalizedUrl,
         platform: normalized.platform ?? undefined,
+        createdAt: at,
       },
     });
     const duplicate = await tx.citation.findUnique({
@@ -148,7 +152,14 @@ export async function citeSource(
     if (duplicate)
       throw new AppError('conflict', `The claim already cites this source as ${input.relation}.`);
     const citation = await tx.citation.create({
-      data: { claimId, sourceId: source.id, relation: input.relation, expected, note: input.note ?? null },
+      data: {
+        claimId,
+        sourceId: source.id,
+        relation: input.relation,
+        expected,
+        note: input.note ?? null,
+        createdAt: at,
+      },
     });
     const actor = actorOf(p);
     await appendEvent(tx, {
@@ -162,6 +173,7 @@ export async function citeSource(
         expected,
         note: citation.note,
       },
+      at,
     });
     await appendEvent(tx, {
       subject: { type: 'source', id: source.id },
@@ -174,7 +186,10 @@ export async function citeSource(
         normalizedUrl: normalized.normalizedUrl,
         relation: input.relation,
         expected,
+        investigationId: source.investigationId,
+        platform: (source.platform ?? null) as Json,
       },
+      at,
     });
     // A new source is captured: the request is recorded with the citation, the job is
     // enqueued after the commit (a lost enqueue is repaired by the capture sweep).

@@ -2,6 +2,7 @@
 // no Redis, no network). Prints what it checked, then OK or every problem.
 // Exit 0 only when everything holds, 1 on any failure, 2 on usage errors or an unreadable file.
 import { existsSync, readFileSync } from 'node:fs';
+import { printable } from '../exports/verify/printable.ts';
 import {
   ExportFileError,
   type ExportReport,
@@ -18,20 +19,29 @@ function pinnedKeyFrom(value: string): string {
 export function formatReport(file: string, report: ExportReport): string {
   const s = report.summary;
   const lines = [
-    `export bag ${s.bagName ?? '?'} (${file})`,
+    s.format === 'json' ? `JSON export (${file})` : `export bag ${s.bagName ?? '?'} (${file})`,
     `  export ${s.exportId ?? '?'}, scope ${s.scope ?? '?'}, content ${s.includeContent === null ? '?' : s.includeContent ? 'included' : 'not included'}`,
     `  ${s.claims} claims, ${s.sources} sources, ${s.evidence} evidence items, ${s.contentFiles} content files`,
     `  ${s.events} ledger events in ${s.subjects} subjects, ${s.proofsVerified} inclusion proofs verified`,
-    `  payload: ${s.payloadFiles} files, ${s.payloadBytes} bytes (manifest-sha256.txt, Payload-Oxum)`,
+    s.format === 'json'
+      ? '  payload: none (a JSON export holds no content bytes and no manifests)'
+      : `  payload: ${s.payloadFiles} files, ${s.payloadBytes} bytes (manifest-sha256.txt, Payload-Oxum)`,
     `  log: origin ${s.origin ?? '?'}, tree size ${s.treeSize ?? '?'}, key ${s.keyName ?? '?'}` +
       (s.pinnedKey ? `, pinned key ${s.pinnedKey}` : ' (bundled key only: pass --key to pin it)'),
   ];
+  if (s.unproven.length > 0) {
+    lines.push(
+      `NOT PROVEN by this ${s.format === 'json' ? 'export' : 'bag'} (an older export format; not a failure):`,
+    );
+    for (const u of s.unproven) lines.push(`  - ${u}`);
+  }
   if (report.ok) lines.push('OK');
   else {
     lines.push(`FAILED: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`);
     for (const p of report.problems) lines.push(`  - ${p}`);
   }
-  return `${lines.join('\n')}\n`;
+  // Each line made printable on its own: no text from the bag can start a new line or move the cursor.
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 export async function runVerifyExport(file: string, options: { key?: string }): Promise<number> {
@@ -41,7 +51,7 @@ export async function runVerifyExport(file: string, options: { key?: string }): 
     report = await verifyExport(file, pinnedKey === undefined ? {} : { pinnedKey });
   } catch (err) {
     if (err instanceof ExportFileError || err instanceof PinnedKeyError) {
-      process.stderr.write(`claimtrail verify-export: ${err.message}\n`);
+      process.stderr.write(`${printable(`claimtrail verify-export: ${err.message}`)}\n`);
       return 2;
     }
     throw err;

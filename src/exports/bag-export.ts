@@ -5,12 +5,21 @@ import {
   CHECKPOINT_FILE,
   contentPath,
   EXPORT_JSON,
+  EXPORT_VERSION_LABEL,
   KEY_FILE,
   ledgerPath,
   PROOFS_FILE,
 } from './bag/export-layout.ts';
-import { distinctContent, type ExportInput, exportDocument, provenLedger } from './export-context.ts';
-import { bySubject, streamLedger } from './export-ledger.ts';
+import {
+  distinctContent,
+  EXPORT_VERSION,
+  type ExportInput,
+  exportDocument,
+  exportView,
+  provenLedger,
+} from './export-context.ts';
+import { bySubject, type LedgerRow, streamLedger } from './export-ledger.ts';
+import { LedgerView } from './ledger-view.ts';
 
 /** Media is already compressed; deflating it costs time and gains nothing. */
 const COMPRESSIBLE = /^(text\/|application\/(json|xml|xhtml))/;
@@ -21,16 +30,18 @@ export async function writeBag(
   version: string,
 ): Promise<void> {
   const bag = new BagWriter(out, { bagName: `claimtrail-export-${input.exportId}` });
+  // export.json is written last, from the events the chain files hold (one pass over them).
+  const ledgerView = new LedgerView();
   try {
-    await bag.addPayload(EXPORT_JSON, `${JSON.stringify(exportDocument(input), null, 2)}\n`);
     for await (const subject of bySubject(streamLedger(input.pool, input.gathered.subjects))) {
-      await bag.addPayload(ledgerPath(subject), linesOf(subject.rows, input));
+      await bag.addPayload(ledgerPath(subject), linesOf(subject.rows, input, ledgerView));
     }
+    const view = exportView(ledgerView);
     await bag.addPayload(PROOFS_FILE, proofLines(input));
     await bag.addPayload(CHECKPOINT_FILE, input.checkpoint.note);
     await bag.addPayload(KEY_FILE, `${input.verifierKey}\n`);
     if (input.includeContent) {
-      for (const item of distinctContent(input.gathered.evidence)) {
+      for (const item of distinctContent(view.evidence)) {
         await bag.addPayload(contentPath(item.sha256), countBytes(input.blobs.read(item.sha256), input), {
           compress: COMPRESSIBLE.test(item.mediaType),
           expectedSha256: item.sha256,
@@ -38,6 +49,7 @@ export async function writeBag(
         });
       }
     }
+    await bag.addPayload(EXPORT_JSON, `${JSON.stringify(exportDocument(input, view), null, 2)}\n`);
     const scope = input.scope.claimId
       ? `claim ${input.scope.claimId}`
       : `investigation ${input.scope.investigationId}`;
@@ -46,7 +58,11 @@ export async function writeBag(
       externalIdentifier: input.exportId,
       externalDescription: `claimtrail audit export of ${scope}: claims, sources, evidence, chains of custody, signed checkpoint and inclusion proofs`,
       bagSoftwareAgent: `claimtrail ${version}`,
-      extra: { 'Checkpoint-Size': String(input.checkpoint.size), 'Log-Origin': input.checkpoint.origin },
+      extra: {
+        'Checkpoint-Size': String(input.checkpoint.size),
+        'Log-Origin': input.checkpoint.origin,
+        [EXPORT_VERSION_LABEL]: String(EXPORT_VERSION),
+      },
     });
   } catch (err) {
     bag.abort(err as Error);
@@ -54,10 +70,11 @@ export async function writeBag(
   }
 }
 
-async function* linesOf(rows: AsyncIterable<{ body: string }>, input: ExportInput) {
+async function* linesOf(rows: AsyncIterable<LedgerRow>, input: ExportInput, view: LedgerView) {
   let chunk = '';
   let n = 0;
   for await (const r of rows) {
+    view.addRow(r);
     chunk += `${r.body}\n`;
     if (++n % 500 === 0) {
       yield chunk;

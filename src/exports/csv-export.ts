@@ -1,6 +1,8 @@
 // CSV: one row per evidence item (RFC 4180, UTF-8 with BOM so spreadsheets pick UTF-8, CRLF).
 // Cells that a spreadsheet would run as a formula are neutralized (OWASP CSV injection).
-import type { ExportInput } from './export-context.ts';
+import { type ExportInput, exportView } from './export-context.ts';
+import { streamLedger } from './export-ledger.ts';
+import { LedgerView } from './ledger-view.ts';
 
 export const CSV_COLUMNS = [
   'claim_id',
@@ -29,7 +31,14 @@ export function csvCell(value: unknown): string {
 
 export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
   yield `\uFEFF${CSV_COLUMNS.join(',')}\r\n`;
-  const { claims, sources, evidence, subjects } = input.gathered;
+  // The same view as the other formats: folded from the exported events.
+  const ledgerView = new LedgerView();
+  for await (const rows of streamLedger(input.pool, input.gathered.subjects)) {
+    for (const r of rows) ledgerView.addRow(r);
+    input.advance(rows.length);
+  }
+  const { claims, sources, evidence } = exportView(ledgerView);
+  const { subjects } = input.gathered;
   const sourceById = new Map(sources.map((s) => [s.id, s]));
   const custody = new Map(subjects.filter((s) => s.type === 'source').map((s) => [s.id, s]));
   const evidenceBySource = new Map<string, typeof evidence>();
@@ -69,5 +78,4 @@ export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
       }
     }
   }
-  input.advance(evidence.length);
 }

@@ -11,7 +11,7 @@ import { latestCheckpoint } from '../log/log.repository.ts';
 import { publishedVerifierKey } from '../log/published-key.ts';
 import { writeBag } from './bag-export.ts';
 import { csvLines } from './csv-export.ts';
-import { distinctContent, type ExportInput } from './export-context.ts';
+import { EXPORT_VERSION, type ExportInput } from './export-context.ts';
 import { unintegratedCount } from './export-ledger.ts';
 import { gatherScope, type SubjectHead } from './export-scope.ts';
 import { jsonChunks } from './json-export.ts';
@@ -59,17 +59,9 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   const { origin } = openCheckpoint(cp.note, verifierKey).checkpoint;
 
   const events = gathered.subjects.reduce((n, s) => n + s.length, 0);
-  const contentBytes =
-    row.includeContent && row.format === 'bagit'
-      ? distinctContent(gathered.evidence).reduce((n, e) => n + e.size, 0)
-      : 0;
-  // Bags write each event twice (chain file, proof line); JSON once; CSV counts items.
-  const total =
-    row.format === 'bagit'
-      ? 2 * events + contentBytes
-      : row.format === 'json'
-        ? events
-        : gathered.evidence.length;
+  const contentBytes = row.includeContent && row.format === 'bagit' ? gathered.contentBytes : 0;
+  // Bags write each event twice (chain file, proof line); JSON and CSV read each once.
+  const total = row.format === 'bagit' ? 2 * events + contentBytes : events;
   let done = 0;
   let lastWrite = Date.now();
   const advance = (units: number) => {
@@ -83,7 +75,7 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   const input: ExportInput = {
     exportId,
     scope,
-    createdAt: row.createdAt.toISOString(),
+    createdAt: (await requestedAt(ctx, exportId)) ?? row.createdAt.toISOString(),
     includeContent: row.format === 'bagit' ? row.includeContent : false,
     gathered,
     checkpoint: { size: cp.size, note: cp.note, origin },
@@ -151,6 +143,18 @@ export async function failExport(ctx: AppContext, exportId: string, reason: stri
   });
 }
 
+/** When export_requested says the export was asked for: export.json's createdAt, which the
+ * verifier holds to that event. */
+async function requestedAt(ctx: AppContext, exportId: string): Promise<string | undefined> {
+  const { rows } = await ctx.pool.query<{ at: string }>(
+    `SELECT (body::jsonb) ->> 'at' AS at FROM ledger_events
+      WHERE subject_type = 'export' AND subject_id = $1 AND type = 'export_requested'
+      ORDER BY seq LIMIT 1`,
+    [exportId],
+  );
+  return rows[0]?.at;
+}
+
 /** The export_scope record of this export: the one written earlier, or a new one. */
 async function fixScope(ctx: AppContext, exportId: string, subjects: SubjectHead[]) {
   const earlier = await ctx.pool.query<{ seq: number; hash: string; data: { subjects: SubjectHead[] } }>(
@@ -173,7 +177,7 @@ async function fixScope(ctx: AppContext, exportId: string, subjects: SubjectHead
       subject: { type: 'export', id: exportId },
       type: 'export_scope',
       actor: 'worker:export',
-      data: { subjects: recorded },
+      data: { exportVersion: EXPORT_VERSION, subjects: recorded },
     }),
   );
   return {

@@ -6,6 +6,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { proveRecords } from './batch-proofs.ts';
 import { type LedgerRow, streamLedger } from './export-ledger.ts';
 import type { GatheredScope } from './export-scope.ts';
+import type { ExportView, LedgerView } from './ledger-view.ts';
 
 export interface ExportInput {
   exportId: string;
@@ -50,16 +51,32 @@ export function distinctContent<T extends { sha256: string }>(evidence: readonly
   return [...bySha.values()];
 }
 
-/** The document describing the export (BagIt `data/export.json`, the JSON format's head). */
-export const exportDocument = (input: ExportInput) => ({
-  format: 'claimtrail-export/1',
+/** The export format version: 2 = export.json's claims, sources and evidence are the
+ * projection of the exported chains (ledger-view.ts), and the verifier holds them to it. */
+export const EXPORT_VERSION = 2;
+
+/** The document describing the export (BagIt `data/export.json`, the JSON format's head),
+ * without the view (claims, sources, evidence), which is folded while the events stream. */
+export const exportHead = (input: ExportInput) => ({
+  format: `claimtrail-export/${EXPORT_VERSION}`,
+  exportVersion: EXPORT_VERSION,
   exportId: input.exportId,
   scope: input.scope,
   createdAt: input.createdAt,
   includeContent: input.includeContent,
   checkpointSize: input.checkpoint.size,
-  claims: input.gathered.claims,
-  sources: input.gathered.sources,
-  evidence: input.gathered.evidence,
   subjects: input.gathered.subjects,
+});
+
+/** The view the builder writes, failing the build if an exported event cannot be folded
+ * (the verifier would then refuse the export). */
+export function exportView(view: LedgerView): ExportView {
+  if (view.problems.length > 0) throw new Error(`export view: ${view.problems.slice(0, 5).join('; ')}`);
+  return view.view();
+}
+
+/** The whole document: the head and the view of the exported events. */
+export const exportDocument = (input: ExportInput, view: ExportView) => ({
+  ...exportHead(input),
+  ...view,
 });

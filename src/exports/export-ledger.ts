@@ -8,6 +8,7 @@ export interface LedgerRow {
   subject_type: string;
   subject_id: string;
   seq: number;
+  type: string;
   body: string;
   hash: string;
   log_index: string | null;
@@ -29,7 +30,7 @@ const params = (subjects: readonly SubjectHead[]) => [
 export function streamLedger(pool: pg.Pool, subjects: readonly SubjectHead[]): AsyncGenerator<LedgerRow[]> {
   return streamRows<LedgerRow>(
     pool,
-    `SELECT e.subject_type, e.subject_id, e.seq, e.body, encode(e.hash, 'hex') AS hash, le.log_index::text AS log_index
+    `SELECT e.subject_type, e.subject_id, e.seq, e.type, e.body, encode(e.hash, 'hex') AS hash, le.log_index::text AS log_index
      ${SCOPE_SQL}
      LEFT JOIN log_entries le ON le.event_id = e.id
      ORDER BY s.ord, e.seq`,

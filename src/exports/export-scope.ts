@@ -1,12 +1,9 @@
-// What an export holds: the claims in scope with their citations, the sources they cite, the
-// evidence of those sources, and the ledger subjects whose chains go in (each fixed at its
-// length when the export starts, so events appended meanwhile do not half-appear).
+// What an export holds: the ledger subjects whose chains go in — the claims in scope, the
+// sources they cite, the investigation — each fixed at its length when the export starts, so
+// events appended meanwhile do not half-appear.
 
-import { claimView } from '../claims/claims.service.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import { evidenceView } from '../evidence/evidence.view.ts';
 import type { Subject } from '../ledger/event-types.ts';
-import { sourceViews } from '../sources/sources.service.ts';
 
 export interface ExportScope {
   claimId?: string;
@@ -18,49 +15,42 @@ export interface SubjectHead extends Subject {
   headHash: string | null;
 }
 
+/**
+ * The chains an export holds (claims in scope, the sources they cite or the investigation's,
+ * each at its current length) and, for progress only, the size of the distinct content. What
+ * export.json states about them is folded from the chains themselves (ledger-view.ts).
+ */
 export async function gatherScope(prisma: PrismaClient, scope: ExportScope) {
   const claimRows = await prisma.claim.findMany({
     where: scope.claimId ? { id: scope.claimId } : { investigationId: scope.investigationId },
     orderBy: { id: 'asc' },
+    select: { id: true },
   });
   const citations = await prisma.citation.findMany({
     where: { claimId: { in: claimRows.map((c) => c.id) } },
-    orderBy: { id: 'asc' },
+    select: { sourceId: true },
   });
   const sourceRows = await prisma.source.findMany({
     where: scope.claimId
       ? { id: { in: [...new Set(citations.map((c) => c.sourceId))] } }
       : { investigationId: scope.investigationId },
     orderBy: { id: 'asc' },
+    select: { id: true },
   });
-  const evidenceRows = await prisma.evidenceItem.findMany({
+  const content = await prisma.evidenceItem.findMany({
     where: { sourceId: { in: sourceRows.map((s) => s.id) } },
-    orderBy: [{ sourceId: 'asc' }, { capturedAt: 'asc' }, { id: 'asc' }],
+    distinct: ['sha256'],
+    select: { size: true },
   });
-  const sources = (await sourceViews(prisma, sourceRows)).map(({ evidence: _e, ...s }) => s);
-  const claims = claimRows.map((c) => ({
-    ...claimView(c),
-    citations: citations
-      .filter((x) => x.claimId === c.id)
-      .map((x) => ({
-        id: x.id,
-        sourceId: x.sourceId,
-        relation: x.relation,
-        expected: x.expected,
-        note: x.note,
-        createdAt: x.createdAt.toISOString(),
-      })),
-  }));
   const subjects: Subject[] = [
     ...(scope.claimId ? [] : [{ type: 'investigation' as const, id: scope.investigationId }]),
     ...claimRows.map((c) => ({ type: 'claim' as const, id: c.id })),
     ...sourceRows.map((s) => ({ type: 'source' as const, id: s.id })),
   ];
   return {
-    claims,
-    sources,
-    evidence: evidenceRows.map(evidenceView),
     subjects: await subjectHeads(prisma, subjects),
+    evidenceCount: content.length,
+    contentBytes: content.reduce((n, e) => n + Number(e.size), 0),
   };
 }
 export type GatheredScope = Awaited<ReturnType<typeof gatherScope>>;

@@ -57,8 +57,11 @@ export async function requestExport(ctx: AppContext, p: Principal, body: ExportI
   requireRole(p, 'export', 'export');
   const includeContent = body.includeContent ?? true;
   const row = await ctx.prisma.$transaction(async (tx) => {
+    // One timestamp for the row and export_requested: export.json's createdAt is proven by it.
+    const at = new Date();
     const created = await tx.export.create({
       data: {
+        createdAt: at,
         requestedBy: p.id,
         investigationId,
         claimId: body.claimId ?? null,
@@ -75,6 +78,7 @@ export async function requestExport(ctx: AppContext, p: Principal, body: ExportI
         format: body.format,
         includeContent,
       },
+      at,
     });
     return created;
   });

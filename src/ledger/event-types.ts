@@ -61,8 +61,13 @@ export const eventCatalogue = {
       normalizedUrl: url,
       relation: z.string(),
       expected,
+      /** Since export version 2: what the source row was created with (export projection). */
+      investigationId: z.string().optional(),
+      platform: json.optional(),
     }),
   ],
+  /** The source's recapture interval set (or cleared: null), in the transaction that sets it. */
+  recapture_scheduled: ['source', z.strictObject({ everySeconds: z.number().int().nullable() })],
   capture_requested: ['source', z.strictObject({ captureId: z.string(), reason: z.string() })],
   fetch_started: ['source', z.strictObject({ captureId: z.string(), url, worker: z.string() })],
   fetched: [
@@ -88,6 +93,8 @@ export const eventCatalogue = {
       size: z.number().int().nonnegative(),
       mediaType: z.string(),
       originUrl: url.nullable(),
+      /** Since export version 2: the Content-Type the server (or uploader) declared. */
+      declaredType: z.string().nullable().optional(),
     }),
   ],
   metadata_extracted: [
@@ -101,6 +108,10 @@ export const eventCatalogue = {
   ],
   check_passed: ['source', z.strictObject({ evidenceId: z.string(), check })],
   check_failed: ['source', z.strictObject({ evidenceId: z.string(), check })],
+  /** The item's checks as now stored, whole (replaced or merged); the events above say why. */
+  checks_updated: ['source', z.strictObject({ evidenceId: z.string(), checks: z.array(check) })],
+  /** A capture ended with everything fetched: the source is `captured`, its failure cleared. */
+  capture_completed: ['source', z.strictObject({ captureId: z.string() })],
   capture_failed: [
     'source',
     z.strictObject({ captureId: z.string(), code: z.string(), detail: z.string(), retryable: z.boolean() }),
@@ -138,6 +149,9 @@ export const eventCatalogue = {
   export_scope: [
     'export',
     z.strictObject({
+      /** The export format version (2: export.json is the projection of the chains); absent
+       * in bags made before version 2. Signed, so a bag cannot be passed off as older. */
+      exportVersion: z.number().int().optional(),
       subjects: z.array(
         z.strictObject({
           type: z.string(),

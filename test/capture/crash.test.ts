@@ -163,6 +163,7 @@ describe('a worker killed mid-download', () => {
       'fetched',
       'stored',
       'metadata_extracted',
+      'capture_completed',
     ]);
     const [killed, retried] = ofType(events, 'fetch_started');
     expect(killed!.actor).toMatch(new RegExp(`:${worker.child.pid}$`));

@@ -196,6 +196,7 @@ describe('transient failures: retried with backoff, each attempt recorded', () =
       'fetched',
       'stored',
       'metadata_extracted',
+      'capture_completed',
     ]);
     expect(ofType(events, 'capture_failed')[0]!.data).toEqual({
       captureId: capture.id,

@@ -84,12 +84,13 @@ describe('uploading an own copy', () => {
     ]);
 
     const events = await custody(env, sourceId);
-    const tail = events.slice(-4);
+    const tail = events.slice(-5);
     expect(tail.map((e) => [e.type, e.actor])).toEqual([
       ['stored', `user:${editor.id}`],
       ['metadata_extracted', `user:${editor.id}`],
       ['check_passed', `user:${editor.id}`],
       ['check_passed', `user:${editor.id}`],
+      ['checks_updated', `user:${editor.id}`],
     ]);
     expect(tail[0]!.data).toMatchObject({
       evidenceId: itemId,

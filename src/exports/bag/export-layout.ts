@@ -42,6 +42,8 @@
  * segments: they must be non-empty and hold no "/" or "\", and not be "." or "..".
  */
 export const EXPORT_JSON = 'data/export.json';
+/** bag-info.txt label of the export format version (absent in bags made before version 2). */
+export const EXPORT_VERSION_LABEL = 'Claimtrail-Export-Version';
 export const CONTENT_DIR = 'data/content/';
 export const LEDGER_DIR = 'data/ledger/';
 export const CHECKPOINT_FILE = 'data/log/checkpoint';

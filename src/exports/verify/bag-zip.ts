@@ -19,7 +19,17 @@ export interface Line {
   terminated: boolean;
 }
 
-export class BagZip {
+/** What the content checks read: a bag's files by path (a ZIP, or a JSON export laid out as one). */
+export interface ExportFiles {
+  readonly files: ReadonlyMap<string, unknown>;
+  has(path: string): boolean;
+  /** The whole file, or null when it exceeds `max` bytes. */
+  read(path: string, max: number): Promise<Buffer | null>;
+  /** The file's lines split at "\n"; a line longer than `maxLine` bytes comes with bytes null. */
+  lines(path: string, maxLine: number): AsyncGenerator<Line>;
+}
+
+export class BagZip implements ExportFiles {
   /** Files of the bag by path relative to the bag directory (e.g. `data/export.json`). */
   readonly files = new Map<string, yauzl.Entry>();
   /** SHA-256 and size of every file streamed so far. */

@@ -2,7 +2,7 @@
 // (the API shapes of claims, sources and evidence) passes through untouched.
 import { z } from 'zod';
 import { EXPORT_JSON } from '../bag/export-layout.ts';
-import { type BagZip, decodeUtf8 } from './bag-zip.ts';
+import { decodeUtf8, type ExportFiles } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
 
 /** export.json is metadata (no content bytes); it is the one file read whole. */
@@ -19,7 +19,7 @@ export const exportDocSchema = z.looseObject({
   ]),
   createdAt: z.string(),
   includeContent: z.boolean(),
-  claims: z.array(z.looseObject({})),
+  claims: z.array(z.looseObject({ id: z.string() })),
   sources: z.array(z.looseObject({ id: z.string() })),
   evidence: z.array(
     z.looseObject({
@@ -43,7 +43,7 @@ export const exportDocSchema = z.looseObject({
 export type ExportDoc = z.infer<typeof exportDocSchema>;
 
 /** Reads and validates export.json; null (with problems recorded) when unusable. */
-export async function readExportDoc(bag: BagZip, problems: Problems): Promise<ExportDoc | null> {
+export async function readExportDoc(bag: ExportFiles, problems: Problems): Promise<ExportDoc | null> {
   if (!bag.has(EXPORT_JSON)) {
     problems.add(`${EXPORT_JSON} is missing`);
     return null;

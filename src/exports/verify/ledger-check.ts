@@ -7,7 +7,8 @@ import type { Subject } from '../../ledger/event-types.ts';
 import type { Checkpoint } from '../../log/checkpoint.ts';
 import { checkRecord, HASH_SIZE, hashLeaf } from '../../log/merkle.ts';
 import { LEDGER_DIR, ledgerPath, PROOFS_FILE, subjectOfLedgerPath } from '../bag/export-layout.ts';
-import { type BagZip, decodeUtf8 } from './bag-zip.ts';
+import { LedgerView } from '../ledger-view.ts';
+import { decodeUtf8, type ExportFiles } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
 
 const MAX_EVENT_LINE = 16 * 1024 * 1024;
@@ -48,26 +49,8 @@ export interface LedgerResult {
   proofsVerified: number;
   /** The last line of each `export` subject's chain when that chain checked out (scope-check.ts). */
   exportChainEnds: Map<string, string>;
-  /** The `stored` events of the checked chains, by evidence id (evidence-check.ts). */
-  stored: Map<string, StoredRecord>;
-}
-
-/** What a `stored` event says of one evidence item. */
-export interface StoredRecord {
-  sourceId: string;
-  sha256: unknown;
-  size: unknown;
-  mediaType: unknown;
-  kind: unknown;
-}
-
-/** Notes a checked line's `stored` event (canonical JSON: `"type":"stored"` has no spaces). */
-function noteStored(text: string, sourceId: string, stored: Map<string, StoredRecord>): void {
-  if (!text.includes('"type":"stored"')) return;
-  const body = JSON.parse(text) as { type: string; data: Record<string, unknown> };
-  if (body.type !== 'stored' || typeof body.data.evidenceId !== 'string') return;
-  const { sha256, size, mediaType, kind } = body.data;
-  stored.set(body.data.evidenceId, { sourceId, sha256, size, mediaType, kind });
+  /** The export view folded from the lines that checked out (view-check.ts). */
+  view: LedgerView;
 }
 
 /** How far ahead out-of-step proofs and events are looked for. */
@@ -116,7 +99,7 @@ function linkProblem(
   text: string,
   hash: string,
   position: number,
-): string | undefined {
+): { problem?: string; body?: EventBody } {
   let body: Partial<EventBody> | null = null;
   try {
     const parsed: unknown = JSON.parse(text);
@@ -125,7 +108,9 @@ function linkProblem(
     // ChainChecker names it.
   }
   if (body && body.seq !== position) {
-    return `holds seq ${JSON.stringify(body.seq)} where seq ${position} belongs (events must run 1..n in order)`;
+    return {
+      problem: `holds seq ${JSON.stringify(body.seq)} where seq ${position} belongs (events must run 1..n in order)`,
+    };
   }
   const ok = checker.push({
     seq: position,
@@ -134,11 +119,11 @@ function linkProblem(
     prev: typeof body?.prev === 'string' ? body.prev : null,
     body: text,
   });
-  return ok ? undefined : checker.failure?.reason;
+  return ok ? { body: body as EventBody } : { problem: checker.failure?.reason };
 }
 
 async function* ledgerEvents(
-  bag: BagZip,
+  bag: ExportFiles,
   subjects: readonly SubjectEntry[],
   problems: Problems,
   counts: LedgerResult,
@@ -179,11 +164,11 @@ async function* ledgerEvents(
       const hash = sha256Hex(line.bytes);
       if (!broken) {
         const text = decodeUtf8(line.bytes);
-        const reason = text === null ? 'not UTF-8' : linkProblem(checker, text, hash, line.no);
-        if (reason) {
-          problems.add(`${where} (${at}): ${reason}`);
+        const link = text === null ? { problem: 'not UTF-8' } : linkProblem(checker, text, hash, line.no);
+        if (link.problem !== undefined || !link.body) {
+          problems.add(`${where} (${at}): ${link.problem}`);
           broken = true; // later links are judged against a broken chain; name the first only
-        } else if (s.type === 'source') noteStored(text!, s.id, counts.stored);
+        } else counts.view.add(link.body, hash);
       }
       head = hash;
       counts.events++;
@@ -228,7 +213,7 @@ function parseProof(no: number, bytes: Buffer | null): ProofItem {
   return item;
 }
 
-async function* proofLines(bag: BagZip): AsyncGenerator<ProofItem> {
+async function* proofLines(bag: ExportFiles): AsyncGenerator<ProofItem> {
   for await (const { no, bytes } of bag.lines(PROOFS_FILE, MAX_PROOF_LINE)) yield parseProof(no, bytes);
 }
 
@@ -239,7 +224,7 @@ async function* proofLines(bag: BagZip): AsyncGenerator<ProofItem> {
  * `checkpoint` (skipped when no checkpoint could be trusted; that is already a problem).
  */
 export async function checkLedger(
-  bag: BagZip,
+  bag: ExportFiles,
   subjects: readonly SubjectEntry[],
   checkpoint: Checkpoint | null,
   problems: Problems,
@@ -249,7 +234,7 @@ export async function checkLedger(
     events: 0,
     proofsVerified: 0,
     exportChainEnds: new Map(),
-    stored: new Map(),
+    view: new LedgerView(),
   };
   const listed = new Set<string>();
   for (const s of subjects) {

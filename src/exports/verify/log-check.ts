@@ -4,7 +4,7 @@
 import { type Checkpoint, openCheckpoint } from '../../log/checkpoint.ts';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
 import { CHECKPOINT_FILE, KEY_FILE } from '../bag/export-layout.ts';
-import { type BagZip, decodeUtf8 } from './bag-zip.ts';
+import { decodeUtf8, type ExportFiles } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
 
 const MAX_LOG_FILE = 64 * 1024;
@@ -20,7 +20,7 @@ export const keyId = (v: NoteVerifier): string => `${v.name}+${v.keyHash.toStrin
 const sameKey = (a: NoteVerifier, b: NoteVerifier): boolean =>
   a.name === b.name && a.keyHash === b.keyHash && a.publicKey.equals(b.publicKey);
 
-async function readText(bag: BagZip, path: string, problems: Problems): Promise<string | null> {
+async function readText(bag: ExportFiles, path: string, problems: Problems): Promise<string | null> {
   if (!bag.has(path)) {
     problems.add(`${path} is missing`);
     return null;
@@ -32,7 +32,7 @@ async function readText(bag: BagZip, path: string, problems: Problems): Promise<
 }
 
 export async function checkLog(
-  bag: BagZip,
+  bag: ExportFiles,
   pinned: NoteVerifier | undefined,
   problems: Problems,
 ): Promise<LogState> {

@@ -29,17 +29,23 @@ function isListed(v: unknown): v is Listed {
 /**
  * Compares export.json's subjects with the export_scope record at the end of the export's own
  * chain (`lastBody`: that chain's last line, already checked for canonical form, links and
- * inclusion by checkLedger). Returns how many subjects the record vouches for.
+ * inclusion by checkLedger). Returns how many subjects the record vouches for, and the export
+ * format version it states (null: made before version 2, or no usable record).
  */
-export function checkScopeRecord(doc: ExportDoc, lastBody: string | undefined, problems: Problems): number {
+export function checkScopeRecord(
+  doc: ExportDoc,
+  lastBody: string | undefined,
+  problems: Problems,
+): { vouched: number; exportVersion: number | null } {
+  const none = { vouched: 0, exportVersion: null };
   const own = doc.subjects.find((s) => s.type === 'export' && s.id === doc.exportId);
   if (!own) {
     problems.add(
       `export.json does not list the export's own chain (export:${doc.exportId}): no record in the log says which chains, and how long, this export holds`,
     );
-    return 0;
+    return none;
   }
-  let body: { type?: unknown; data?: { subjects?: unknown } } | undefined;
+  let body: { type?: unknown; data?: { subjects?: unknown; exportVersion?: unknown } } | undefined;
   try {
     body = lastBody === undefined ? undefined : JSON.parse(lastBody);
   } catch {
@@ -47,12 +53,12 @@ export function checkScopeRecord(doc: ExportDoc, lastBody: string | undefined, p
   }
   if (body?.type !== 'export_scope' || !Array.isArray(body.data?.subjects)) {
     problems.add(`the last event of export:${doc.exportId} is not its export_scope record`);
-    return 0;
+    return none;
   }
   const recorded = body.data.subjects.filter(isListed);
   if (recorded.length !== body.data.subjects.length) {
     problems.add(`export:${doc.exportId}'s export_scope record has malformed entries`);
-    return 0;
+    return none;
   }
   const byKey = new Map(recorded.map((s) => [key(s), s]));
   const listed = doc.subjects.filter((s) => s !== own);
@@ -67,5 +73,6 @@ export function checkScopeRecord(doc: ExportDoc, lastBody: string | undefined, p
   }
   for (const r of byKey.values())
     problems.add(`the export_scope record lists ${key(r)} (${describe(r)}), which export.json does not`);
-  return recorded.length;
+  const version = body.data.exportVersion;
+  return { vouched: recorded.length, exportVersion: typeof version === 'number' ? version : null };
 }

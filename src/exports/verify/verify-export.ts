@@ -36,8 +36,15 @@
  * - Scope: export.json lists the export's own chain, which ends with its export_scope record
  *   (proven in the log like every event), and the record lists exactly export.json's other
  *   subjects with the same lengths and heads — so no chain can be cut short unnoticed.
- * - Evidence: each export.json evidence item has a `stored` event in its source's chain with
- *   the same id, sha256, size, media type and kind.
+ * - Version: the export_scope record states the format version (2), which bag-info.txt's
+ *   Claimtrail-Export-Version must repeat; a bag whose record states none was made before
+ *   version 2 and is reported with what it cannot prove (summary.unproven), not as tampered.
+ * - View: the chains are folded into claims (with citations), sources and evidence
+ *   (../ledger-view.ts, what the builder wrote export.json from); every field of export.json's
+ *   must equal it, and no item may be dropped or invented (view-check.ts). An old bag is held
+ *   to what it proved before: each evidence item's stored event.
+ * - JSON exports: laid out as the bag they mirror (json-export-files.ts), same checks but the
+ *   BagIt ones.
  * - Content (includeContent): data/content/<sha256> exists for every evidence sha256, hashes to
  *   its name and has the evidence's size; no unreferenced content file.
  * - Log: the checkpoint opens with the bundled key; with pinnedKey, the bundled key is that key
@@ -48,9 +55,9 @@
  * by line; memory holds one digest per file but nothing per event or per payload byte.
  * export.json (metadata) is the one file parsed whole.
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
-import { CONTENT_DIR, EXPORT_JSON, LEDGER_DIR, subjectOfLedgerPath } from '../bag/export-layout.ts';
+import { CONTENT_DIR, EXPORT_JSON, EXPORT_VERSION_LABEL } from '../bag/export-layout.ts';
 import {
   checkBagitTxt,
   checkPayload,
@@ -59,33 +66,14 @@ import {
   readPayloadManifest,
 } from './bag-structure.ts';
 import { BagZip, type Digest } from './bag-zip.ts';
-import { checkEvidenceRecords } from './evidence-check.ts';
-import { type ExportDoc, readExportDoc } from './export-doc.ts';
-import { checkLedger, type SubjectEntry } from './ledger-check.ts';
-import { checkLog, keyId } from './log-check.ts';
+import { checkContents } from './contents-check.ts';
+import type { ExportDoc } from './export-doc.ts';
+import { JsonExportFiles } from './json-export-files.ts';
+import { keyId } from './log-check.ts';
 import { Problems } from './problems.ts';
-import { checkScopeRecord } from './scope-check.ts';
+import { type ExportSummary, emptySummary } from './summary.ts';
 
-export interface ExportSummary {
-  bagName: string | null;
-  exportId: string | null;
-  scope: string | null;
-  includeContent: boolean | null;
-  claims: number;
-  sources: number;
-  evidence: number;
-  contentFiles: number;
-  events: number;
-  subjects: number;
-  proofsVerified: number;
-  payloadFiles: number;
-  payloadBytes: number;
-  treeSize: number | null;
-  origin: string | null;
-  keyName: string | null;
-  /** `name+hexhash` of the pinned key, when one was given. */
-  pinnedKey: string | null;
-}
+export type { ExportSummary } from './summary.ts';
 
 export interface ExportReport {
   ok: boolean;
@@ -107,28 +95,6 @@ export class PinnedKeyError extends Error {
     super(message);
     this.name = 'PinnedKeyError';
   }
-}
-
-function emptySummary(): ExportSummary {
-  return {
-    bagName: null,
-    exportId: null,
-    scope: null,
-    includeContent: null,
-    claims: 0,
-    sources: 0,
-    evidence: 0,
-    contentFiles: 0,
-    events: 0,
-    subjects: 0,
-    proofsVerified: 0,
-    payloadFiles: 0,
-    payloadBytes: 0,
-    treeSize: null,
-    origin: null,
-    keyName: null,
-    pinnedKey: null,
-  };
 }
 
 /** Content files: named by their hash, present iff includeContent, one per evidence sha256. */
@@ -178,21 +144,23 @@ async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Proble
   return files;
 }
 
-function subjectsToCheck(bag: BagZip, doc: ExportDoc | null): SubjectEntry[] {
-  if (doc) return doc.subjects;
-  // Without export.json, still check every chain the bag holds (lengths and heads unknown).
-  const found: SubjectEntry[] = [];
-  for (const path of [...bag.files.keys()].sort()) {
-    const s = path.startsWith(LEDGER_DIR) ? subjectOfLedgerPath(path) : null;
-    if (s) found.push(s);
+async function startsWithZipMagic(path: string): Promise<boolean> {
+  const file = await open(path);
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await file.read(head, 0, 2, 0);
+    return bytesRead === 2 && head.toString('latin1') === 'PK';
+  } finally {
+    await file.close();
   }
-  return found;
 }
 
 /**
- * Verifies the zipped export bag at `zipPath`. Resolves to a report (ok only when every check
- * holds); rejects with ExportFileError when the file cannot be read, PinnedKeyError when
- * `pinnedKey` is not a verifier key. A file that is not a ZIP is a failed report.
+ * Verifies the export at `zipPath`: a zipped bag, or (when the file does not start as a ZIP
+ * does) the JSON export, which gets every check a bag's contents get. Resolves to a report (ok
+ * only when every check holds); rejects with ExportFileError when the file cannot be read,
+ * PinnedKeyError when `pinnedKey` is not a verifier key. An unreadable ZIP or JSON is a failed
+ * report.
  */
 export async function verifyExport(
   zipPath: string,
@@ -218,6 +186,26 @@ export async function verifyExport(
   summary.pinnedKey = pinned ? keyId(pinned) : null;
   const report = (): ExportReport => ({ ok: problems.ok, problems: problems.list(), summary });
 
+  // Told by content, not by name: a ZIP starts with "PK"; anything else is read as the JSON export.
+  if (!(await startsWithZipMagic(zipPath))) {
+    summary.format = 'json';
+    const files = await JsonExportFiles.open(zipPath, problems);
+    if (files) {
+      await checkContents(
+        files,
+        {
+          pinned,
+          stated: (doc) => ({
+            where: 'the JSON export’s exportVersion',
+            value: doc.exportVersion === undefined ? undefined : String(doc.exportVersion),
+          }),
+        },
+        summary,
+        problems,
+      );
+    }
+    return report();
+  }
   let bag: BagZip;
   try {
     bag = await BagZip.open(zipPath, problems);
@@ -225,40 +213,29 @@ export async function verifyExport(
     problems.add(`not a readable ZIP archive: ${(err as Error).message}`);
     return report();
   }
+  summary.format = 'bagit';
   summary.bagName = bag.bagName;
   try {
     await checkBagitTxt(bag, problems);
     const info = await readBagInfo(bag, problems);
     const manifest = await readPayloadManifest(bag, problems);
-    const doc = await readExportDoc(bag, problems);
-    if (doc) {
-      summary.exportId = doc.exportId;
-      summary.scope =
-        'claimId' in doc.scope ? `claim ${doc.scope.claimId}` : `investigation ${doc.scope.investigationId}`;
-      summary.includeContent = doc.includeContent;
-      summary.claims = doc.claims.length;
-      summary.sources = doc.sources.length;
-      summary.evidence = doc.evidence.length;
-      summary.subjects = doc.subjects.length;
-      const id = info.fields.find(([label]) => label === 'External-Identifier')?.[1];
-      if (id !== undefined && id !== doc.exportId) {
-        problems.add(
-          `bag-info.txt External-Identifier ${id} is not the exportId ${doc.exportId} of export.json`,
-        );
-      }
-    }
-    const log = await checkLog(bag, pinned, problems);
-    summary.keyName = log.keyName;
-    summary.treeSize = log.checkpoint?.size ?? null;
-    summary.origin = log.checkpoint?.origin ?? null;
-    const subjects = subjectsToCheck(bag, doc);
-    if (!doc) summary.subjects = subjects.length;
-    const ledger = await checkLedger(bag, subjects, log.checkpoint, problems, { pairProofs: doc !== null });
-    summary.events = ledger.events;
-    summary.proofsVerified = ledger.proofsVerified;
-    if (doc) {
-      checkScopeRecord(doc, ledger.exportChainEnds.get(doc.exportId), problems);
-      checkEvidenceRecords(doc, ledger.stored, problems);
+    const doc = await checkContents(
+      bag,
+      {
+        pinned,
+        stated: () => ({
+          where: `bag-info.txt ${EXPORT_VERSION_LABEL}`,
+          value: info.fields.find(([l]) => l === EXPORT_VERSION_LABEL)?.[1],
+        }),
+      },
+      summary,
+      problems,
+    );
+    const id = info.fields.find(([label]) => label === 'External-Identifier')?.[1];
+    if (doc && id !== undefined && id !== doc.exportId) {
+      problems.add(
+        `bag-info.txt External-Identifier ${id} is not the exportId ${doc.exportId} of export.json`,
+      );
     }
     summary.contentFiles = await checkContent(bag, doc, problems);
     const payload = await checkPayload(bag, manifest, info.oxum, problems);

@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../../access/access.ts';
-import { principalOf } from '../../access/auth.ts';
+import { actorOf, principalOf } from '../../access/auth.ts';
 import { idParam } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
 import {
@@ -15,6 +15,7 @@ import {
 import { evidenceItemSchema } from '../../evidence/evidence-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
 import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
+import { setRecaptureInterval } from '../../sources/recapture-schedule.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
 import type { ByteRange } from '../../storage/blob-store.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
@@ -58,9 +59,10 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     const body = parseBody(captureInput, req);
     requireRole(p, 'write', 'capture sources');
     if (body.recaptureEverySeconds !== undefined) {
-      await prisma.source.update({
-        where: { id },
-        data: { recaptureEverySeconds: body.recaptureEverySeconds },
+      await setRecaptureInterval(prisma, {
+        sourceId: id,
+        everySeconds: body.recaptureEverySeconds,
+        actor: actorOf(p),
       });
     }
     res.status(202).json(await captureAgain(ctx, p, id));

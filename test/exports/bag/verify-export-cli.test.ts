@@ -1,47 +1,18 @@
 // `claimtrail verify-export FILE [--key KEY]` as an auditor runs it: a separate process with
 // no reachable database or Redis (bogus URLs), exit 0 / 1 / 2.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentPath } from '../../../src/exports/bag/export-layout.ts';
 import { generateSignerKey } from '../../../src/log/note.ts';
 import { buildFixtureBag, type FixtureBag, rewriteBag } from '../../helpers/bag-fixture.ts';
+import { runVerifyCli } from '../../helpers/verify-cli.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'claimtrail-verify-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function runCli(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'verify-export', ...args], {
-      cwd: root,
-      env: {
-        ...process.env,
-        // Nothing listens here: the command must not need either.
-        DATABASE_URL: 'postgresql://nobody:nothing@127.0.0.1:9/none',
-        REDIS_URL: 'redis://127.0.0.1:9',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runCli = runVerifyCli;
 
 let good: FixtureBag;
 let bad: string;
@@ -85,6 +56,34 @@ describe('claimtrail verify-export', () => {
     );
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.stdout).toMatch(/is not signed by the pinned key/);
+  }, 60_000);
+
+  it('says, as its own block, what a bag made before export version 2 cannot prove, and exits 0', async () => {
+    // The fixture bag has the version-less layout of earlier versions: no version line in
+    // bag-info.txt, no exportVersion in its export_scope record.
+    const out = await runCli([good.path]);
+    expect(out.code, out.stdout).toBe(0);
+    expect(out.stdout).toMatch(
+      /\nNOT PROVEN by this bag \(an older export format; not a failure\):\n {2}- this export was made before export version 2 \(no bag-info\.txt Claimtrail-Export-Version, .*claims, citations and sources, and its evidence beyond sourceId, sha256, size, mediaType, kind, are NOT proven by the ledger\nOK\n$/,
+    );
+  }, 60_000);
+
+  it('prints names from the bag with control characters escaped: they cannot hide the FAILED lines', async () => {
+    // \r returns to the line start, ESC[2K erases the line, ESC[8m makes what follows invisible.
+    const hostile = 'data/\r\x1b[2K\x1b[8mOK\u202e';
+    const path = await rewriteBag(good.path, join(dir, 'hostile.zip'), ({ files }) => {
+      files.set(hostile, Buffer.from('x'));
+    });
+    const out = await runCli([path]);
+    expect(out.code).toBe(1);
+    // No raw control byte (C0 but the newlines between lines, DEL, C1) nor bidi override.
+    const raw = [...out.stdout].filter((c) => {
+      const n = c.codePointAt(0)!;
+      return (n < 0x20 && n !== 0x0a) || (n >= 0x7f && n <= 0x9f) || (n >= 0x202a && n <= 0x202e);
+    });
+    expect(raw).toEqual([]);
+    expect(out.stdout).toMatch(/^FAILED: \d+ problems?$/m);
+    expect(out.stdout).toContain('data/\\x0d\\x1b[2K\\x1b[8mOK\\u202e');
   }, 60_000);
 
   it('exits 2 on a missing file, a malformed key and a missing argument', async () => {

@@ -231,11 +231,11 @@ describe('verifyExport catches tampering', () => {
     const report = await verifyExport(path);
     expectProblem(
       report,
-      /^export\.json evidence\[\d+\] \(ev_\S+\): mediaType is "video\/quicktime", the stored event says "video\/mp4"$/,
+      /^export\.json evidence\[\d+\] \(evidence ev_\S+\): mediaType is "video\/quicktime" in export\.json, the ledger says "video\/mp4"$/,
     );
     expectProblem(
       report,
-      /^export\.json evidence\[\d+\] \(ev_made_up\): no stored event in the exported chains records this item$/,
+      /^export\.json evidence\[\d+\] \(evidence ev_made_up\): invented — no event in the exported chains records this evidence$/,
     );
     // The content files are untouched and still match their names, sizes and the manifest.
     expect(report.problems, report.problems.join('\n')).toHaveLength(2);
