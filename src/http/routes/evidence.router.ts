@@ -14,8 +14,8 @@ import {
 } from '../../evidence/evidence.service.ts';
 import { evidenceItemSchema } from '../../evidence/evidence-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
-import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { setRecaptureInterval } from '../../sources/recapture-schedule.ts';
+import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
 import type { ByteRange } from '../../storage/blob-store.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
