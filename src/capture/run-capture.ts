@@ -8,6 +8,7 @@ import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { FetchError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
+import type { HostSlots } from '../queue/host-slots.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import {
   type CaptureStep,
@@ -18,8 +19,8 @@ import {
   recordSkippedFetch,
 } from './capture-store.ts';
 import { describe } from './describe.ts';
-import { ContentGoneError, fetchToStore } from './fetch-to-store.ts';
-import { PlanError, planFollowUps, planSource, type Target } from './plan.ts';
+import { ContentGoneError, fetchPostRecord, fetchToStore, PostNotFoundError } from './fetch-to-store.ts';
+import { captureHost, PlanError, planFollowUps, planSource, type Target } from './plan.ts';
 
 export interface CaptureDeps {
   prisma: PrismaClient;
@@ -28,6 +29,8 @@ export interface CaptureDeps {
   config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'>;
   ffprobePath: string;
   log: Logger;
+  /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
+  hostSlots?: Pick<HostSlots, 'tryAcquire'>;
 }
 
 export const workerActor = () => `worker:${hostname()}:${process.pid}`;
@@ -35,6 +38,14 @@ export const workerActor = () => `worker:${hostname()}:${process.pid}`;
 /** Thrown when an attempt failed but the job should run again (BullMQ backoff). */
 export class CaptureRetry extends Error {
   override name = 'CaptureRetry';
+}
+
+/** Every slot of the capture's host is taken: nothing was done or recorded; run it later. */
+export class HostBusy extends Error {
+  override name = 'HostBusy';
+  constructor(readonly host: string) {
+    super(`every capture slot of ${host} is taken`);
+  }
 }
 
 /** A failure that no retry can heal, already recorded: BullMQ must not retry. */
@@ -54,6 +65,27 @@ export async function runCapture(
   });
   if (!capture) throw new CaptureRefused(`no capture ${captureId}`);
   if (capture.status === 'completed' || capture.status === 'failed') return { status: 'skipped', steps: 0 };
+  // The slot is taken before anything is recorded, so a capture that waits for its host adds
+  // no event and uses no attempt.
+  const host = captureHost(capture.source, deps.config);
+  const lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
+  if (host && deps.hostSlots && !lease) throw new HostBusy(host);
+  try {
+    return await runStarted(deps, capture, actor, attempt);
+  } finally {
+    await lease
+      ?.release()
+      .catch((err: Error) => deps.log.warn({ host, err: err.message }, 'host slot not released'));
+  }
+}
+
+async function runStarted(
+  deps: CaptureDeps,
+  capture: { id: string; sourceId: string; source: { url: string; platform: unknown } },
+  actor: string,
+  attempt: { number: number; max: number },
+): Promise<{ status: 'completed'; steps: number }> {
+  const captureId = capture.id;
   await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
 
   try {
@@ -81,7 +113,7 @@ export async function runCapture(
     const failure = describeFailure(err, attempt);
     if (!failure) throw err;
     await failCapture(deps.prisma, { captureId, actor, failure });
-    deps.log.warn({ captureId, ...failure }, 'capture attempt failed');
+    deps.log.warn({ captureId, code: failure.code, detail: failure.detail }, 'capture attempt failed');
     if (failure.retryable) throw new CaptureRetry(`${failure.code}: ${failure.detail}`);
     throw new CaptureRefused(`${failure.code}: ${failure.detail}`);
   }
@@ -124,7 +156,8 @@ async function captureTarget(
   });
   const done = progressOf(cap.progress).steps.find((s) => s.url === target.url);
   if (done) return done;
-  const fetched = await fetchToStore(deps.fetcher, deps.blobs, target.url, {
+  const fetchTarget = target.role === 'post_metadata' ? fetchPostRecord : fetchToStore;
+  const fetched = await fetchTarget(deps.fetcher, deps.blobs, target.url, {
     maxBytes: deps.config.FETCH_MAX_BYTES,
     tmpKey: `${captureId}-${index}`,
     accept: target.accept,
@@ -153,6 +186,18 @@ function describeFailure(err: unknown, attempt: { number: number; max: number })
       retryable: false,
       goneStatus: err.status,
       goneUrl: err.url,
+    };
+  }
+  if (err instanceof PostNotFoundError) {
+    // Mirrors a 404: a source that holds evidence records `source_gone` and stays captured.
+    const { exchange } = err;
+    return {
+      code: 'post_not_found',
+      detail: err.detail,
+      retryable: false,
+      goneStatus: exchange.status,
+      goneUrl: exchange.finalUrl,
+      exchange,
     };
   }
   if (err instanceof FetchError) {

@@ -1,0 +1,101 @@
+// Fair capture: six sources on a host that accepts connections and never answers must not
+// starve everyone else. With real workers (concurrency 4) and CAPTURE_PER_HOST_CONCURRENCY = 2,
+// another investigation's source is captured while the slow host still holds its two
+// connections unanswered, and the slow host never sees more than two connections at once (both
+// counted at the server). Then each slow capture ends its attempts on the response-headers
+// timeout (shortened here; the total FETCH_TIMEOUT_MS stays its default 15 min), a transient
+// failure retried per the policy; waiting for a host slot used none of those attempts.
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { waitFor } from '../helpers/context.ts';
+import { serveText, silent, useFixtureServer } from '../helpers/fixture-server.ts';
+import { captureJob, capturesOf, custody, ofType, ownBlobDir, settleSkippingBackoff } from './support.ts';
+
+const LIMIT = 2;
+const SLOW_SOURCES = 6;
+const slow = await useFixtureServer();
+const slowPaths = Array.from({ length: SLOW_SOURCES }, (_, i) => `/stall/${i + 1}`);
+for (const path of slowPaths) slow.routes.set(path, silent);
+
+const normal = await useFixtureServer();
+/** The slow server's connections at the moment the other source's request arrived. */
+let slowWhenOtherFetched: ReturnType<typeof slow.connections> | undefined;
+normal.routes.set('/fine', (req, res) => {
+  slowWhenOtherFetched ??= slow.connections();
+  serveText('fine and fast', 'text/plain')(req, res);
+});
+
+const env = await useCaptureEnv({
+  FETCH_ALLOWLIST: `${slow.host},${normal.host}`,
+  BLOB_DIR: ownBlobDir('fair'),
+  FETCH_HEADERS_TIMEOUT_MS: '4000',
+  CAPTURE_PER_HOST_CONCURRENCY: String(LIMIT),
+  WORKER_CONCURRENCY: '4',
+});
+const { app, as, editor, cite, settled } = env;
+
+/** A claim in a second investigation of its own citing `url`. */
+async function citeElsewhere(url: string) {
+  const inv = await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Another desk' });
+  const claim = await request(app)
+    .post(`/v1/investigations/${inv.body.id}/claims`)
+    .set(as(editor))
+    .send({ statement: 'Elsewhere', claimant: { name: 'Someone else' } });
+  const res = await request(app)
+    .post(`/v1/claims/${claim.body.id}/sources`)
+    .set(as(editor))
+    .send({ url, relation: 'origin' });
+  expect(res.status).toBe(201);
+  return res.body.source.id as string;
+}
+
+describe('a slow host holds at most its share of capture slots', () => {
+  const slowSources: string[] = [];
+
+  it("another investigation's source is captured while the slow host holds its connections", async () => {
+    const cited = await Promise.all(slowPaths.map((path) => cite(`${slow.origin}${path}`)));
+    slowSources.push(...cited.map((c) => c.source.id as string));
+    // The slow host's share is taken: its requests sit unanswered.
+    await waitFor(async () => slow.connections().open >= LIMIT);
+
+    const otherId = await citeElsewhere(`${normal.origin}/fine`);
+    const other = await settled(otherId);
+    expect(other.status).toBe('captured');
+    expect(other.evidence).toHaveLength(1);
+    // Fetched while both of the slow host's connections were open and none had ended yet.
+    expect(slowWhenOtherFetched).toEqual({ open: LIMIT, maxOpen: LIMIT, closed: 0 });
+    expect(slow.totalHits()).toBe(LIMIT);
+    // The four others wait in the queue, not in a worker: none has started an attempt.
+    const started = await env.ctx.prisma.capture.count({
+      where: { sourceId: { in: slowSources }, attempts: { gt: 0 } },
+    });
+    expect(started).toBe(LIMIT);
+  });
+
+  it('each slow capture ends on the headers timeout, retried per the policy, never above the limit', async () => {
+    const captures = await Promise.all(slowSources.map(async (id) => (await capturesOf(env, id))[0]!));
+    // Backoff waits are skipped (promoted); the attempts and their failures are the real ones.
+    await Promise.all(captures.map((c) => settleSkippingBackoff(env, c.id, 110_000)));
+    for (const [i, sourceId] of slowSources.entries()) {
+      const source = await settled(sourceId);
+      expect(source.status).toBe('failed');
+      expect(source.failure).toEqual({ code: 'headers_timeout', detail: 'no response headers in time' });
+      const events = await custody(env, sourceId);
+      expect(ofType(events, 'capture_failed').map((e) => [e.data.code, e.data.retryable])).toEqual([
+        ['headers_timeout', true],
+        ['headers_timeout', true],
+        ['headers_timeout', true],
+        ['headers_timeout', true],
+        ['headers_timeout', false],
+      ]);
+      expect(ofType(events, 'fetch_started')).toHaveLength(5);
+      const [capture] = await capturesOf(env, sourceId);
+      expect(capture).toMatchObject({ status: 'failed', attempts: 5 });
+      // Every wait for a host slot went back to the queue without using an attempt.
+      expect((await captureJob(env, capture!.id)).job.attemptsMade).toBe(5);
+      expect(slow.hits.get(slowPaths[i]!)).toBe(5);
+    }
+    expect(slow.connections().maxOpen).toBe(LIMIT);
+  }, 120_000);
+});
