@@ -21,6 +21,20 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1`;
 
+function ready(redis: Redis, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis not ready within ${ms} ms`));
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 export interface HostLease {
   host: string;
   release(): Promise<void>;
@@ -32,6 +46,7 @@ export class HostSlots {
     private readonly prefix: string,
     private readonly limit: number,
     private readonly log: Logger,
+    private readonly leaseMs = LEASE_MS,
   ) {}
 
   private key(host: string): string {
@@ -39,7 +54,9 @@ export class HostSlots {
   }
 
   private async take(host: string, member: string): Promise<boolean> {
-    const ok = await this.redis.eval(ACQUIRE, 1, this.key(host), member, this.limit, LEASE_MS);
+    // The process's fail-fast connection refuses commands while it (re)connects: wait a little.
+    if (this.redis.status !== 'ready') await ready(this.redis, 5_000);
+    const ok = await this.redis.eval(ACQUIRE, 1, this.key(host), member, this.limit, this.leaseMs);
     return ok === 1;
   }
 
@@ -55,7 +72,7 @@ export class HostSlots {
         },
         (err: Error) => this.log.warn({ host, owner, err: err.message }, 'host slot lease not renewed'),
       );
-    }, LEASE_MS / 3);
+    }, this.leaseMs / 3);
     renew.unref();
     let released = false;
     return {
@@ -71,6 +88,7 @@ export class HostSlots {
 
   /** Leases held now for `host` (tests and diagnostics). */
   async held(host: string): Promise<number> {
+    if (this.redis.status !== 'ready') await ready(this.redis, 5_000);
     const t = await this.redis.time();
     const now = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);
     return this.redis.zcount(this.key(host), now + 1, '+inf');
