@@ -19,10 +19,10 @@ const slowPaths = Array.from({ length: SLOW_SOURCES }, (_, i) => `/stall/${i + 1
 for (const path of slowPaths) slow.routes.set(path, silent);
 
 const normal = await useFixtureServer();
-/** The slow server's connections at the moment the other source's request arrived. */
-let slowWhenOtherFetched: ReturnType<typeof slow.connections> | undefined;
+/** The slow server's connections and requests at the moment the other source's request arrived. */
+let slowWhenOtherFetched: (ReturnType<typeof slow.connections> & { requests: number }) | undefined;
 normal.routes.set('/fine', (req, res) => {
-  slowWhenOtherFetched ??= slow.connections();
+  slowWhenOtherFetched ??= { ...slow.connections(), requests: slow.totalHits() };
   serveText('fine and fast', 'text/plain')(req, res);
 });
 
@@ -63,14 +63,9 @@ describe('a slow host holds at most its share of capture slots', () => {
     const other = await settled(otherId);
     expect(other.status).toBe('captured');
     expect(other.evidence).toHaveLength(1);
-    // Fetched while both of the slow host's connections were open and none had ended yet.
-    expect(slowWhenOtherFetched).toEqual({ open: LIMIT, maxOpen: LIMIT, closed: 0 });
-    expect(slow.totalHits()).toBe(LIMIT);
-    // The four others wait in the queue, not in a worker: none has started an attempt.
-    const started = await env.ctx.prisma.capture.count({
-      where: { sourceId: { in: slowSources }, attempts: { gt: 0 } },
-    });
-    expect(started).toBe(LIMIT);
+    // Fetched while both of the slow host's connections were open and none had ended yet; the
+    // four other slow captures were waiting in the queue (no request of theirs had been sent).
+    expect(slowWhenOtherFetched).toEqual({ open: LIMIT, maxOpen: LIMIT, closed: 0, requests: LIMIT });
   });
 
   it('each slow capture ends on the headers timeout, retried per the policy, never above the limit', async () => {
