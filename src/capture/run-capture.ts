@@ -6,9 +6,9 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import { FetchError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import { FetchError, FetchTransientError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
-import type { HostSlots } from '../queue/host-slots.ts';
+import type { HostLease, HostSlots } from '../queue/host-slots.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import {
   type CaptureStep,
@@ -71,7 +71,7 @@ export async function runCapture(
   const lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
   if (host && deps.hostSlots && !lease) throw new HostBusy(host);
   try {
-    return await runStarted(deps, capture, actor, attempt);
+    return await runStarted(deps, capture, actor, attempt, host);
   } finally {
     await lease
       ?.release()
@@ -84,6 +84,7 @@ async function runStarted(
   capture: { id: string; sourceId: string; source: { url: string; platform: unknown } },
   actor: string,
   attempt: { number: number; max: number },
+  host: string | undefined,
 ): Promise<{ status: 'completed'; steps: number }> {
   const captureId = capture.id;
   await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
@@ -95,7 +96,7 @@ async function runStarted(
       const target = queue[i]!;
       let step: CaptureStep;
       try {
-        step = await captureTarget(deps, captureId, actor, target, i);
+        step = await captureTarget(deps, captureId, actor, target, i, host);
       } catch (err) {
         // What a page merely declares is third-party content: its failure is recorded and
         // the capture of the page itself goes on.
@@ -117,6 +118,31 @@ async function runStarted(
     if (failure.retryable) throw new CaptureRetry(`${failure.code}: ${failure.detail}`);
     throw new CaptureRefused(`${failure.code}: ${failure.detail}`);
   }
+}
+
+/**
+ * A slot of a target's host when it is not the capture's own (media of a post or a page on
+ * another host), so no host gets more connections than its share from secondary fetches
+ * either. Taken without waiting: a busy host fails the target with `host_busy` (a page's
+ * declared media is then skipped and recorded; a post's media fails the attempt, retried).
+ */
+async function otherHostSlot(
+  deps: CaptureDeps,
+  captureId: string,
+  captureHost: string | undefined,
+  target: Target,
+): Promise<HostLease | undefined> {
+  if (!deps.hostSlots) return undefined;
+  let host: string;
+  try {
+    host = new URL(target.url).host.toLowerCase();
+  } catch {
+    return undefined; // the fetch refuses it with its own reason
+  }
+  if (host === captureHost) return undefined;
+  const lease = await deps.hostSlots.tryAcquire(host, captureId);
+  if (!lease) throw new FetchTransientError('host_busy', `every capture slot of ${host} is taken`);
+  return lease;
 }
 
 async function markStarted(
@@ -149,6 +175,7 @@ async function captureTarget(
   actor: string,
   target: Target,
   index: number,
+  host: string | undefined,
 ): Promise<CaptureStep> {
   const cap = await deps.prisma.capture.findUniqueOrThrow({
     where: { id: captureId },
@@ -156,6 +183,21 @@ async function captureTarget(
   });
   const done = progressOf(cap.progress).steps.find((s) => s.url === target.url);
   if (done) return done;
+  const lease = await otherHostSlot(deps, captureId, host, target);
+  try {
+    return await fetchAndRecord(deps, captureId, actor, target, index);
+  } finally {
+    await lease?.release().catch(() => {}); // it expires on its own
+  }
+}
+
+async function fetchAndRecord(
+  deps: CaptureDeps,
+  captureId: string,
+  actor: string,
+  target: Target,
+  index: number,
+): Promise<CaptureStep> {
   const fetchTarget = target.role === 'post_metadata' ? fetchPostRecord : fetchToStore;
   const fetched = await fetchTarget(deps.fetcher, deps.blobs, target.url, {
     maxBytes: deps.config.FETCH_MAX_BYTES,

@@ -7,6 +7,7 @@
 // failure retried per the policy; waiting for a host slot used none of those attempts.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { HostSlots } from '../../src/queue/host-slots.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
 import { serveText, silent, useFixtureServer } from '../helpers/fixture-server.ts';
@@ -25,6 +26,15 @@ normal.routes.set('/fine', (req, res) => {
   slowWhenOtherFetched ??= { ...slow.connections(), requests: slow.totalHits() };
   serveText('fine and fast', 'text/plain')(req, res);
 });
+
+// A page whose og:image is on the slow host: a secondary fetch takes that host's slot too.
+slow.routes.set('/stall/image.jpg', silent);
+normal.routes.set(
+  '/page',
+  serveText(
+    `<html><head><meta property="og:image" content="${slow.origin}/stall/image.jpg"></head><body>p</body></html>`,
+  ),
+);
 
 const env = await useCaptureEnv({
   FETCH_ALLOWLIST: `${slow.host},${normal.host}`,
@@ -93,4 +103,34 @@ describe('a slow host holds at most its share of capture slots', () => {
     }
     expect(slow.connections().maxOpen).toBe(LIMIT);
   }, 120_000);
+
+  it('media a page declares on a host whose slots are taken are skipped and recorded, not waited for', async () => {
+    // Two captures elsewhere hold the slow host's share (leases as their workers take them).
+    const slots = new HostSlots(env.ctx.redis, env.ctx.config.REDIS_PREFIX, LIMIT, env.ctx.log);
+    const held = await Promise.all([slots.tryAcquire(slow.host, 'a'), slots.tryAcquire(slow.host, 'b')]);
+    expect(held.every(Boolean)).toBe(true);
+    const hitsBefore = slow.totalHits();
+    const cited = await cite(`${normal.origin}/page`);
+    const page = await settled(cited.source.id);
+    expect(page.status).toBe('captured');
+    expect(page.evidence.map((e: { kind: string }) => e.kind)).toEqual(['page']);
+    const image = `${slow.origin}/stall/image.jpg`;
+    expect(ofType(await custody(env, cited.source.id), 'fetch_failed').map((e) => e.data)).toEqual([
+      expect.objectContaining({ url: image, code: 'host_busy' }),
+    ]);
+    expect(slow.totalHits()).toBe(hitsBefore);
+
+    // With the slots free again, a recapture does ask the slow host (and times out on it).
+    await Promise.all(held.map((lease) => lease!.release()));
+    const again = await request(app).post(`/v1/sources/${cited.source.id}/captures`).set(as(editor)).send({});
+    expect(again.status).toBe(202);
+    await settled(cited.source.id);
+    const failed = ofType(await custody(env, cited.source.id), 'fetch_failed').map((e) => e.data);
+    expect(failed.at(-1)).toMatchObject({
+      captureId: again.body.captureId,
+      url: image,
+      code: 'headers_timeout',
+    });
+    expect(slow.hits.get('/stall/image.jpg')).toBe(1);
+  });
 });
