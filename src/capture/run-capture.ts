@@ -40,10 +40,17 @@ export class CaptureRetry extends Error {
   override name = 'CaptureRetry';
 }
 
-/** Every slot of the capture's host is taken: nothing was done or recorded; run it later. */
+/**
+ * Every slot of a host the capture needs is taken: run it later. `started`: the capture had
+ * begun (its steps so far are recorded), so the later run resumes it without a second
+ * `fetch_started` and without counting an attempt.
+ */
 export class HostBusy extends Error {
   override name = 'HostBusy';
-  constructor(readonly host: string) {
+  constructor(
+    readonly host: string,
+    readonly started = false,
+  ) {
     super(`every capture slot of ${host} is taken`);
   }
 }
@@ -57,6 +64,7 @@ export async function runCapture(
   deps: CaptureDeps,
   captureId: string,
   attempt: { number: number; max: number },
+  opts: { resumeAfterHostWait?: boolean } = {},
 ): Promise<{ status: 'completed' | 'skipped'; steps: number }> {
   const actor = workerActor();
   const capture = await deps.prisma.capture.findUnique({
@@ -69,8 +77,10 @@ export async function runCapture(
   // no event and uses no attempt.
   const host = captureHost(capture.source, deps.config);
   const lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
-  if (host && deps.hostSlots && !lease) throw new HostBusy(host);
+  const resuming = opts.resumeAfterHostWait === true && capture.status === 'running';
+  if (host && deps.hostSlots && !lease) throw new HostBusy(host, resuming);
   try {
+    if (!resuming) await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
     return await runStarted(deps, capture, actor, attempt, host);
   } finally {
     await lease
@@ -87,7 +97,6 @@ async function runStarted(
   host: string | undefined,
 ): Promise<{ status: 'completed'; steps: number }> {
   const captureId = capture.id;
-  await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
 
   try {
     const queue: Target[] = planSource(capture.source, deps.config);
@@ -111,6 +120,7 @@ async function runStarted(
     await completeCapture(deps.prisma, { captureId, actor });
     return { status: 'completed', steps: steps.length };
   } catch (err) {
+    if (err instanceof HostBusy) throw err; // nothing failed: the job waits for the host
     const failure = describeFailure(err, attempt);
     if (!failure) throw err;
     await failCapture(deps.prisma, { captureId, actor, failure });
@@ -123,8 +133,9 @@ async function runStarted(
 /**
  * A slot of a target's host when it is not the capture's own (media of a post or a page on
  * another host), so no host gets more connections than its share from secondary fetches
- * either. Taken without waiting: a busy host fails the target with `host_busy` (a page's
- * declared media is then skipped and recorded; a post's media fails the attempt, retried).
+ * either. Taken without waiting. A busy host: a page's declared media is skipped and recorded
+ * (`host_busy`); a post's media is what the capture is for, so the whole job waits in the
+ * queue (HostBusy, no attempt used) and resumes after the steps it already recorded.
  */
 async function otherHostSlot(
   deps: CaptureDeps,
@@ -141,8 +152,9 @@ async function otherHostSlot(
   }
   if (host === captureHost) return undefined;
   const lease = await deps.hostSlots.tryAcquire(host, captureId);
-  if (!lease) throw new FetchTransientError('host_busy', `every capture slot of ${host} is taken`);
-  return lease;
+  if (lease) return lease;
+  if (target.role !== 'declared') throw new HostBusy(host, true);
+  throw new FetchTransientError('host_busy', `every capture slot of ${host} is taken`);
 }
 
 async function markStarted(

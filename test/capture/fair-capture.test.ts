@@ -5,12 +5,13 @@
 // counted at the server). Then each slow capture ends its attempts on the response-headers
 // timeout (shortened here; the total FETCH_TIMEOUT_MS stays its default 15 min), a transient
 // failure retried per the policy; waiting for a host slot used none of those attempts.
+import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { HostSlots } from '../../src/queue/host-slots.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
-import { serveText, silent, useFixtureServer } from '../helpers/fixture-server.ts';
+import { serveFile, serveText, silent, useFixtureServer } from '../helpers/fixture-server.ts';
 import { captureJob, capturesOf, custody, ofType, ownBlobDir, settleSkippingBackoff } from './support.ts';
 
 const LIMIT = 2;
@@ -36,8 +37,17 @@ normal.routes.set(
   ),
 );
 
+// An X post whose record comes from the syndication service (on `normal`) and whose video is
+// on a CDN host of its own.
+const cdn = await useFixtureServer();
+const media = (name: string) => new URL(`../fixtures/media/${name}`, import.meta.url).pathname;
+cdn.routes.set('/media/zelenskyy-31s.mp4', serveFile(media('zelenskyy-31s.mp4'), 'video/mp4'));
+const postJson = readFileSync(media('syndication-post.json'), 'utf8').replaceAll('FIXTURE_HOST', cdn.host);
+normal.routes.set('/syndication/tweet-result', serveText(postJson, 'application/json'));
+
 const env = await useCaptureEnv({
-  FETCH_ALLOWLIST: `${slow.host},${normal.host}`,
+  X_SYNDICATION_URL: `${normal.origin}/syndication`,
+  FETCH_ALLOWLIST: `${slow.host},${normal.host},${cdn.host}`,
   BLOB_DIR: ownBlobDir('fair'),
   FETCH_HEADERS_TIMEOUT_MS: '4000',
   CAPTURE_PER_HOST_CONCURRENCY: String(LIMIT),
@@ -132,5 +142,44 @@ describe('a slow host holds at most its share of capture slots', () => {
       code: 'headers_timeout',
     });
     expect(slow.hits.get('/stall/image.jpg')).toBe(1);
+  });
+
+  it('a post whose video host is busy waits in the queue, then resumes where it stopped', async () => {
+    const slots = new HostSlots(env.ctx.redis, env.ctx.config.REDIS_PREFIX, LIMIT, env.ctx.log);
+    const held = await Promise.all([slots.tryAcquire(cdn.host, 'a'), slots.tryAcquire(cdn.host, 'b')]);
+    expect(held.every(Boolean)).toBe(true);
+    const cited = await cite('https://x.com/ZelenskyyUa/status/1869038340384076117');
+    const [capture] = await capturesOf(env, cited.source.id);
+    // The record is captured, then the job waits (delayed) for the CDN without asking it.
+    const firstWait = await waitFor(async () => {
+      const stored = ofType(await custody(env, cited.source.id), 'stored').length;
+      const { job, state } = await captureJob(env, capture!.id);
+      return stored === 1 && state === 'delayed' && job.processedOn;
+    }, 20_000);
+    // It looks again (a later run) while the CDN stays busy, and goes back to wait.
+    await waitFor(async () => {
+      const { job, state } = await captureJob(env, capture!.id);
+      return state === 'delayed' && job.processedOn !== firstWait;
+    }, 20_000);
+    expect(cdn.totalHits()).toBe(0);
+
+    await Promise.all(held.map((lease) => lease!.release()));
+    const source = await settled(cited.source.id);
+    expect(source.status).toBe('captured');
+    expect(source.evidence.map((e: { kind: string }) => e.kind)).toEqual(['post_metadata', 'video']);
+    expect((await custody(env, cited.source.id)).map((e) => e.type)).toEqual([
+      'source_cited',
+      'capture_requested',
+      'fetch_started',
+      'fetched',
+      'stored',
+      'metadata_extracted',
+      'fetched',
+      'stored',
+      'metadata_extracted',
+    ]);
+    const [done] = await capturesOf(env, cited.source.id);
+    expect(done).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(cdn.totalHits()).toBe(1);
   });
 });
