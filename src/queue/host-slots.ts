@@ -53,9 +53,13 @@ export class HostSlots {
     return `${this.prefix}:host-slots:${host}`;
   }
 
-  private async take(host: string, member: string): Promise<boolean> {
-    // The process's fail-fast connection refuses commands while it (re)connects: wait a little.
+  /** The process's fail-fast connection refuses commands while it (re)connects: wait a little. */
+  private async connected(): Promise<void> {
     if (this.redis.status !== 'ready') await ready(this.redis, 5_000);
+  }
+
+  private async take(host: string, member: string): Promise<boolean> {
+    await this.connected();
     const ok = await this.redis.eval(ACQUIRE, 1, this.key(host), member, this.limit, this.leaseMs);
     return ok === 1;
   }
@@ -88,7 +92,7 @@ export class HostSlots {
 
   /** Leases held now for `host` (tests and diagnostics). */
   async held(host: string): Promise<number> {
-    if (this.redis.status !== 'ready') await ready(this.redis, 5_000);
+    await this.connected();
     const t = await this.redis.time();
     const now = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);
     return this.redis.zcount(this.key(host), now + 1, '+inf');
