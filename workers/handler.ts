@@ -7,6 +7,8 @@ import type { JobName, JobPayload } from '../src/jobs/catalogue.ts';
 export interface JobContext {
   ctx: AppContext;
   job: Job;
+  /** The worker's lock token for the job (BullMQ's job.moveToDelayed needs it). */
+  token: string | undefined;
   log: Logger;
 }
 

@@ -30,14 +30,14 @@ export async function startWorkers(
   const workers = queueNames.map((queue) => {
     const worker = new Worker(
       queue,
-      async (job) => {
+      async (job, token) => {
         const handler = handlers.get(job.name);
         const spec = findJobSpec(job.name);
         if (!handler || !spec) throw new UnrecoverableError(`no handler for job "${job.name}"`);
         const parsed = spec.schema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`invalid payload: ${parsed.error.message}`);
         const log = ctx.log.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
-        return handler.run(parsed.data as never, { ctx, job, log });
+        return handler.run(parsed.data as never, { ctx, job, token, log });
       },
       {
         connection,

@@ -1,8 +1,10 @@
 // What capture code needs from the process, built once per process: the guarded fetcher
 // (the only way out to the network) and the resolved ffprobe binary.
 import type { AppContext } from '../context.ts';
+import { fetchTimeouts } from '../fetch/fetch-timeouts.ts';
 import { createGuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { resolveFfprobePath } from '../media/ffprobe.ts';
+import { HostSlots } from '../queue/host-slots.ts';
 import type { CaptureDeps } from './run-capture.ts';
 
 const built = new WeakMap<AppContext, Promise<CaptureDeps>>();
@@ -15,14 +17,19 @@ export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
       blobs: ctx.blobs,
       config: ctx.config,
       log: ctx.log,
+      hostSlots: new HostSlots(
+        ctx.redis,
+        ctx.config.REDIS_PREFIX,
+        ctx.config.CAPTURE_PER_HOST_CONCURRENCY,
+        ctx.log,
+      ),
       ffprobePath: await resolveFfprobePath(
         ctx.config.FFPROBE_PATH === 'auto' ? undefined : ctx.config.FFPROBE_PATH,
       ),
       fetcher: createGuardedFetcher({
         allowlist: ctx.config.FETCH_ALLOWLIST,
         maxBytes: ctx.config.FETCH_MAX_BYTES,
-        connectTimeoutMs: ctx.config.FETCH_CONNECT_TIMEOUT_MS,
-        totalTimeoutMs: ctx.config.FETCH_TIMEOUT_MS,
+        ...fetchTimeouts(ctx.config),
         userAgent: 'claimtrail-capture/0.1 (+https://github.com/claimtrail)',
       }),
     }))();

@@ -9,7 +9,7 @@ import { canonicalJson } from '../ledger/canonical.ts';
 import { appendEvent, type Tx } from '../ledger/ledger.repository.ts';
 import { storableDescription } from '../lib/storable-text.ts';
 import { type Check, type Json, runChecks } from './checks.ts';
-import type { FetchedContent } from './fetch-to-store.ts';
+import type { FetchedContent, FetchedExchange } from './fetch-to-store.ts';
 
 export interface CaptureStep {
   url: string;
@@ -83,21 +83,8 @@ export async function recordFetch(
     const { progress, sourceId } = await lockCapture(tx, captureId);
     const done = progress.steps.find((s) => s.url === fetched.url);
     if (done) return done;
-    await appendEvent(tx, {
-      subject: sourceSubject(sourceId),
-      type: 'fetched',
-      actor,
-      data: {
-        captureId,
-        url: fetched.url,
-        finalUrl: fetched.finalUrl,
-        status: fetched.status,
-        redirects: fetched.redirects,
-        headers: fetched.headers,
-        remoteAddress: fetched.remoteAddress,
-        bytes: fetched.blob.size,
-      },
-    });
+    const { blob, ...exchange } = fetched;
+    await appendFetched(tx, { captureId, actor, sourceId, exchange: { ...exchange, bytes: blob.size } });
     let step: CaptureStep;
     const existing = await tx.evidenceItem.findUnique({
       where: { sourceId_sha256: { sourceId, sha256: fetched.blob.sha256 } },
@@ -125,6 +112,29 @@ export async function recordFetch(
       data: { progress: progress as unknown as Prisma.InputJsonValue },
     });
     return step;
+  });
+}
+
+/** The `fetched` event of one HTTP exchange (with or without evidence from it). */
+async function appendFetched(
+  tx: Tx,
+  input: { captureId: string; actor: string; sourceId: string; exchange: FetchedExchange },
+) {
+  const { exchange } = input;
+  await appendEvent(tx, {
+    subject: sourceSubject(input.sourceId),
+    type: 'fetched',
+    actor: input.actor,
+    data: {
+      captureId: input.captureId,
+      url: exchange.url,
+      finalUrl: exchange.finalUrl,
+      status: exchange.status,
+      redirects: exchange.redirects,
+      headers: exchange.headers,
+      remoteAddress: exchange.remoteAddress,
+      bytes: exchange.bytes,
+    },
   });
 }
 
@@ -335,9 +345,11 @@ export interface CaptureFailure {
   detail: string;
   /** Will the job be tried again? */
   retryable: boolean;
-  /** The response said the content is gone (404/410). */
+  /** The response said the content is gone (404/410, or a platform's "no such post"). */
   goneStatus?: number;
   goneUrl?: string;
+  /** The exchange that said so, recorded as `fetched` before the failure (no evidence from it). */
+  exchange?: FetchedExchange;
 }
 
 /** Records a failed attempt; when it is the last one, the capture (and perhaps source) fail. */
@@ -352,6 +364,14 @@ export async function failCapture(
     // Evidence a capture preserved; a journalist's upload is not one (it made a never-captured
     // source `captured` and reported it `source_gone` on a failed recapture).
     const held = await tx.evidenceItem.count({ where: { sourceId, captureId: { not: null } } });
+    if (failure.exchange) {
+      await appendFetched(tx, {
+        captureId: input.captureId,
+        actor: input.actor,
+        sourceId,
+        exchange: failure.exchange,
+      });
+    }
     if (failure.goneStatus !== undefined && held > 0) {
       // Deleted posts are exactly what investigators need to prove: say so in the chain.
       await appendEvent(tx, {

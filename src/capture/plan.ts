@@ -51,6 +51,24 @@ export function planSource(source: SourceLike, config: Pick<Config, 'X_SYNDICATI
   return [{ url: source.url, role: 'cited' }];
 }
 
+/**
+ * The host whose share of capture slots a capture takes: the host of the first URL it fetches
+ * (a cited URL's host with its port; for every X post the syndication service's host, which
+ * is where all X captures go first). Undefined when the source cannot be planned (the capture
+ * then fails on that at once).
+ */
+export function captureHost(
+  source: SourceLike,
+  config: Pick<Config, 'X_SYNDICATION_URL'>,
+): string | undefined {
+  try {
+    const first = planSource(source, config)[0];
+    return first ? new URL(first.url).host.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Targets a fetched step adds: a record's media, a page's declared media. */
 export async function planFollowUps(
   deps: { prisma: PrismaClient },

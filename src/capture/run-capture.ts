@@ -6,8 +6,9 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import { FetchError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import { FetchError, FetchTransientError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
+import type { HostLease, HostSlots } from '../queue/host-slots.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import {
   type CaptureStep,
@@ -18,8 +19,8 @@ import {
   recordSkippedFetch,
 } from './capture-store.ts';
 import { describe } from './describe.ts';
-import { ContentGoneError, fetchToStore } from './fetch-to-store.ts';
-import { PlanError, planFollowUps, planSource, type Target } from './plan.ts';
+import { ContentGoneError, fetchPostRecord, fetchToStore, PostNotFoundError } from './fetch-to-store.ts';
+import { captureHost, PlanError, planFollowUps, planSource, type Target } from './plan.ts';
 
 export interface CaptureDeps {
   prisma: PrismaClient;
@@ -28,6 +29,8 @@ export interface CaptureDeps {
   config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'>;
   ffprobePath: string;
   log: Logger;
+  /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
+  hostSlots?: Pick<HostSlots, 'tryAcquire'>;
 }
 
 export const workerActor = () => `worker:${hostname()}:${process.pid}`;
@@ -35,6 +38,21 @@ export const workerActor = () => `worker:${hostname()}:${process.pid}`;
 /** Thrown when an attempt failed but the job should run again (BullMQ backoff). */
 export class CaptureRetry extends Error {
   override name = 'CaptureRetry';
+}
+
+/**
+ * Every slot of a host the capture needs is taken: run it later. `started`: the capture had
+ * begun (its steps so far are recorded), so the later run resumes it without a second
+ * `fetch_started` and without counting an attempt.
+ */
+export class HostBusy extends Error {
+  override name = 'HostBusy';
+  constructor(
+    readonly host: string,
+    readonly started = false,
+  ) {
+    super(`every capture slot of ${host} is taken`);
+  }
 }
 
 /** A failure that no retry can heal, already recorded: BullMQ must not retry. */
@@ -46,6 +64,7 @@ export async function runCapture(
   deps: CaptureDeps,
   captureId: string,
   attempt: { number: number; max: number },
+  opts: { resumeAfterHostWait?: boolean } = {},
 ): Promise<{ status: 'completed' | 'skipped'; steps: number }> {
   const actor = workerActor();
   const capture = await deps.prisma.capture.findUnique({
@@ -54,7 +73,30 @@ export async function runCapture(
   });
   if (!capture) throw new CaptureRefused(`no capture ${captureId}`);
   if (capture.status === 'completed' || capture.status === 'failed') return { status: 'skipped', steps: 0 };
-  await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
+  // The slot is taken before anything is recorded, so a capture that waits for its host adds
+  // no event and uses no attempt.
+  const host = captureHost(capture.source, deps.config);
+  const lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
+  const resuming = opts.resumeAfterHostWait === true && capture.status === 'running';
+  if (host && deps.hostSlots && !lease) throw new HostBusy(host, resuming);
+  try {
+    if (!resuming) await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
+    return await runStarted(deps, capture, actor, attempt, host);
+  } finally {
+    await lease
+      ?.release()
+      .catch((err: Error) => deps.log.warn({ host, err: err.message }, 'host slot not released'));
+  }
+}
+
+async function runStarted(
+  deps: CaptureDeps,
+  capture: { id: string; sourceId: string; source: { url: string; platform: unknown } },
+  actor: string,
+  attempt: { number: number; max: number },
+  host: string | undefined,
+): Promise<{ status: 'completed'; steps: number }> {
+  const captureId = capture.id;
 
   try {
     const queue: Target[] = planSource(capture.source, deps.config);
@@ -63,7 +105,7 @@ export async function runCapture(
       const target = queue[i]!;
       let step: CaptureStep;
       try {
-        step = await captureTarget(deps, captureId, actor, target, i);
+        step = await captureTarget(deps, captureId, actor, target, i, host);
       } catch (err) {
         // What a page merely declares is third-party content: its failure is recorded and
         // the capture of the page itself goes on.
@@ -78,13 +120,41 @@ export async function runCapture(
     await completeCapture(deps.prisma, { captureId, actor });
     return { status: 'completed', steps: steps.length };
   } catch (err) {
+    if (err instanceof HostBusy) throw err; // nothing failed: the job waits for the host
     const failure = describeFailure(err, attempt);
     if (!failure) throw err;
     await failCapture(deps.prisma, { captureId, actor, failure });
-    deps.log.warn({ captureId, ...failure }, 'capture attempt failed');
+    deps.log.warn({ captureId, code: failure.code, detail: failure.detail }, 'capture attempt failed');
     if (failure.retryable) throw new CaptureRetry(`${failure.code}: ${failure.detail}`);
     throw new CaptureRefused(`${failure.code}: ${failure.detail}`);
   }
+}
+
+/**
+ * A slot of a target's host when it is not the capture's own (media of a post or a page on
+ * another host), so no host gets more connections than its share from secondary fetches
+ * either. Taken without waiting. A busy host: a page's declared media is skipped and recorded
+ * (`host_busy`); a post's media is what the capture is for, so the whole job waits in the
+ * queue (HostBusy, no attempt used) and resumes after the steps it already recorded.
+ */
+async function otherHostSlot(
+  deps: CaptureDeps,
+  captureId: string,
+  captureHost: string | undefined,
+  target: Target,
+): Promise<HostLease | undefined> {
+  if (!deps.hostSlots) return undefined;
+  let host: string;
+  try {
+    host = new URL(target.url).host.toLowerCase();
+  } catch {
+    return undefined; // the fetch refuses it with its own reason
+  }
+  if (host === captureHost) return undefined;
+  const lease = await deps.hostSlots.tryAcquire(host, captureId);
+  if (lease) return lease;
+  if (target.role !== 'declared') throw new HostBusy(host, true);
+  throw new FetchTransientError('host_busy', `every capture slot of ${host} is taken`);
 }
 
 async function markStarted(
@@ -117,6 +187,7 @@ async function captureTarget(
   actor: string,
   target: Target,
   index: number,
+  host: string | undefined,
 ): Promise<CaptureStep> {
   const cap = await deps.prisma.capture.findUniqueOrThrow({
     where: { id: captureId },
@@ -124,7 +195,23 @@ async function captureTarget(
   });
   const done = progressOf(cap.progress).steps.find((s) => s.url === target.url);
   if (done) return done;
-  const fetched = await fetchToStore(deps.fetcher, deps.blobs, target.url, {
+  const lease = await otherHostSlot(deps, captureId, host, target);
+  try {
+    return await fetchAndRecord(deps, captureId, actor, target, index);
+  } finally {
+    await lease?.release().catch(() => {}); // it expires on its own
+  }
+}
+
+async function fetchAndRecord(
+  deps: CaptureDeps,
+  captureId: string,
+  actor: string,
+  target: Target,
+  index: number,
+): Promise<CaptureStep> {
+  const fetchTarget = target.role === 'post_metadata' ? fetchPostRecord : fetchToStore;
+  const fetched = await fetchTarget(deps.fetcher, deps.blobs, target.url, {
     maxBytes: deps.config.FETCH_MAX_BYTES,
     tmpKey: `${captureId}-${index}`,
     accept: target.accept,
@@ -153,6 +240,18 @@ function describeFailure(err: unknown, attempt: { number: number; max: number })
       retryable: false,
       goneStatus: err.status,
       goneUrl: err.url,
+    };
+  }
+  if (err instanceof PostNotFoundError) {
+    // Mirrors a 404: a source that holds evidence records `source_gone` and stays captured.
+    const { exchange } = err;
+    return {
+      code: 'post_not_found',
+      detail: err.detail,
+      retryable: false,
+      goneStatus: exchange.status,
+      goneUrl: exchange.finalUrl,
+      exchange,
     };
   }
   if (err instanceof FetchError) {

@@ -47,10 +47,16 @@ export const envSchema = z.object({
     ),
   FETCH_MAX_BYTES: positiveInt.default(1024 ** 3),
   X_SYNDICATION_URL: httpUrl.default('https://cdn.syndication.twimg.com'),
-  /** Connect timeout of one outbound connection. */
-  FETCH_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Connect timeout of one outbound connection (and of one DNS lookup). */
+  FETCH_CONNECT_TIMEOUT_MS: positiveInt.default(5_000),
+  /** From sending a request to the end of the response headers. */
+  FETCH_HEADERS_TIMEOUT_MS: positiveInt.default(15_000),
+  /** Longest silence while a response body is read (no byte for this long fails the fetch). */
+  FETCH_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
   /** Everything one fetch may take: DNS, redirects, and the body to its last byte. */
   FETCH_TIMEOUT_MS: positiveInt.default(15 * 60_000),
+  /** Captures of one host running at once across every worker process (a Redis lease each). */
+  CAPTURE_PER_HOST_CONCURRENCY: positiveInt.default(2),
   /** Largest journalist upload (POST /v1/sources/:id/evidence), in bytes. */
   UPLOAD_MAX_BYTES: positiveInt.default(1024 ** 3),
   /** ffprobe binary: `auto` uses the one on PATH, else the copy installed from npm. */

@@ -23,7 +23,8 @@ export type FetchTransientCode =
   | 'length_mismatch'
   | 'dns_error'
   | 'aborted'
-  | 'server_error';
+  | 'server_error'
+  | 'host_busy';
 
 /** Base of both fetch errors. */
 export abstract class FetchError<C extends string = string> extends Error {
@@ -45,6 +46,7 @@ export class FetchRefusedError extends FetchError<FetchRefusedCode> {
 
 /**
  * May succeed later (timeouts, resets, truncated bodies). The fetcher never throws
+ * `host_busy` (thrown by a capture whose host's share of slots is taken) nor
  * `server_error` itself: 5xx responses are returned, and a caller that wants to retry them
  * throws `new FetchTransientError('server_error', ...)`.
  */

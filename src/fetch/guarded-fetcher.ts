@@ -28,8 +28,10 @@ export interface GuardedFetcherOptions {
   connectTimeoutMs: number;
   /** Everything: DNS, connects, redirects and reading the final body to its end. */
   totalTimeoutMs: number;
-  /** Wait for response headers, and longest pause between body reads. Default totalTimeoutMs. */
+  /** Wait for response headers after sending the request. Default totalTimeoutMs. */
   headersTimeoutMs?: number;
+  /** Longest pause between two body reads. Default headersTimeoutMs. */
+  idleTimeoutMs?: number;
   maxRedirects?: number;
   userAgent: string;
   /** Name resolution; default dns.lookup({ all: true }). Injectable to stage DNS answers. */
@@ -156,6 +158,7 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
   const allowlist: Allowlist = parseAllowlist(options.allowlist);
   const { maxBytes, connectTimeoutMs, totalTimeoutMs, userAgent } = options;
   const headersTimeoutMs = options.headersTimeoutMs ?? totalTimeoutMs;
+  const idleTimeoutMs = options.idleTimeoutMs ?? headersTimeoutMs;
   const maxRedirects = options.maxRedirects ?? 5;
   const resolve = options.resolve ?? defaultResolve;
 
@@ -259,7 +262,7 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
   /** One request: connect, send, read the head. The body waits in the exchange. */
   async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope) {
     const request = requestHead(`${url.pathname}${url.search}`, url.host, headers);
-    const exchange = new Http1Exchange({ headersTimeoutMs, bodyIdleTimeoutMs: headersTimeoutMs });
+    const exchange = new Http1Exchange({ headersTimeoutMs, bodyIdleTimeoutMs: idleTimeoutMs });
     scope.exchange = exchange;
     const { remoteAddress } = await connectChecked(url, exchange, scope);
     const head = await exchange.send(request);

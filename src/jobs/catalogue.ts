@@ -32,7 +32,10 @@ export const jobCatalogue = {
   }),
   /** Fetches, preserves, describes and checks one source for one capture row. Idempotent:
    * the capture's recorded progress makes a second run add no second `fetched`/`stored`.
-   * Refused fetches fail at once; transient errors are retried with exponential backoff. */
+   * Refused fetches fail at once; transient errors (timeouts included) are retried with
+   * exponential backoff. Every attempt first takes a slot of its host (src/queue/host-slots.ts),
+   * so a host that always times out holds at most CAPTURE_PER_HOST_CONCURRENCY workers, each for
+   * at most FETCH_HEADERS_TIMEOUT_MS per attempt; waiting for a slot uses no attempt. */
   'capture.source': defineJob({
     queue: 'capture',
     schema: z.strictObject({ captureId: z.uuid() }),

@@ -90,6 +90,26 @@ export function parseSyndicationPost(json: unknown): SyndicationPost {
   return result.data;
 }
 
+/** A post record is a few KB; anything near this is not one (and is refused unread). */
+export const POST_RECORD_MAX_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Why a 200 answer of the syndication service says there is no post to preserve, or undefined
+ * when it holds one (or something else, which is kept as evidence and reported by its shape).
+ * The service answers `{}` for ids it does not know and a TweetTombstone for deleted,
+ * withheld or age-restricted posts (as react-tweet's fetchTweet reads it; it also answers 404).
+ */
+export function postAbsence(body: Uint8Array): string | undefined {
+  try {
+    parseSyndicationPost(body);
+    return undefined;
+  } catch (err) {
+    if (err instanceof SyndicationPostError && (err.code === 'not_found' || err.code === 'tombstone'))
+      return err.detail;
+    return undefined;
+  }
+}
+
 /**
  * The token the syndication endpoint expects with a post id, computed the way react-tweet
  * (vercel/react-tweet, packages/react-tweet/src/api/fetch-tweet.ts) and X's own embed do:

@@ -14,6 +14,8 @@ export interface FixtureServer {
   port: number;
   hits: Map<string, number>;
   totalHits(): number;
+  /** Connections open now, the most ever open at once, and how many have closed. */
+  connections(): { open: number; maxOpen: number; closed: number };
   routes: Map<string, Route>;
   close(): Promise<void>;
 }
@@ -33,9 +35,15 @@ export async function useFixtureServer(routes: Record<string, Route> = {}): Prom
     }
     route(req, res);
   });
+  let maxOpen = 0;
+  let closed = 0;
   server.on('connection', (s) => {
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    maxOpen = Math.max(maxOpen, sockets.size);
+    s.on('close', () => {
+      sockets.delete(s);
+      closed++;
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -50,6 +58,7 @@ export async function useFixtureServer(routes: Record<string, Route> = {}): Prom
     port,
     hits,
     totalHits: () => [...hits.values()].reduce((a, b) => a + b, 0),
+    connections: () => ({ open: sockets.size, maxOpen, closed }),
     routes: table,
     close,
   };

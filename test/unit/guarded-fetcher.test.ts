@@ -101,6 +101,10 @@ function routes(req: http.IncomingMessage, res: http.ServerResponse): void {
     }
     case '/silent':
       return; // never answers
+    case '/stalled-body':
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('ten bytes!');
+      return; // and no more
     case '/short':
       res.writeHead(200, { 'content-length': '100' });
       res.write('0123456789');
@@ -363,6 +367,17 @@ describe('guarded fetcher: size, time and framing limits', () => {
 
   it('times out waiting for headers', async () => {
     await transient(makeFetcher().fetch(allowed.url('/silent')), 'headers_timeout');
+  });
+
+  it('a body that stops is ended by the idle timeout, which is its own setting', async () => {
+    const fetcher = makeFetcher({ headersTimeoutMs: 8_000, idleTimeoutMs: 200, totalTimeoutMs: 5_000 });
+    const res = await fetcher.fetch(allowed.url('/stalled-body'));
+    await transient(readAll(res), 'body_timeout');
+  });
+
+  it('the headers timeout does not wait for the idle one', async () => {
+    const fetcher = makeFetcher({ headersTimeoutMs: 200, idleTimeoutMs: 8_000, totalTimeoutMs: 5_000 });
+    await transient(fetcher.fetch(allowed.url('/silent')), 'headers_timeout');
   });
 
   it('the total timeout also bounds waiting for headers', async () => {
