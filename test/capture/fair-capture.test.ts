@@ -177,6 +177,7 @@ describe('a slow host holds at most its share of capture slots', () => {
       'fetched',
       'stored',
       'metadata_extracted',
+      'capture_completed',
     ]);
     const [done] = await capturesOf(env, cited.source.id);
     expect(done).toMatchObject({ status: 'completed', attempts: 1 });
