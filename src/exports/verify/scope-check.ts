@@ -41,7 +41,7 @@ export function checkScopeRecord(
   const own = doc.subjects.find((s) => s.type === 'export' && s.id === doc.exportId);
   if (!own) {
     problems.add(
-      `export.json does not list the export's own chain (export:${doc.exportId}): no record in the log says which chains, and how long, this export holds`,
+      `export.json does not list the export's own chain (export:${doc.exportId}): no record in the log says which chains, and how long, this export holds. Either that chain was removed, or the bag was made before exports recorded their scope (export_scope, claimtrail 0.1 of 2026-11): such a bag cannot prove its chains are complete, so it fails; export again from the server for one that can`,
     );
     return none;
   }
