@@ -31,7 +31,7 @@ ensure_packages() {
     say "installing npm packages (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error
   fi
-  if [ ! -f src/generated/prisma/index.js ] || [ prisma/schema.prisma -nt src/generated/prisma/index.js ]; then
+  if [ ! -f src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt src/generated/prisma/client.ts ]; then
     say "generating the Prisma client"
     node bin/claimtrail.mjs db generate >/dev/null
   fi

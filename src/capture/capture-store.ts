@@ -4,7 +4,7 @@
 // second sees the first's progress instead of recording the step twice.
 import type { PrismaClient } from '../db/prisma.ts';
 import { Prisma } from '../db/prisma.ts';
-import type { EvidenceKind } from '../generated/prisma/index.js';
+import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import { canonicalJson } from '../ledger/canonical.ts';
 import { appendEvent, type Tx } from '../ledger/ledger.repository.ts';
 import { storableDescription } from '../lib/storable-text.ts';

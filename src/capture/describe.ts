@@ -3,7 +3,7 @@
 // for that kind (ffprobe, EXIF, HTML, the X post record). A tool that fails on hostile or
 // broken content leaves its error in the metadata; describing never fails a capture.
 import { readFile, stat } from 'node:fs/promises';
-import type { EvidenceKind } from '../generated/prisma/index.js';
+import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import { analyzeFile } from '../media/analyze.ts';
 import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
 import { parseSyndicationPost, pickBestVideoVariant, postCreatedAt } from '../media/x-syndication.ts';

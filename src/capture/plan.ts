@@ -5,7 +5,7 @@
 // every attached video (highest-bitrate MP4) and photo is captured.
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import type { EvidenceKind } from '../generated/prisma/index.js';
+import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import { syndicationUrl } from '../media/x-syndication.ts';
 import type { CaptureStep } from './capture-store.ts';
 

@@ -1,24 +1,25 @@
-// Creates the database when it does not exist and applies prisma/migrations with
-// `prisma migrate deploy`, as the owner (MIGRATION_DATABASE_URL); then grants the runtime role
-// (DATABASE_URL) what src/db/runtime-grants.ts lists. Works on an empty or an older database;
-// safe to run on every start.
+// Creates the database when it does not exist and applies prisma/migrations (with
+// src/db/migration-runner.ts: Prisma 7's `migrate deploy` needs a native engine we cannot
+// download), as the owner (MIGRATION_DATABASE_URL); then grants the runtime role (DATABASE_URL)
+// what src/db/runtime-grants.ts lists. Works on an empty or an older database; safe to run on
+// every start. Also runs the Prisma CLI for `db generate`.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Config } from '../config/env.ts';
 import { grantRuntimeRole, type RuntimeGrantReport, roleOf } from './grant-runtime.ts';
+import { applyMigrations } from './migration-runner.ts';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Environment for the Prisma CLI. Its native engines cannot be downloaded on our machines,
- * and with `engine: 'js'` in prisma.config.ts it never loads them: pointing these variables
- * at any existing file stops it from trying to download them first. */
+/** Environment for the Prisma CLI. Its native schema engine cannot be downloaded on our
+ * machines and `generate` never runs it: pointing the variable at any existing file stops the
+ * CLI from trying the download first. */
 export function prismaCliEnv(databaseUrl: string): NodeJS.ProcessEnv {
   const placeholder = fileURLToPath(import.meta.url);
   return {
     ...process.env,
     DATABASE_URL: databaseUrl,
-    PRISMA_QUERY_ENGINE_LIBRARY: placeholder,
     PRISMA_SCHEMA_ENGINE_BINARY: placeholder,
     PRISMA_HIDE_UPDATE_MESSAGE: '1',
     CHECKPOINT_DISABLE: '1',
@@ -95,10 +96,14 @@ async function grantIfSeparate(
   }
   const [owner, runtime] = await Promise.all([roleOf(databaseUrl), roleOf(runtimeUrl)]);
   if (owner === runtime) return undefined;
+  return withClient(databaseUrl, (client) => grantRuntimeRole(client, runtimeUrl));
+}
+
+async function withClient<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    return await grantRuntimeRole(client, runtimeUrl);
+    return await fn(client);
   } finally {
     await client.end();
   }
@@ -123,7 +128,7 @@ export async function migrate(
       [name],
     );
     const created = await ensureDatabase(databaseUrl);
-    const output = await runPrismaCli(['migrate', 'deploy'], databaseUrl);
+    const output = await withClient(databaseUrl, applyMigrations);
     const runtime = options.runtimeUrl ? await grantIfSeparate(databaseUrl, options.runtimeUrl) : undefined;
     return { created, output, ...(runtime ? { runtime } : {}) };
   } finally {

@@ -1,8 +1,8 @@
-// Prisma Client on the query compiler (no native engine) through the pg driver adapter.
+// Prisma Client (generator `prisma-client`, Prisma 7: no native engine) through the pg driver adapter.
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../generated/prisma/index.js';
+import { PrismaClient } from '../generated/prisma/client.ts';
 
-export { Prisma } from '../generated/prisma/index.js';
+export { Prisma } from '../generated/prisma/client.ts';
 export { PrismaClient };
 
 export function createPrisma(databaseUrl: string, poolMax = 10): PrismaClient {

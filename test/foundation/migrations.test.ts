@@ -1,16 +1,18 @@
 // prisma/migrations and prisma/schema.prisma must describe the same database, and migrate()
 // must be safe to run on every start. Two scratch databases on the test server:
 //   A ← migrate() (the migrations, as production applies them),
-//   B ← the SQL Prisma derives from schema.prisma (`migrate diff --from-empty`).
+//   B ← the SQL Prisma derives from schema.prisma (`migrate diff --from-empty`, through
+//       Prisma's wasm schema engine: test/helpers/prisma-schema-sql.ts).
 // Their catalogs are compared. Triggers and their functions exist only in the migrations
 // (raw SQL Prisma cannot express) and are left out, as is Prisma's `_prisma_migrations`.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, prismaCliEnv } from '../../src/db/migrate.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { applyMigrations, readMigrations } from '../../src/db/migration-runner.ts';
+import { schemaSql } from '../helpers/prisma-schema-sql.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const suffix = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -36,37 +38,6 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 }
 
 const nameOf = (url: string) => pg.escapeIdentifier(new URL(url).pathname.slice(1));
-
-/** The DDL Prisma derives from schema.prisma: stdout only (stderr carries its chatter). */
-function schemaSql(url: string): Promise<string> {
-  const args = [
-    'migrate',
-    'diff',
-    '--from-empty',
-    '--to-schema-datamodel',
-    'prisma/schema.prisma',
-    '--script',
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${root}node_modules/prisma/build/index.js`, ...args], {
-      cwd: root,
-      env: prismaCliEnv(url),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`prisma ${args.join(' ')} exited ${code}:\n${err}`)),
-    );
-  });
-}
 
 /** One line per catalog fact of schema `public`, sorted. */
 async function catalog(url: string): Promise<string[]> {
@@ -130,11 +101,11 @@ const appliedMigrations = (url: string) =>
 let firstRunA: Awaited<ReturnType<typeof migrate>>;
 
 beforeAll(async () => {
-  const [resultA, sqlB] = await Promise.all([
-    migrate(urlA),
-    schemaSql(urlB),
-    withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${nameOf(urlB)}`)),
-  ]);
+  const schemaDdl = async () => {
+    await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${nameOf(urlB)}`));
+    return schemaSql(`${root}prisma/schema.prisma`, urlB);
+  };
+  const [resultA, sqlB] = await Promise.all([migrate(urlA), schemaDdl()]);
   firstRunA = resultA;
   expect(sqlB).toContain('CREATE TABLE');
   await withClient(urlB, (c) => c.query(sqlB));
@@ -183,4 +154,30 @@ describe('migrate()', () => {
     expect(await catalog(urlA)).toEqual(before);
     expect(await appliedMigrations(urlA)).toEqual(migrationDirs.map((d) => d.name).sort());
   }, 60_000);
+
+  it('refuses to run when an applied migration was edited, and changes nothing', async () => {
+    const before = await catalog(urlA);
+    const edited = readMigrations().map((m, i) => (i === 0 ? { ...m, checksum: '0'.repeat(64) } : m));
+    await expect(withClient(urlA, (c) => applyMigrations(c, edited))).rejects.toThrow(
+      /20261127000100_foundation were edited after they were applied/,
+    );
+    expect(await catalog(urlA)).toEqual(before);
+  });
+
+  it('a failing migration leaves neither its statements nor its history row behind', async () => {
+    const probe = 'CREATE TABLE broken_probe (id int)';
+    // One fails in its SQL, one in its history row (the name exceeds VARCHAR(255)): the
+    // statements before either failure must be rolled back with it.
+    const broken = [
+      { name: '29991231000000_broken', sql: `${probe};\nSELECT 1 / 0;`, checksum: 'f'.repeat(64) },
+      { name: `29991231000001_${'x'.repeat(300)}`, sql: probe, checksum: 'f'.repeat(64) },
+    ];
+    for (const m of broken) {
+      await expect(withClient(urlA, (c) => applyMigrations(c, [...readMigrations(), m]))).rejects.toThrow(
+        /migration 2999123100000\d_\w+ failed \(nothing of it was applied\): (division by zero|value too long)/,
+      );
+      expect((await catalog(urlA)).filter((l) => l.includes('broken_probe'))).toEqual([]);
+      expect(await appliedMigrations(urlA)).toEqual(migrationDirs.map((d) => d.name).sort());
+    }
+  });
 });
