@@ -11,7 +11,12 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { grantRuntimeRole } from '../../src/db/grant-runtime.ts';
 import { createPgPool } from '../../src/db/pg-pool.ts';
-import { ledgerTables, runtimeTableGrants, tablesWithoutGrants } from '../../src/db/runtime-grants.ts';
+import {
+  ledgerTables,
+  runtimeFunctionGrants,
+  runtimeTableGrants,
+  tablesWithoutGrants,
+} from '../../src/db/runtime-grants.ts';
 import { ledgerRisks, warnIfLedgerWritable } from '../../src/db/runtime-privileges.ts';
 import { useTestContext, waitFor } from '../helpers/context.ts';
 import { asOwner, ownerUrlFor } from '../helpers/databases.ts';
@@ -92,6 +97,16 @@ describe('the runtime role', () => {
     const held = Object.fromEntries(rows.map((r) => [r.name, r.held]));
     const expected = Object.fromEntries(rows.map((r) => [r.name, [...(runtimeTableGrants[r.name] ?? [])]]));
     expect(held).toEqual(expected);
+  });
+
+  it('may execute exactly the functions of runtimeFunctionGrants, each SECURITY INVOKER', async () => {
+    const { rows } = await ctx.pool.query<{ name: string; definer: boolean }>(
+      `SELECT p.proname AS name, p.prosecdef AS definer FROM pg_proc p
+       WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege(current_user, p.oid, 'EXECUTE')
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+       ORDER BY 1`,
+    );
+    expect(rows).toEqual([...runtimeFunctionGrants].sort().map((name) => ({ name, definer: false })));
   });
 
   it('loses a privilege someone added when the grants are applied again (each db migrate)', async () => {
