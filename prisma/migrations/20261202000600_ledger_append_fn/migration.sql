@@ -2,7 +2,7 @@
 -- advisory lock it reads the chain head, writes seq and prev into the RFC 8785 body that
 -- JavaScript canonicalized around them (src/ledger/canonical.ts bodyFrame), hashes the body's
 -- UTF-8 bytes with SHA-256, inserts the event and its log_pending row, and returns seq, prev and
--- hash (lowercase hex). One round trip instead of four, in the caller's transaction.
+-- hash (lowercase hex). One round trip instead of three, in the caller's transaction.
 -- SECURITY INVOKER: it runs with the caller's rights (INSERT on ledger_events and log_pending),
 -- so EXECUTE on it (src/db/runtime-grants.ts) widens nothing. The append-only triggers apply.
 -- The body is an E'' string with \073 for each semicolon: Prisma's JS schema engine splits
