@@ -109,6 +109,23 @@ describe('the runtime role', () => {
     expect(rows).toEqual([...runtimeFunctionGrants].sort().map((name) => ({ name, definer: false })));
   });
 
+  // The refusal fails `db migrate` loudly (one transaction: no grant changes at all).
+  it('is never granted a SECURITY DEFINER function, even one listed (it would run as the owner)', async () => {
+    await asOwner(runtimeUrl, async (owner) => {
+      // An overload of a listed name: appendEvent's five-text-argument call never resolves to it.
+      await owner.query(
+        `CREATE FUNCTION ledger_append(x int) RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT x'`,
+      );
+      try {
+        await expect(grantRuntimeRole(owner, runtimeUrl)).rejects.toThrow(
+          'ledger_append(integer) is SECURITY DEFINER',
+        );
+      } finally {
+        await owner.query('DROP FUNCTION ledger_append(int)');
+      }
+    });
+  });
+
   it('loses a privilege someone added when the grants are applied again (each db migrate)', async () => {
     await asOwner(runtimeUrl, async (owner) => {
       const role = (await ctx.pool.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r;
