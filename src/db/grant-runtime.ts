@@ -3,7 +3,7 @@
 // on the schema and grants exactly the listed verbs. Idempotent, and one transaction, so a
 // running service never sees a table without its grants.
 import pg from 'pg';
-import { runtimeTableGrants, tablesWithoutGrants } from './runtime-grants.ts';
+import { runtimeFunctionGrants, runtimeTableGrants, tablesWithoutGrants } from './runtime-grants.ts';
 
 export interface RuntimeGrantReport {
   role: string;
@@ -66,9 +66,10 @@ export async function grantRuntimeRole(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1`,
   );
-  const { rows: functions } = await owner.query<{ signature: string }>(
+  const { rows: functions } = await owner.query<{ signature: string; name: string; definer: boolean }>(
     // Ours only: functions an extension installed in public keep their own grants.
-    `SELECT p.oid::regprocedure::text AS signature FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    `SELECT p.oid::regprocedure::text AS signature, p.proname AS name, p.prosecdef AS definer
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'public'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')`,
   );
@@ -84,8 +85,12 @@ export async function grantRuntimeRole(
     await owner.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${r}`);
     await owner.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC, ${r}`);
     await owner.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, ${r}`);
-    for (const { signature } of functions) {
+    for (const { signature, name, definer } of functions) {
       await owner.query(`REVOKE ALL ON FUNCTION ${signature} FROM PUBLIC, ${r}`);
+      if (!runtimeFunctionGrants.includes(name)) continue;
+      // A SECURITY DEFINER function would run with the owner's rights: never hand one out.
+      if (definer) throw new Error(`${signature} is SECURITY DEFINER: the runtime role may not execute it`);
+      await owner.query(`GRANT EXECUTE ON FUNCTION ${signature} TO ${r}`);
     }
     for (const { name } of tables) {
       const verbs = runtimeTableGrants[name];

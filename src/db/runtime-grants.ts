@@ -7,8 +7,8 @@
 // Never granted: TRUNCATE, REFERENCES, TRIGGER, and ownership of anything (an owner can
 // `ALTER TABLE … DISABLE TRIGGER`, which would switch off the ledger's append-only triggers).
 // Sequences: USAGE on those owned by a column of a table the role may INSERT into (nextval for
-// ledger_events.id). Functions: the runtime calls none of ours (trigger functions run
-// without an EXECUTE check), so EXECUTE on them is revoked from PUBLIC and the role.
+// ledger_events.id). Functions: EXECUTE on ours is revoked from PUBLIC and the role (trigger
+// functions run without an EXECUTE check) and granted only on runtimeFunctionGrants.
 
 export type Verb = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 
@@ -58,6 +58,13 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   // Status, progress and digest of an export build.
   exports: ['SELECT', 'INSERT', 'UPDATE'],
 };
+
+/** Functions of ours the runtime role may call, by name (every overload). Each must be
+ * SECURITY INVOKER: it then runs with the caller's table rights and widens nothing. */
+export const runtimeFunctionGrants: readonly string[] = [
+  // appendEvent's one-statement append (INSERT into ledger_events and log_pending).
+  'ledger_append',
+];
 
 /** Tables of the schema that are not the application's (no grant, no warning). */
 export const tablesWithoutGrants = ['_prisma_migrations'] as const;

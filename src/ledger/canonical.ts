@@ -63,6 +63,31 @@ function keysSorted(value: unknown): boolean {
 
 export const sha256Hex = (text: string | Buffer) => hash('sha256', text, 'hex');
 
+/**
+ * The body split around its chain fields, for appends assembled in SQL (ledger_append, see
+ * prisma/migrations/20261202000600_ledger_append_fn): RFC 8785 sorts the body's keys as
+ * actor, at, data, prev, seq, subject, type, so the canonical body is exactly
+ *   prefix + '"prev":' + (null | '"<hex>"') + ',"seq":' + <integer> + suffix
+ * with prefix = `{"actor":…,"at":…,"data":…,` and suffix = `,"subject":…,"type":…}`. Both
+ * come from canonicalJson, so there is still one canonicalizer; only seq and prev, which need
+ * the chain's head under its lock, are written in SQL (an integer and lowercase hex need no
+ * escaping). `chainFields` is the JS twin of that SQL, for the tests and the documentation.
+ */
+export interface BodyFrame {
+  prefix: string;
+  suffix: string;
+}
+
+export function bodyFrame(body: Omit<EventBody, 'seq' | 'prev'>): BodyFrame {
+  const before = canonicalJson({ actor: body.actor, at: body.at, data: body.data });
+  const after = canonicalJson({ subject: body.subject, type: body.type });
+  return { prefix: `${before.slice(0, -1)},`, suffix: `,${after.slice(1)}` };
+}
+
+/** What SQL writes between prefix and suffix (the JS form of ledger_append's assembly). */
+export const chainFields = (seq: number, prev: string | null): string =>
+  `"prev":${prev === null ? 'null' : `"${prev}"`},"seq":${seq}`;
+
 /** Canonical bytes and hash of a body: hash = lowercase hex SHA-256 of the canonical bytes. */
 export function sealBody(body: EventBody): { canonical: string; hash: string } {
   const canonical = canonicalJson(body);

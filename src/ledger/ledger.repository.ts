@@ -1,8 +1,9 @@
 // The ledger's write path and subject reads. Every state change in claimtrail appends
 // through appendEvent inside the transaction that makes the change.
+import type pg from 'pg';
 import type { Prisma } from '../db/prisma.ts';
 import { findUnstorableText } from '../lib/storable-text.ts';
-import { type EventBody, sealBody } from './canonical.ts';
+import { bodyFrame, type EventBody } from './canonical.ts';
 import type { StoredEvent } from './chain-verify.ts';
 import { type EventData, type EventType, type Subject, validateEvent } from './event-types.ts';
 
@@ -43,9 +44,10 @@ export interface LedgerEventView extends EventBody {
  * transaction-scoped advisory lock (different subjects proceed in parallel), and the unique
  * (subject, seq) index makes a fork impossible even without it. The event is queued for the
  * sequencer in the same transaction, so it is integrated if and only if it commits.
+ * `tx` is a Prisma interactive transaction or a pg client inside BEGIN … COMMIT.
  */
 export async function appendEvent<T extends EventType>(
-  tx: Tx,
+  tx: Tx | pg.ClientBase,
   input: AppendInput<T>,
 ): Promise<LedgerEventView> {
   const data = validateEvent(input.subject, input.type, input.data);
@@ -55,30 +57,36 @@ export async function appendEvent<T extends EventType>(
       input.type,
       unstorable.map((e) => e.path),
     );
-  const { type: st, id: sid } = input.subject;
-  await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`${st}:${sid}`}, 0))) l`;
-  const last = await tx.$queryRaw<{ seq: number; hash: string }[]>`
-    SELECT seq, encode(hash, 'hex') AS hash FROM ledger_events
-    WHERE subject_type = ${st} AND subject_id = ${sid} ORDER BY seq DESC LIMIT 1`;
-  const body: EventBody = {
-    subject: { type: st, id: sid },
-    seq: (last[0]?.seq ?? 0) + 1,
-    prev: last[0]?.hash ?? null,
+  const frame = {
+    subject: { type: input.subject.type, id: input.subject.id },
     type: input.type,
     actor: input.actor,
     at: (input.at ?? new Date()).toISOString(),
     data,
   };
-  const { canonical, hash } = sealBody(body);
-  await tx.$queryRaw`
-    WITH e AS (
-      INSERT INTO ledger_events (subject_type, subject_id, seq, prev, hash, type, body)
-      VALUES (${st}, ${sid}, ${body.seq}, nullif(decode(${body.prev ?? ''}, 'hex'), ''::bytea), decode(${hash}, 'hex'), ${body.type}, ${canonical})
-      RETURNING id
-    )
-    INSERT INTO log_pending (event_id) SELECT id FROM e RETURNING event_id`;
-  return { ...body, hash, logIndex: null };
+  const { prefix, suffix } = bodyFrame(frame);
+  const params = [frame.subject.type, frame.subject.id, frame.type, prefix, suffix];
+  const rows = isPrisma(tx)
+    ? await tx.$queryRawUnsafe<AppendedRow[]>(APPEND_SQL, ...params)
+    : (await tx.query<AppendedRow>(APPEND_SQL, params)).rows;
+  const head = rows[0];
+  if (!head) throw new Error('ledger_append returned no row');
+  const { subject, type, actor, at } = frame;
+  return { subject, seq: head.seq, prev: head.prev, type, actor, at, data, hash: head.hash, logIndex: null };
 }
+
+// The whole append (lock, head, canonical body, SHA-256, event and log_pending rows) is the
+// SQL function of migration 20261202000600_ledger_append_fn: one round trip.
+const APPEND_SQL =
+  'SELECT seq, prev, hash FROM ledger_append($1::text, $2::text, $3::text, $4::text, $5::text)';
+
+interface AppendedRow {
+  seq: number;
+  prev: string | null;
+  hash: string;
+}
+
+const isPrisma = (tx: Tx | pg.ClientBase): tx is Tx => '$queryRawUnsafe' in tx;
 
 interface EventRow {
   seq: number;

@@ -11,7 +11,12 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { grantRuntimeRole } from '../../src/db/grant-runtime.ts';
 import { createPgPool } from '../../src/db/pg-pool.ts';
-import { ledgerTables, runtimeTableGrants, tablesWithoutGrants } from '../../src/db/runtime-grants.ts';
+import {
+  ledgerTables,
+  runtimeFunctionGrants,
+  runtimeTableGrants,
+  tablesWithoutGrants,
+} from '../../src/db/runtime-grants.ts';
 import { ledgerRisks, warnIfLedgerWritable } from '../../src/db/runtime-privileges.ts';
 import { useTestContext, waitFor } from '../helpers/context.ts';
 import { asOwner, ownerUrlFor } from '../helpers/databases.ts';
@@ -92,6 +97,33 @@ describe('the runtime role', () => {
     const held = Object.fromEntries(rows.map((r) => [r.name, r.held]));
     const expected = Object.fromEntries(rows.map((r) => [r.name, [...(runtimeTableGrants[r.name] ?? [])]]));
     expect(held).toEqual(expected);
+  });
+
+  it('may execute exactly the functions of runtimeFunctionGrants, each SECURITY INVOKER', async () => {
+    const { rows } = await ctx.pool.query<{ name: string; definer: boolean }>(
+      `SELECT p.proname AS name, p.prosecdef AS definer FROM pg_proc p
+       WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege(current_user, p.oid, 'EXECUTE')
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+       ORDER BY 1`,
+    );
+    expect(rows).toEqual([...runtimeFunctionGrants].sort().map((name) => ({ name, definer: false })));
+  });
+
+  // The refusal fails `db migrate` loudly (one transaction: no grant changes at all).
+  it('is never granted a SECURITY DEFINER function, even one listed (it would run as the owner)', async () => {
+    await asOwner(runtimeUrl, async (owner) => {
+      // An overload of a listed name: appendEvent's five-text-argument call never resolves to it.
+      await owner.query(
+        `CREATE FUNCTION ledger_append(x int) RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT x'`,
+      );
+      try {
+        await expect(grantRuntimeRole(owner, runtimeUrl)).rejects.toThrow(
+          'ledger_append(integer) is SECURITY DEFINER',
+        );
+      } finally {
+        await owner.query('DROP FUNCTION ledger_append(int)');
+      }
+    });
   });
 
   it('loses a privilege someone added when the grants are applied again (each db migrate)', async () => {

@@ -1,6 +1,7 @@
 // RFC 8785 canonical JSON and the verification fast path that must agree with it.
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, isCanonicalText } from '../../src/ledger/canonical.ts';
+import { bodyFrame, canonicalJson, chainFields, isCanonicalText } from '../../src/ledger/canonical.ts';
+import { canonicalCorpus } from '../helpers/canonical-corpus.ts';
 
 describe('canonicalJson (RFC 8785)', () => {
   it('sorts keys by UTF-16 code units and serializes numbers as ECMAScript does', () => {
@@ -48,4 +49,25 @@ describe('isCanonicalText', () => {
     expect(isCanonicalText(parsed, text)).toBe(expected);
     expect(canonicalJson(parsed) === text).toBe(expected);
   });
+});
+
+describe('bodyFrame (the body split around seq and prev, for appends assembled in SQL)', () => {
+  const frame = {
+    subject: { type: 'claim' as const, id: 'c-1' },
+    type: 'claim_updated',
+    actor: 'user:ü',
+    at: '2026-12-02T10:00:00.000Z',
+  };
+  it.each(Object.entries(canonicalCorpus))(
+    'prefix + chain fields + suffix is the canonical body: %s',
+    (_, data) => {
+      const { prefix, suffix } = bodyFrame({ ...frame, data });
+      for (const [seq, prev] of [
+        [1, null],
+        [2_147_483_647, 'ab'.repeat(32)],
+      ] as const) {
+        expect(prefix + chainFields(seq, prev) + suffix).toBe(canonicalJson({ ...frame, seq, prev, data }));
+      }
+    },
+  );
 });
