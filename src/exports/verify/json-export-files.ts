@@ -10,6 +10,7 @@ import { canonicalJson } from '../../ledger/canonical.ts';
 import { CHECKPOINT_FILE, EXPORT_JSON, KEY_FILE, ledgerPath, PROOFS_FILE } from '../bag/export-layout.ts';
 import { decodeUtf8, type ExportFiles, type Line } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
+import { ambiguousJson } from './strict-json.ts';
 
 /** What one JavaScript string can hold, about; a JSON export beyond it cannot be parsed. */
 const MAX_JSON_EXPORT = 512 * 1024 * 1024;
@@ -58,6 +59,7 @@ export class JsonExportFiles implements ExportFiles {
       problems.add(`the JSON export is not JSON: ${(err as Error).message}`);
       return null;
     }
+    for (const p of ambiguousJson(text)) problems.add(`the JSON export at ${p}`);
     if (!isObject(doc)) {
       problems.add('the JSON export is not a JSON object');
       return null;

@@ -161,6 +161,26 @@ describe('verify-export on a real bag', () => {
     60_000,
   );
 
+  it('export.json that reads two ways (a key twice, a number spelled otherwise): exit 1, naming where', async () => {
+    const path = await forged(
+      () => {},
+      (c) => {
+        const text = c.files.get(EXPORT_JSON)!.toString();
+        // JSON.parse keeps the last "statement"; a reader sees the first.
+        const twoWays = text
+          .replace('"statement": ', '"statement": "Something nobody said",\n      "statement": ')
+          .replace(/"checkpointSize": (\d+)/, '"checkpointSize": $1.0000000000000000001');
+        expect(twoWays).not.toBe(text);
+        c.files.set(EXPORT_JSON, Buffer.from(twoWays));
+      },
+    );
+    await expectRefused(
+      path,
+      /data\/export\.json at claims\[\d+\]\.statement: the key appears twice in one object/,
+      /data\/export\.json at checkpointSize: the number \d+\.0000000000000000001 is not written as its value \d+\n/,
+    );
+  }, 60_000);
+
   it('its version line stripped from bag-info.txt: the signed export_scope record still says 2', async () => {
     const path = await forged(
       () => {},
@@ -183,11 +203,14 @@ interface JsonDoc extends Doc {
 }
 
 /** The real JSON export with an edit, re-serialized (the verifier tells a JSON export by content). */
-function forgedJson(edit: (doc: JsonDoc) => void): string {
+function forgedJson(edit: (doc: JsonDoc) => void, text?: (serialized: string) => string): string {
   const doc = JSON.parse(readFileSync(json, 'utf8')) as JsonDoc;
   edit(doc);
   const path = join(dir, `forged-${++n}.json`);
-  writeFileSync(path, JSON.stringify(doc));
+  const serialized = JSON.stringify(doc);
+  const edited = text?.(serialized);
+  if (text) expect(edited).not.toBe(serialized);
+  writeFileSync(path, edited ?? serialized);
   return path;
 }
 
@@ -231,6 +254,13 @@ describe('verify-export on a real JSON export', () => {
       /hash mismatch|does not verify|no inclusion proof/,
     ],
     [
+      'a key twice in an event body (the hash covers the last, a reader sees the first)',
+      (d: JsonDoc) => d,
+      /the JSON export at events\[\d+\]\.body\.data\.claim\.statement: the key appears twice in one object/,
+      // Events come before claims: the first "statement" is claim_created's.
+      (text: string) => text.replace('"statement":', '"statement":"Rewritten","statement":'),
+    ],
+    [
       'its exportVersion removed',
       (d: JsonDoc) => {
         delete d.exportVersion;
@@ -239,8 +269,8 @@ describe('verify-export on a real JSON export', () => {
     ],
   ])(
     '%s: exit 1, naming it',
-    async (_what, edit, pattern) => {
-      await expectRefused(forgedJson(edit), pattern);
+    async (_what, edit, pattern, text?: (t: string) => string) => {
+      await expectRefused(forgedJson(edit, text), ...[pattern].flat());
     },
     60_000,
   );
