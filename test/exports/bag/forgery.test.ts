@@ -181,6 +181,19 @@ describe('verify-export on a real bag', () => {
     );
   }, 60_000);
 
+  it('a field export.json has no place for, in its head or a subject entry: exit 1, naming it', async () => {
+    const path = await forged((d) => {
+      const head = d as unknown as { verdict: string; subjects: Record<string, unknown>[] };
+      head.verdict = 'confirmed by three agencies';
+      head.subjects[0]!.note = 'checked';
+    });
+    await expectRefused(
+      path,
+      /export\.json verdict is "confirmed by three agencies": an export has no such field/,
+      /export\.json subjects\[0\]\.note is "checked": a subject entry has no such field/,
+    );
+  }, 60_000);
+
   it('its version line stripped from bag-info.txt: the signed export_scope record still says 2', async () => {
     const path = await forged(
       () => {},
@@ -259,6 +272,20 @@ describe('verify-export on a real JSON export', () => {
       /the JSON export at events\[\d+\]\.body\.data\.claim\.statement: the key appears twice in one object/,
       // Events come before claims: the first "statement" is claim_created's.
       (text: string) => text.replace('"statement":', '"statement":"Rewritten","statement":'),
+    ],
+    [
+      'a field a JSON export has no place for, on an event and in log, and log.origin changed',
+      (d: JsonDoc) => {
+        const doc = d as unknown as { log: Record<string, unknown>; events: Record<string, unknown>[] };
+        doc.events[0]!.comment = 'verified';
+        doc.log.note = 'trusted';
+        doc.log.origin = 'elsewhere.example/log';
+      },
+      [
+        /the JSON export's events\[0\]\.comment: a JSON export has no such field/,
+        /the JSON export's log\.note: a JSON export has no such field/,
+        /the JSON export's log\.origin is "elsewhere\.example\/log", its checkpoint's is "/,
+      ],
     ],
     [
       'its exportVersion removed',
