@@ -194,6 +194,21 @@ describe('verify-export on a real bag', () => {
     );
   }, 60_000);
 
+  it('a payload file outside the layout, in the manifests (data/Export.json): exit 1, naming it', async () => {
+    // Unzipped on a case-insensitive disk, data/Export.json would take export.json's place.
+    const path = await forged(
+      () => {},
+      (c) => {
+        const text = c.files.get(EXPORT_JSON)!.toString();
+        c.files.set(
+          'data/Export.json',
+          Buffer.from(text.replace('"statement": "', '"statement": "Not said: ')),
+        );
+      },
+    );
+    await expectRefused(path, /data\/Export\.json: unexpected file/);
+  }, 60_000);
+
   it('its version line stripped from bag-info.txt: the signed export_scope record still says 2', async () => {
     const path = await forged(
       () => {},
