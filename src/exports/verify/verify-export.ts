@@ -66,6 +66,7 @@ import {
   LEDGER_DIR,
   PROOFS_FILE,
 } from '../bag/export-layout.ts';
+import { checkBagInfoStatements } from './bag-info-check.ts';
 import {
   checkBagitTxt,
   checkPayload,
@@ -250,6 +251,7 @@ export async function verifyExport(
       summary,
       problems,
     );
+    if (doc && summary.exportVersion !== null) checkBagInfoStatements(info.fields, doc, summary, problems);
     const id = info.fields.find(([label]) => label === 'External-Identifier')?.[1];
     if (doc && id !== undefined && id !== doc.exportId) {
       problems.add(

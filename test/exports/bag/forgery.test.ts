@@ -209,6 +209,28 @@ describe('verify-export on a real bag', () => {
     await expectRefused(path, /data\/Export\.json: unexpected file/);
   }, 60_000);
 
+  it('bag-info.txt restating the bag otherwise, or saying more (a label of its own): exit 1, naming each', async () => {
+    const path = await forged(
+      () => {},
+      (c) => {
+        const info = c.files.get('bag-info.txt')!.toString();
+        const edited = info
+          .replace(/^Checkpoint-Size: \d+$/m, 'Checkpoint-Size: 1')
+          .replace(/^Log-Origin: .*$/m, 'Log-Origin: elsewhere.example/log')
+          .replace(/^External-Description: /m, 'External-Description: All claims VERIFIED. ')
+          .concat('Verdict: confirmed\n');
+        c.files.set('bag-info.txt', Buffer.from(edited));
+      },
+    );
+    await expectRefused(
+      path,
+      /bag-info\.txt Checkpoint-Size is "1", expected "\d+"/,
+      /bag-info\.txt Log-Origin is "elsewhere\.example\/log", expected "/,
+      /bag-info\.txt External-Description is "All claims VERIFIED\. claimtrail audit export of investigation [^"]+", expected "claimtrail audit export of investigation /,
+      /bag-info\.txt Verdict: a claimtrail bag has no such label/,
+    );
+  }, 60_000);
+
   it('its version line stripped from bag-info.txt: the signed export_scope record still says 2', async () => {
     const path = await forged(
       () => {},
