@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_JSON, EXPORT_VERSION_LABEL } from '../../../src/exports/bag/export-layout.ts';
@@ -228,6 +229,45 @@ describe('verify-export on a real bag', () => {
       /bag-info\.txt Log-Origin is "elsewhere\.example\/log", expected "/,
       /bag-info\.txt External-Description is "All claims VERIFIED\. claimtrail audit export of investigation [^"]+", expected "claimtrail audit export of investigation /,
       /bag-info\.txt Verdict: a claimtrail bag has no such label/,
+    );
+  }, 60_000);
+
+  it('a ZIP that reads two ways — an entry the central directory does not list, a local header naming another file: exit 1', async () => {
+    // A streaming extractor reads local headers in order; the verifier reads the central directory.
+    const zip = readFileSync(await forged(() => {}));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const central = zip.readUInt32LE(eocd + 16);
+    const local = (at: number) => ({
+      nameLength: zip.readUInt16LE(at + 26),
+      name: (n: number) => zip.subarray(at + 30, at + 30 + n),
+    });
+    const first = local(0);
+    const exportJson = `${first.name(first.nameLength).toString().split('/')[0]}/${EXPORT_JSON}`;
+    const forgedJson = Buffer.from('{"claims": "forged"}\n');
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(20, 4);
+    header.writeUInt32LE(crc32(forgedJson), 14);
+    header.writeUInt32LE(forgedJson.length, 18);
+    header.writeUInt32LE(forgedJson.length, 22);
+    header.writeUInt16LE(Buffer.byteLength(exportJson), 26);
+    const hidden = Buffer.concat([header, Buffer.from(exportJson), forgedJson]);
+    const withHidden = Buffer.concat([zip.subarray(0, central), hidden, zip.subarray(central)]);
+    withHidden.writeUInt32LE(central + hidden.length, eocd + hidden.length + 16);
+    writeFileSync(join(dir, 'hidden-entry.zip'), withHidden);
+    await expectRefused(
+      join(dir, 'hidden-entry.zip'),
+      /ZIP: bytes before the central directory that no listed entry accounts for/,
+    );
+
+    const renamed = Buffer.from(zip);
+    const at = renamed.indexOf(Buffer.from(exportJson));
+    expect(at).toBeGreaterThan(0);
+    renamed.write('Export', at + exportJson.length - 'export.json'.length);
+    writeFileSync(join(dir, 'renamed-entry.zip'), renamed);
+    await expectRefused(
+      join(dir, 'renamed-entry.zip'),
+      /ZIP: the local header of "\S+\/data\/export\.json" names another file/,
     );
   }, 60_000);
 
