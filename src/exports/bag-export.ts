@@ -6,6 +6,7 @@ import {
   contentPath,
   EXPORT_JSON,
   EXPORT_VERSION_LABEL,
+  exportDescription,
   KEY_FILE,
   ledgerPath,
   PROOFS_FILE,
@@ -50,13 +51,10 @@ export async function writeBag(
       }
     }
     await bag.addPayload(EXPORT_JSON, `${JSON.stringify(exportDocument(input, view), null, 2)}\n`);
-    const scope = input.scope.claimId
-      ? `claim ${input.scope.claimId}`
-      : `investigation ${input.scope.investigationId}`;
     await bag.finish({
       sourceOrganization: 'claimtrail',
       externalIdentifier: input.exportId,
-      externalDescription: `claimtrail audit export of ${scope}: claims, sources, evidence, chains of custody, signed checkpoint and inclusion proofs`,
+      externalDescription: exportDescription(input.scope),
       bagSoftwareAgent: `claimtrail ${version}`,
       extra: {
         'Checkpoint-Size': String(input.checkpoint.size),

@@ -40,7 +40,11 @@ function fromBodyParser(err: HttpishError): AppError | undefined {
     case 'stream.encoding.set':
       return new AppError('bad_request', 'The request body could not be read.');
     default:
-      return undefined;
+      // A gzip/deflate/br body that does not inflate: body-parser raises zlib's error as a 400
+      // with no type. Any 400 is the client's (never a 500).
+      return err.status === 400 && err.expose
+        ? new AppError('bad_request', 'The request body could not be read (bad content encoding).')
+        : undefined;
   }
 }
 

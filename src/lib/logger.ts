@@ -38,26 +38,38 @@ const cut = (s: string, max: number) =>
 /** `text` with tokens replaced, then cut to `max`. */
 const scrubbed = (text: string, max: number) => cut(text.replace(TOKEN_ANYWHERE, REDACTED), max);
 
+/** A part of a URL percent-decoded (`+` as a space), or as written when an escape is malformed. */
+function decodedPart(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/g, ' '));
+  } catch {
+    return part;
+  }
+}
+
+// A token spelled with escapes (`ct%5F…`, `%63t_…`) is still a token: judged decoded.
+const HAS_TOKEN = new RegExp(TOKEN_ANYWHERE.source);
+
 /** A request target with credential-bearing query values and any ct_ token redacted. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q === -1) return scrubbed(url, LOG_MAX_REQUEST_STRING);
+  const path = (q === -1 ? url : url.slice(0, q))
+    .split('/')
+    .map((segment) => (!HAS_TOKEN.test(segment) && HAS_TOKEN.test(decodedPart(segment)) ? REDACTED : segment))
+    .join('/');
+  if (q === -1) return scrubbed(path, LOG_MAX_REQUEST_STRING);
   const query = url
     .slice(q + 1)
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
       const name = eq === -1 ? pair : pair.slice(0, eq);
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        // a malformed escape: judge the name as written
-      }
-      return eq !== -1 && SECRET_PARAM.test(decoded) ? `${name}=${REDACTED}` : pair;
+      if (eq === -1) return HAS_TOKEN.test(decodedPart(pair)) ? REDACTED : pair;
+      const secret = SECRET_PARAM.test(decodedPart(name)) || HAS_TOKEN.test(decodedPart(pair.slice(eq + 1)));
+      return secret ? `${name}=${REDACTED}` : pair;
     })
     .join('&');
-  return scrubbed(`${url.slice(0, q)}?${query}`, LOG_MAX_REQUEST_STRING);
+  return scrubbed(`${path}?${query}`, LOG_MAX_REQUEST_STRING);
 }
 
 /** A copy of a JSON-ish value with long strings cut, depth and width bounded. */
@@ -73,7 +85,8 @@ function bounded(value: unknown, max: number, depth = 0, key = ''): unknown {
     // http-errors from body parsers carry the raw body: it is the client's data, not ours to log.
     if (k === 'body' || k === 'raw') continue;
     if (n++ >= MAX_ENTRIES) break;
-    out[cut(k, 128)] = bounded(v, max, depth + 1, k);
+    // A key can carry a token too (`?ct_…` parses to the query key `ct_…`).
+    out[scrubbed(k, 128)] = bounded(v, max, depth + 1, k);
   }
   return out;
 }

@@ -45,21 +45,30 @@ export async function integrateBatch(
       await client.query('ROLLBACK');
       return null;
     }
-    const pending = await client.query<{ event_id: string; hash: Buffer }>(
-      `SELECT p.event_id, e.hash FROM log_pending p JOIN ledger_events e ON e.id = p.event_id
+    const queued = await client.query<{ event_id: string; hash: Buffer; done: boolean }>(
+      `SELECT p.event_id, e.hash, l.event_id IS NOT NULL AS done
+       FROM log_pending p JOIN ledger_events e ON e.id = p.event_id
+       LEFT JOIN log_entries l ON l.event_id = p.event_id
        ORDER BY p.event_id LIMIT $1`,
       [deps.batchSize],
     );
-    if (pending.rows.length === 0) {
-      await client.query('ROLLBACK');
+    // A queue row for an event already in the log (only a hand-made INSERT leaves one: a batch
+    // deletes its rows with their leaves) would fail every batch on log_entries' unique
+    // event_id and stall the log. It is done: it goes.
+    const done = queued.rows.filter((r) => r.done).map((r) => r.event_id);
+    if (done.length > 0)
+      await client.query('DELETE FROM log_pending WHERE event_id = ANY($1::bigint[])', [done]);
+    const pending = queued.rows.filter((r) => !r.done);
+    if (pending.length === 0) {
+      await client.query(done.length > 0 ? 'COMMIT' : 'ROLLBACK');
       return null;
     }
     const start = await treeSize(client);
     const read = hashReader(client);
     await assertExtendsSignedTree(client, start, read, deps);
-    const leaves = pending.rows.map((r) => r.hash);
+    const leaves = pending.map((r) => r.hash);
     const stored = await storedHashesForBatch(start, leaves, read);
-    const eventIds = pending.rows.map((r) => r.event_id);
+    const eventIds = pending.map((r) => r.event_id);
     await client.query(
       `INSERT INTO log_entries (log_index, event_id, event_hash)
        SELECT $1::bigint + i - 1, id, h FROM unnest($2::bigint[], $3::bytea[]) WITH ORDINALITY AS t(id, h, i)`,

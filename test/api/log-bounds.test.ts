@@ -111,4 +111,22 @@ describe('log lines', () => {
       ]),
     );
   });
+
+  it('a percent-encoded token is redacted too (ct%5F…, %63t_…), in the query and in the path', async () => {
+    const token = editor.token;
+    const encoded = [
+      `ct%5F${token.slice(3)}`,
+      `%63t_${token.slice(3)}`,
+      encodeURIComponent(token).replace(/_/g, '%5f'),
+    ];
+    const out = await logged(async () => {
+      for (const e of encoded) {
+        await request(app).get(`/v1/investigations?q=${e}&limit=5`).set(as(editor));
+        await request(app).get(`/v1/files/${e}/content`).set(as(editor));
+        await request(app).get(`/v1/investigations?${e}`).set(as(editor));
+      }
+    });
+    expect(out.length).toBeGreaterThanOrEqual(9);
+    for (const line of out) expect(line).not.toContain(token.slice(3));
+  });
 });

@@ -1,5 +1,6 @@
 // The HTTP foundation in-process (supertest): probes, request ids, problem+json for every
 // error, body limits, security headers, metrics and the OpenAPI document.
+import { gzipSync } from 'node:zlib';
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -80,6 +81,18 @@ describe('errors are problem+json', () => {
   it('malformed JSON → 400 malformed_json', async () => {
     const res = await request(app).post('/v1/anything').set('Content-Type', 'application/json').send('{"a":');
     expectProblem(res, 400, 'malformed_json');
+  });
+
+  it('a compressed body that does not inflate (junk, cut short) → 400 bad_request, not 500', async () => {
+    const whole = gzipSync(JSON.stringify({ title: 'x' }));
+    for (const body of [Buffer.from('not gzip at all'), whole.subarray(0, whole.length - 6)]) {
+      const res = await request(app)
+        .post('/v1/anything')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'gzip')
+        .send(body);
+      expectProblem(res, 400, 'bad_request');
+    }
   });
 
   it('a body over BODY_LIMIT_BYTES → 413, one under it passes the parser', async () => {

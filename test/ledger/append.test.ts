@@ -169,3 +169,28 @@ describe('concurrency', () => {
     expect((await treeHash(cp!.size, hashReader(ctx.pool))).equals(cp!.rootHash)).toBe(true);
   }, 180_000);
 });
+
+describe('the pending queue', () => {
+  it('an integrated event queued again (a log_pending row the runtime role re-inserts) does not stall the log', async () => {
+    await appendMany(ctx.prisma, newSubject(), 1);
+    await waitForIntegration(ctx);
+    const { rows } = await ctx.pool.query<{ id: string }>(
+      'SELECT event_id::text AS id FROM log_entries ORDER BY log_index DESC LIMIT 1',
+    );
+    // ctx.pool is the runtime role, which may INSERT into log_pending: alone, then before a new event.
+    const requeue = () => ctx.pool.query('INSERT INTO log_pending (event_id) VALUES ($1)', [rows[0]!.id]);
+    await requeue();
+    await waitForIntegration(ctx);
+    await requeue();
+    const later = newSubject();
+    await appendMany(ctx.prisma, later, 1);
+    // Before: every batch hit log_entries' unique event_id and rolled back, forever.
+    await waitForIntegration(ctx);
+    const integrated = await ctx.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM log_entries l JOIN ledger_events e ON e.id = l.event_id
+       WHERE e.subject_id = $1`,
+      [later.id],
+    );
+    expect(integrated.rows[0]!.n).toBe(1);
+  }, 60_000);
+});

@@ -50,6 +50,12 @@ export const CHECKPOINT_FILE = 'data/log/checkpoint';
 export const KEY_FILE = 'data/log/key';
 export const PROOFS_FILE = 'data/log/proofs.jsonl';
 
+/** bag-info.txt External-Description of an export of `scope` (the verifier holds it to the scope). */
+export function exportDescription(scope: { claimId?: unknown; investigationId?: unknown }): string {
+  const what = scope.claimId ? `claim ${scope.claimId}` : `investigation ${scope.investigationId}`;
+  return `claimtrail audit export of ${what}: claims, sources, evidence, chains of custody, signed checkpoint and inclusion proofs`;
+}
+
 /** Path of an evidence content file. */
 export const contentPath = (sha256: string): string => `${CONTENT_DIR}${sha256}`;
 

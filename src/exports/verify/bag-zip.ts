@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { payloadPathProblem } from '../bag/bag-paths.ts';
 import type { Problems } from './problems.ts';
+import { centralDirectoryStart, checkZipTiling } from './zip-tiling.ts';
 
 export interface Digest {
   sha256: string;
@@ -58,6 +59,7 @@ export class BagZip implements ExportFiles {
         const names = [...tops].map((t) => JSON.stringify(t)).join(', ');
         problems.add(`ZIP: a bag has exactly one top-level directory; this one has ${tops.size} (${names})`);
       }
+      await checkZipTiling(path, entries, centralDirectoryStart(zip, entries), problems);
       const bag = new BagZip(zip, bagName);
       for (const entry of entries) bag.addEntry(entry, problems);
       return bag;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { EXPORT_JSON } from '../bag/export-layout.ts';
 import { decodeUtf8, type ExportFiles } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
+import { ambiguousJson } from './strict-json.ts';
 
 /** export.json is metadata (no content bytes); it is the one file read whole. */
 const MAX_EXPORT_JSON = 256 * 1024 * 1024;
@@ -61,6 +62,7 @@ export async function readExportDoc(bag: ExportFiles, problems: Problems): Promi
     problems.add(`${EXPORT_JSON} is not JSON: ${(err as Error).message}`);
     return null;
   }
+  for (const p of ambiguousJson(text)) problems.add(`${EXPORT_JSON} at ${p}`);
   const parsed = exportDocSchema.safeParse(json);
   if (!parsed.success) {
     for (const issue of parsed.error.issues.slice(0, 20)) {

@@ -10,12 +10,23 @@ import { canonicalJson } from '../../ledger/canonical.ts';
 import { CHECKPOINT_FILE, EXPORT_JSON, KEY_FILE, ledgerPath, PROOFS_FILE } from '../bag/export-layout.ts';
 import { decodeUtf8, type ExportFiles, type Line } from './bag-zip.ts';
 import type { Problems } from './problems.ts';
+import { ambiguousJson } from './strict-json.ts';
 
 /** What one JavaScript string can hold, about; a JSON export beyond it cannot be parsed. */
 const MAX_JSON_EXPORT = 512 * 1024 * 1024;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// Beside export.json's own fields (view-check.ts), the JSON export holds exactly these: any
+// other would be stated with nothing to prove it.
+const LOG_FIELDS = new Set(['origin', 'checkpoint', 'verifierKey']);
+const EVENT_FIELDS = new Set(['body', 'hash', 'logIndex', 'proof']);
+
+function unknownFields(o: Record<string, unknown>, known: Set<string>, at: string, problems: Problems) {
+  for (const k of Object.keys(o))
+    if (!known.has(k)) problems.add(`the JSON export's ${at}.${k}: a JSON export has no such field`);
+}
 
 export class JsonExportFiles implements ExportFiles {
   readonly files = new Map<string, Buffer>();
@@ -58,6 +69,7 @@ export class JsonExportFiles implements ExportFiles {
       problems.add(`the JSON export is not JSON: ${(err as Error).message}`);
       return null;
     }
+    for (const p of ambiguousJson(text)) problems.add(`the JSON export at ${p}`);
     if (!isObject(doc)) {
       problems.add('the JSON export is not a JSON object');
       return null;
@@ -68,6 +80,13 @@ export class JsonExportFiles implements ExportFiles {
     if (isObject(log) && typeof log.checkpoint === 'string' && typeof log.verifierKey === 'string') {
       files.files.set(CHECKPOINT_FILE, Buffer.from(log.checkpoint));
       files.files.set(KEY_FILE, Buffer.from(`${log.verifierKey}\n`));
+      unknownFields(log, LOG_FIELDS, 'log', problems);
+      // The checkpoint (signed) names its origin on its first line; log.origin only repeats it.
+      const signed = log.checkpoint.split('\n', 1)[0];
+      if (log.origin !== signed)
+        problems.add(
+          `the JSON export's log.origin is ${JSON.stringify(log.origin)}, its checkpoint's is ${JSON.stringify(signed)}`,
+        );
     } else problems.add('the JSON export has no log {checkpoint, verifierKey} strings');
     if (!Array.isArray(events)) {
       problems.add('the JSON export has no events array');
@@ -89,6 +108,7 @@ export class JsonExportFiles implements ExportFiles {
         problems.add(`the JSON export's events[${i}]: ${(err as Error).message}`);
         continue;
       }
+      unknownFields(e as Record<string, unknown>, EVENT_FIELDS, `events[${i}]`, problems);
       const chain = chains.get(file) ?? { lines: [], proofs: [] };
       chains.set(file, chain);
       chain.lines.push(`${line}\n`);

@@ -2,10 +2,12 @@
 // printed raw, `\r`, `ESC[2K` or `ESC[8m` let a bag repaint the terminal (hide FAILED lines,
 // show a fake OK). Every line the verifier prints goes through printable().
 
-/** C0 controls (newline included: one call makes one line), DEL, C1 controls, and the Unicode
- * bidi controls (embeddings, overrides, isolates, marks) that reorder what a reader sees. */
+/** C0 controls (newline included: one call makes one line), DEL, C1 controls, the Unicode
+ * bidi controls (embeddings, overrides, isolates, marks) that reorder what a reader sees, and
+ * the invisible ones (zero-width space/joiners, word joiner, BOM, line/paragraph separators)
+ * that make two different names print alike. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /** `text` with every control character escaped as \xNN (below U+0100) or \uNNNN. */
 export function printable(text: string): string {

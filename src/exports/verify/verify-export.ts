@@ -57,7 +57,16 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
-import { CONTENT_DIR, EXPORT_JSON, EXPORT_VERSION_LABEL } from '../bag/export-layout.ts';
+import {
+  CHECKPOINT_FILE,
+  CONTENT_DIR,
+  EXPORT_JSON,
+  EXPORT_VERSION_LABEL,
+  KEY_FILE,
+  LEDGER_DIR,
+  PROOFS_FILE,
+} from '../bag/export-layout.ts';
+import { checkBagInfoStatements } from './bag-info-check.ts';
 import {
   checkBagitTxt,
   checkPayload,
@@ -142,6 +151,17 @@ async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Proble
     }
   }
   return files;
+}
+
+/** Payload files outside the layout: listed in the manifest but proven by nothing, and a name
+ * like data/Export.json would take export.json's place when unzipped on a case-insensitive disk. */
+function checkNoOtherPayload(bag: BagZip, problems: Problems): void {
+  const layout = new Set([EXPORT_JSON, CHECKPOINT_FILE, KEY_FILE, PROOFS_FILE]);
+  for (const path of bag.files.keys()) {
+    if (!path.startsWith('data/') || layout.has(path)) continue;
+    if (path.startsWith(CONTENT_DIR) || path.startsWith(LEDGER_DIR)) continue; // checked by name there
+    problems.add(`${path}: unexpected file (an export's payload holds only the files of its layout)`);
+  }
 }
 
 async function startsWithZipMagic(path: string): Promise<boolean> {
@@ -231,6 +251,7 @@ export async function verifyExport(
       summary,
       problems,
     );
+    if (doc && summary.exportVersion !== null) checkBagInfoStatements(info.fields, doc, summary, problems);
     const id = info.fields.find(([label]) => label === 'External-Identifier')?.[1];
     if (doc && id !== undefined && id !== doc.exportId) {
       problems.add(
@@ -238,6 +259,7 @@ export async function verifyExport(
       );
     }
     summary.contentFiles = await checkContent(bag, doc, problems);
+    checkNoOtherPayload(bag, problems);
     const payload = await checkPayload(bag, manifest, info.oxum, problems);
     summary.payloadFiles = payload.files;
     summary.payloadBytes = payload.octets;

@@ -77,8 +77,24 @@ export function checkView(doc: ExportDoc, view: ExportView, problems: Problems, 
   }
 }
 
+/** What export.json holds (version 2): a field beyond these would be stated with nothing to prove it. */
+const DOC_FIELDS = new Set([
+  'format',
+  'exportVersion',
+  'exportId',
+  'scope',
+  'createdAt',
+  'includeContent',
+  'checkpointSize',
+  'subjects',
+  'claims',
+  'sources',
+  'evidence',
+]);
+const SUBJECT_FIELDS = new Set(['type', 'id', 'length', 'headHash']);
+
 /**
- * export.json's head (version 2): its scope, includeContent and createdAt are what the
+ * export.json's head (version 2): no field but those the exporter writes; its scope, includeContent and createdAt are what the
  * export's export_requested event says, its checkpointSize is the signed checkpoint's, and its
  * format and exportVersion are the version the export_scope record states.
  */
@@ -93,6 +109,12 @@ export function checkHead(
       problems.add(`export.json ${field} is ${show(inFile)}, ${source} says ${show(inLedger)}`);
   };
   const head = doc as Record<string, unknown>;
+  for (const [k, v] of Object.entries(head))
+    if (!DOC_FIELDS.has(k)) problems.add(`export.json ${k} is ${show(v)}: an export has no such field`);
+  for (const [i, s] of doc.subjects.entries())
+    for (const [k, v] of Object.entries(s))
+      if (!SUBJECT_FIELDS.has(k))
+        problems.add(`export.json subjects[${i}].${k} is ${show(v)}: a subject entry has no such field`);
   differ('exportVersion', head.exportVersion, expected.version, 'the export_scope record');
   differ('format', head.format, `claimtrail-export/${expected.version}`, 'the export_scope record');
   if (expected.checkpointSize !== null)

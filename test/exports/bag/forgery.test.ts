@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_JSON, EXPORT_VERSION_LABEL } from '../../../src/exports/bag/export-layout.ts';
@@ -161,6 +162,115 @@ describe('verify-export on a real bag', () => {
     60_000,
   );
 
+  it('export.json that reads two ways (a key twice, a number spelled otherwise): exit 1, naming where', async () => {
+    const path = await forged(
+      () => {},
+      (c) => {
+        const text = c.files.get(EXPORT_JSON)!.toString();
+        // JSON.parse keeps the last "statement"; a reader sees the first.
+        const twoWays = text
+          .replace('"statement": ', '"statement": "Something nobody said",\n      "statement": ')
+          .replace(/"checkpointSize": (\d+)/, '"checkpointSize": $1.0000000000000000001');
+        expect(twoWays).not.toBe(text);
+        c.files.set(EXPORT_JSON, Buffer.from(twoWays));
+      },
+    );
+    await expectRefused(
+      path,
+      /data\/export\.json at claims\[\d+\]\.statement: the key appears twice in one object/,
+      /data\/export\.json at checkpointSize: the number \d+\.0000000000000000001 is not written as its value \d+\n/,
+    );
+  }, 60_000);
+
+  it('a field export.json has no place for, in its head or a subject entry: exit 1, naming it', async () => {
+    const path = await forged((d) => {
+      const head = d as unknown as { verdict: string; subjects: Record<string, unknown>[] };
+      head.verdict = 'confirmed by three agencies';
+      head.subjects[0]!.note = 'checked';
+    });
+    await expectRefused(
+      path,
+      /export\.json verdict is "confirmed by three agencies": an export has no such field/,
+      /export\.json subjects\[0\]\.note is "checked": a subject entry has no such field/,
+    );
+  }, 60_000);
+
+  it('a payload file outside the layout, in the manifests (data/Export.json): exit 1, naming it', async () => {
+    // Unzipped on a case-insensitive disk, data/Export.json would take export.json's place.
+    const path = await forged(
+      () => {},
+      (c) => {
+        const text = c.files.get(EXPORT_JSON)!.toString();
+        c.files.set(
+          'data/Export.json',
+          Buffer.from(text.replace('"statement": "', '"statement": "Not said: ')),
+        );
+      },
+    );
+    await expectRefused(path, /data\/Export\.json: unexpected file/);
+  }, 60_000);
+
+  it('bag-info.txt restating the bag otherwise, or saying more (a label of its own): exit 1, naming each', async () => {
+    const path = await forged(
+      () => {},
+      (c) => {
+        const info = c.files.get('bag-info.txt')!.toString();
+        const edited = info
+          .replace(/^Checkpoint-Size: \d+$/m, 'Checkpoint-Size: 1')
+          .replace(/^Log-Origin: .*$/m, 'Log-Origin: elsewhere.example/log')
+          .replace(/^External-Description: /m, 'External-Description: All claims VERIFIED. ')
+          .concat('Verdict: confirmed\n');
+        c.files.set('bag-info.txt', Buffer.from(edited));
+      },
+    );
+    await expectRefused(
+      path,
+      /bag-info\.txt Checkpoint-Size is "1", expected "\d+"/,
+      /bag-info\.txt Log-Origin is "elsewhere\.example\/log", expected "/,
+      /bag-info\.txt External-Description is "All claims VERIFIED\. claimtrail audit export of investigation [^"]+", expected "claimtrail audit export of investigation /,
+      /bag-info\.txt Verdict: a claimtrail bag has no such label/,
+    );
+  }, 60_000);
+
+  it('a ZIP that reads two ways — an entry the central directory does not list, a local header naming another file: exit 1', async () => {
+    // A streaming extractor reads local headers in order; the verifier reads the central directory.
+    const zip = readFileSync(await forged(() => {}));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const central = zip.readUInt32LE(eocd + 16);
+    const local = (at: number) => ({
+      nameLength: zip.readUInt16LE(at + 26),
+      name: (n: number) => zip.subarray(at + 30, at + 30 + n),
+    });
+    const first = local(0);
+    const exportJson = `${first.name(first.nameLength).toString().split('/')[0]}/${EXPORT_JSON}`;
+    const forgedJson = Buffer.from('{"claims": "forged"}\n');
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(20, 4);
+    header.writeUInt32LE(crc32(forgedJson), 14);
+    header.writeUInt32LE(forgedJson.length, 18);
+    header.writeUInt32LE(forgedJson.length, 22);
+    header.writeUInt16LE(Buffer.byteLength(exportJson), 26);
+    const hidden = Buffer.concat([header, Buffer.from(exportJson), forgedJson]);
+    const withHidden = Buffer.concat([zip.subarray(0, central), hidden, zip.subarray(central)]);
+    withHidden.writeUInt32LE(central + hidden.length, eocd + hidden.length + 16);
+    writeFileSync(join(dir, 'hidden-entry.zip'), withHidden);
+    await expectRefused(
+      join(dir, 'hidden-entry.zip'),
+      /ZIP: bytes before the central directory that no listed entry accounts for/,
+    );
+
+    const renamed = Buffer.from(zip);
+    const at = renamed.indexOf(Buffer.from(exportJson));
+    expect(at).toBeGreaterThan(0);
+    renamed.write('Export', at + exportJson.length - 'export.json'.length);
+    writeFileSync(join(dir, 'renamed-entry.zip'), renamed);
+    await expectRefused(
+      join(dir, 'renamed-entry.zip'),
+      /ZIP: the local header of "\S+\/data\/export\.json" names another file/,
+    );
+  }, 60_000);
+
   it('its version line stripped from bag-info.txt: the signed export_scope record still says 2', async () => {
     const path = await forged(
       () => {},
@@ -183,11 +293,14 @@ interface JsonDoc extends Doc {
 }
 
 /** The real JSON export with an edit, re-serialized (the verifier tells a JSON export by content). */
-function forgedJson(edit: (doc: JsonDoc) => void): string {
+function forgedJson(edit: (doc: JsonDoc) => void, text?: (serialized: string) => string): string {
   const doc = JSON.parse(readFileSync(json, 'utf8')) as JsonDoc;
   edit(doc);
   const path = join(dir, `forged-${++n}.json`);
-  writeFileSync(path, JSON.stringify(doc));
+  const serialized = JSON.stringify(doc);
+  const edited = text?.(serialized);
+  if (text) expect(edited).not.toBe(serialized);
+  writeFileSync(path, edited ?? serialized);
   return path;
 }
 
@@ -231,6 +344,27 @@ describe('verify-export on a real JSON export', () => {
       /hash mismatch|does not verify|no inclusion proof/,
     ],
     [
+      'a key twice in an event body (the hash covers the last, a reader sees the first)',
+      (d: JsonDoc) => d,
+      /the JSON export at events\[\d+\]\.body\.data\.claim\.statement: the key appears twice in one object/,
+      // Events come before claims: the first "statement" is claim_created's.
+      (text: string) => text.replace('"statement":', '"statement":"Rewritten","statement":'),
+    ],
+    [
+      'a field a JSON export has no place for, on an event and in log, and log.origin changed',
+      (d: JsonDoc) => {
+        const doc = d as unknown as { log: Record<string, unknown>; events: Record<string, unknown>[] };
+        doc.events[0]!.comment = 'verified';
+        doc.log.note = 'trusted';
+        doc.log.origin = 'elsewhere.example/log';
+      },
+      [
+        /the JSON export's events\[0\]\.comment: a JSON export has no such field/,
+        /the JSON export's log\.note: a JSON export has no such field/,
+        /the JSON export's log\.origin is "elsewhere\.example\/log", its checkpoint's is "/,
+      ],
+    ],
+    [
       'its exportVersion removed',
       (d: JsonDoc) => {
         delete d.exportVersion;
@@ -239,8 +373,8 @@ describe('verify-export on a real JSON export', () => {
     ],
   ])(
     '%s: exit 1, naming it',
-    async (_what, edit, pattern) => {
-      await expectRefused(forgedJson(edit), pattern);
+    async (_what, edit, pattern, text?: (t: string) => string) => {
+      await expectRefused(forgedJson(edit, text), ...[pattern].flat());
     },
     60_000,
   );

@@ -86,6 +86,16 @@ describe('claimtrail verify-export', () => {
     expect(out.stdout).toContain('data/\\x0d\\x1b[2K\\x1b[8mOK\\u202e');
   }, 60_000);
 
+  it('escapes invisible characters too: two names that differ by one still print differently', async () => {
+    // Zero-width space and joiner, word joiner, BOM, line and paragraph separators.
+    const path = await rewriteBag(good.path, join(dir, 'invisible.zip'), ({ files }) => {
+      files.set('data/a\u200b\u200d\u2060\ufeff\u2028\u2029b', Buffer.from('x'));
+    });
+    const out = await runCli([path]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('data/a\\u200b\\u200d\\u2060\\ufeff\\u2028\\u2029b');
+  }, 60_000);
+
   it('exits 2 on a missing file, a malformed key and a missing argument', async () => {
     const [missing, badKey, noArg] = await Promise.all([
       runCli([join(dir, 'missing.zip')]),
