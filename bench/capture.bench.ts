@@ -153,9 +153,10 @@ export async function run(argv: readonly string[]): Promise<number> {
         FETCH_ALLOWLIST: server.host,
         FETCH_MAX_BYTES: String(Math.max(base.FETCH_MAX_BYTES, sizes.size)),
         WORKER_CONCURRENCY: String(sizes.concurrency),
-        // Every bench source sits on one loopback origin: without this the per-host limit
-        // (fair capture) would run two captures at a time, not `concurrency`.
+        // Every bench source sits on one loopback origin, in one investigation: without these
+        // the fair-capture limits would run two or three captures at a time, not `concurrency`.
         CAPTURE_PER_HOST_CONCURRENCY: String(sizes.concurrency),
+        CAPTURE_PER_INVESTIGATION_CONCURRENCY: String(sizes.concurrency),
       });
       const ctx = createContext(config);
       try {

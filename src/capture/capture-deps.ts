@@ -23,6 +23,13 @@ export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
         ctx.config.CAPTURE_PER_HOST_CONCURRENCY,
         ctx.log,
       ),
+      // The same leases keyed by investigation, under a prefix of their own.
+      investigationSlots: new HostSlots(
+        ctx.redis,
+        `${ctx.config.REDIS_PREFIX}:investigation`,
+        ctx.config.CAPTURE_PER_INVESTIGATION_CONCURRENCY,
+        ctx.log,
+      ),
       ffprobePath: await resolveFfprobePath(
         ctx.config.FFPROBE_PATH === 'auto' ? undefined : ctx.config.FFPROBE_PATH,
       ),

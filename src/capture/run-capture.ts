@@ -31,6 +31,8 @@ export interface CaptureDeps {
   log: Logger;
   /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
   hostSlots?: Pick<HostSlots, 'tryAcquire'>;
+  /** The per-investigation share (absent: no limit). */
+  investigationSlots?: Pick<HostSlots, 'tryAcquire'>;
 }
 
 export const workerActor = () => `worker:${hostname()}:${process.pid}`;
@@ -75,17 +77,28 @@ export async function runCapture(
   if (capture.status === 'completed' || capture.status === 'failed') return { status: 'skipped', steps: 0 };
   // The slot is taken before anything is recorded, so a capture that waits for its host adds
   // no event and uses no attempt.
-  const host = captureHost(capture.source, deps.config);
-  const lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
   const resuming = opts.resumeAfterHostWait === true && capture.status === 'running';
-  if (host && deps.hostSlots && !lease) throw new HostBusy(host, resuming);
+  const investigation = `investigation ${capture.source.investigationId}`;
+  const share = deps.investigationSlots
+    ? await deps.investigationSlots.tryAcquire(capture.source.investigationId, captureId)
+    : undefined;
+  if (deps.investigationSlots && !share) throw new HostBusy(investigation, resuming);
+  const host = captureHost(capture.source, deps.config);
+  let lease: HostLease | undefined;
   try {
+    lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
+    if (host && deps.hostSlots && !lease) throw new HostBusy(host, resuming);
     if (!resuming) await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
     return await runStarted(deps, capture, actor, attempt, host);
   } finally {
-    await lease
-      ?.release()
-      .catch((err: Error) => deps.log.warn({ host, err: err.message }, 'host slot not released'));
+    for (const [held, what] of [
+      [lease, host],
+      [share, investigation],
+    ] as const) {
+      await held
+        ?.release()
+        .catch((err: Error) => deps.log.warn({ slot: what, err: err.message }, 'capture slot not released'));
+    }
   }
 }
 

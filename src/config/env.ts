@@ -57,6 +57,9 @@ export const envSchema = z.object({
   FETCH_TIMEOUT_MS: positiveInt.default(15 * 60_000),
   /** Captures of one host running at once across every worker process (a Redis lease each). */
   CAPTURE_PER_HOST_CONCURRENCY: positiveInt.default(2),
+  /** Captures of one investigation running at once across every worker process: many slow
+   * hosts cited in one investigation cannot take every worker from the others. */
+  CAPTURE_PER_INVESTIGATION_CONCURRENCY: positiveInt.default(3),
   /** Largest journalist upload (POST /v1/sources/:id/evidence), in bytes. */
   UPLOAD_MAX_BYTES: positiveInt.default(1024 ** 3),
   /** ffprobe binary: `auto` uses the one on PATH, else the copy installed from npm. */
