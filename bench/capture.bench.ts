@@ -23,7 +23,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
-import { actorOf, type Principal } from '../src/access/auth.ts';
+import { actorOf, type Principal } from '../src/access/principal.ts';
 import { captureDeps } from '../src/capture/capture-deps.ts';
 import { enqueueCapture, requestCapture } from '../src/capture/capture-request.ts';
 import { fetchToStore } from '../src/capture/fetch-to-store.ts';

@@ -3,7 +3,7 @@
 // may not act on answers 403.
 import type { PrismaClient } from '../db/prisma.ts';
 import { AppError } from '../lib/errors.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 
 export type Action = 'read' | 'write' | 'export' | 'manage';
 

@@ -1,7 +1,7 @@
 // Claim edits and listing. An edit is one ledger event holding exactly the fields that
 // changed, before and after, and the actor.
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
-import { actorOf, type Principal } from '../access/auth.ts';
+import { actorOf, type Principal } from '../access/principal.ts';
 import { Prisma, type PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';

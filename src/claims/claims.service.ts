@@ -1,20 +1,20 @@
 // Claims and the sources they cite. Rows and their ledger events are written in one
 // transaction; a cited URL is normalized and reused within its investigation.
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
-import { actorOf, type Principal } from '../access/auth.ts';
+import { actorOf, type Principal } from '../access/principal.ts';
 import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
 import { latestPrimaryItem, recordChecks } from '../capture/capture-store.ts';
 import type { Json } from '../capture/checks.ts';
 import type { AppContext } from '../context.ts';
-import type { Prisma, PrismaClient } from '../db/prisma.ts';
+import type { PrismaClient } from '../db/prisma.ts';
+import { writeTransaction } from '../db/unit-of-work.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import { normalizeSourceUrl, UrlRejectedError } from '../sources/normalize-url.ts';
 import { sourceView, sourceViews } from '../sources/sources.service.ts';
 import type { ClaimView } from './claim-view.schema.ts';
 import type { CitationInput, ClaimInput } from './claims.schema.ts';
-
-type ClaimRow = Prisma.ClaimGetPayload<object>;
+import { type ClaimRow, insertClaim } from './claims-store.ts';
 
 export const claimView = (c: ClaimRow): ClaimView => ({
   id: c.id,
@@ -31,7 +31,7 @@ export const claimView = (c: ClaimRow): ClaimView => ({
 });
 
 export async function createClaim(
-  prisma: PrismaClient,
+  { prisma, pool }: Pick<AppContext, 'prisma' | 'pool'>,
   p: Principal,
   investigationId: string,
   input: ClaimInput,
@@ -41,18 +41,19 @@ export async function createClaim(
   if (!inv) throw new AppError('not_found', `No investigation ${investigationId}.`);
   await assertMember(prisma, p, investigationId, 'investigation', investigationId);
   requireRole(p, 'write', 'create claims');
-  return prisma.$transaction(async (tx) => {
-    const claim = await tx.claim.create({
-      data: {
-        investigationId,
-        statement: input.statement,
-        claimantName: input.claimant.name,
-        claimantRole: input.claimant.role ?? null,
-        claimedAt: input.claimedAt ? new Date(input.claimedAt) : null,
-        language: input.language ?? null,
-        tags: input.tags ?? [],
-        createdBy: p.id,
-      },
+  return writeTransaction(pool, async (tx) => {
+    // One timestamp for the row and its event: the export projection reads it there.
+    const at = new Date();
+    const claim = await insertClaim(tx, {
+      investigationId,
+      statement: input.statement,
+      claimantName: input.claimant.name,
+      claimantRole: input.claimant.role ?? null,
+      claimedAt: input.claimedAt ? new Date(input.claimedAt) : null,
+      language: input.language ?? null,
+      tags: input.tags ?? [],
+      createdBy: p.id,
+      at,
     });
     const view = claimView(claim);
     await appendEvent(tx, {
@@ -60,6 +61,7 @@ export async function createClaim(
       type: 'claim_created',
       actor: actorOf(p),
       data: { investigationId, claim: view },
+      at,
     });
     return view;
   });

@@ -64,6 +64,8 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
 export const runtimeFunctionGrants: readonly string[] = [
   // appendEvent's one-statement append (INSERT into ledger_events and log_pending).
   'ledger_append',
+  // appendEvents: several ledger_append calls in one statement.
+  'ledger_append_many',
 ];
 
 /** Tables of the schema that are not the application's (no grant, no warning). */

@@ -2,7 +2,7 @@
 // upload (streamed into the blob store and described like a capture), and capture-again.
 import type { Readable } from 'node:stream';
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
-import { actorOf, type Principal } from '../access/auth.ts';
+import { actorOf, type Principal } from '../access/principal.ts';
 import { captureDeps } from '../capture/capture-deps.ts';
 import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
 import { createEvidence, recordChecks } from '../capture/capture-store.ts';

@@ -2,7 +2,7 @@
 // and download one (its requester and admins; anyone else gets 404, as if it did not exist).
 import { z } from 'zod';
 import { notFoundUnlessId, requireRole } from '../access/access.ts';
-import { actorOf, type Principal } from '../access/auth.ts';
+import { actorOf, type Principal } from '../access/principal.ts';
 import { visibleClaim } from '../claims/claims.service.ts';
 import type { AppContext } from '../context.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';

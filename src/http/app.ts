@@ -3,9 +3,9 @@
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { authenticate } from '../access/auth.ts';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
+import { authenticate } from './authenticate.ts';
 import { docsRouter } from './docs-page.ts';
 import { idempotency } from './idempotency.ts';
 import { createMetrics } from './metrics.ts';

@@ -6,10 +6,10 @@
 // free again within one lease; and secrets a route marks are never stored (see README).
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
-import { principalOf } from '../access/auth.ts';
 import type { AppContext } from '../context.ts';
 import { canonicalJson, sha256Hex } from '../ledger/canonical.ts';
 import { AppError } from '../lib/errors.ts';
+import { principalOf } from './authenticate.ts';
 import { IdempotencyStore, type KeyRef } from './idempotency-store.ts';
 import { isUploadRequest } from './request-context.ts';
 

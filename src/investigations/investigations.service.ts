@@ -1,6 +1,6 @@
 // Investigations and membership; each change is a ledger event of the investigation.
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
-import { actorOf, type Principal } from '../access/auth.ts';
+import { actorOf, type Principal } from '../access/principal.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';

@@ -2,6 +2,7 @@
 // through appendEvent inside the transaction that makes the change.
 import type pg from 'pg';
 import type { Prisma } from '../db/prisma.ts';
+import type { WriteTx } from '../db/unit-of-work.ts';
 import { findUnstorableText } from '../lib/storable-text.ts';
 import { bodyFrame, type EventBody } from './canonical.ts';
 import type { StoredEvent } from './chain-verify.ts';
@@ -39,17 +40,71 @@ export interface LedgerEventView extends EventBody {
 
 /**
  * Appends one event to its subject's chain inside the caller's transaction `tx`.
- * Refuses data holding text PostgreSQL cannot store (UnstorableEventError). Invariants: seq is contiguous from 1 per subject, prev is the hash of seq-1 (null for 1),
- * hash = SHA-256 of the RFC 8785 body. Appends to one subject are serialized by a
- * transaction-scoped advisory lock (different subjects proceed in parallel), and the unique
- * (subject, seq) index makes a fork impossible even without it. The event is queued for the
- * sequencer in the same transaction, so it is integrated if and only if it commits.
- * `tx` is a Prisma interactive transaction or a pg client inside BEGIN … COMMIT.
+ * Refuses data holding text PostgreSQL cannot store (UnstorableEventError). Invariants: seq is
+ * contiguous from 1 per subject, prev is the hash of seq-1 (null for 1), hash = SHA-256 of the
+ * RFC 8785 body. Appends to one subject are serialized by a transaction-scoped advisory lock
+ * (different subjects proceed in parallel), and the unique (subject, seq) index makes a fork
+ * impossible even without it. The event is queued for the sequencer in the same transaction,
+ * so it is integrated if and only if it commits.
+ * `tx` is a unit of work (src/db/unit-of-work.ts), a pg client inside BEGIN … COMMIT, or (until
+ * every write has moved to the unit of work) a Prisma interactive transaction.
  */
 export async function appendEvent<T extends EventType>(
-  tx: Tx | pg.ClientBase,
+  tx: AppendTarget,
   input: AppendInput<T>,
 ): Promise<LedgerEventView> {
+  const [event] = await appendEvents(tx, [input]);
+  return event!;
+}
+
+/**
+ * Appends several events in one round trip (SQL function ledger_append_many), in the order
+ * given: events of one subject get consecutive seqs in that order. Same checks and
+ * guarantees as appendEvent.
+ */
+export async function appendEvents(
+  tx: AppendTarget,
+  inputs: readonly AppendInput<EventType>[],
+): Promise<LedgerEventView[]> {
+  if (inputs.length === 0) return [];
+  const frames = inputs.map(frameOf);
+  const parts = frames.map((f) => ({ frame: f, ...bodyFrame(f) }));
+  const rows =
+    parts.length === 1
+      ? await query(tx, APPEND_SQL, [
+          parts[0]!.frame.subject.type,
+          parts[0]!.frame.subject.id,
+          parts[0]!.frame.type,
+          parts[0]!.prefix,
+          parts[0]!.suffix,
+        ])
+      : await query(tx, APPEND_MANY_SQL, [
+          parts.map((p) => p.frame.subject.type),
+          parts.map((p) => p.frame.subject.id),
+          parts.map((p) => p.frame.type),
+          parts.map((p) => p.prefix),
+          parts.map((p) => p.suffix),
+        ]);
+  if (rows.length !== parts.length)
+    throw new Error(`ledger append returned ${rows.length} of ${parts.length} rows`);
+  return parts.map(({ frame }, i) => {
+    const head = rows[i]!;
+    const { subject, type, actor, at, data } = frame;
+    return {
+      subject,
+      seq: head.seq,
+      prev: head.prev,
+      type,
+      actor,
+      at,
+      data,
+      hash: head.hash,
+      logIndex: null,
+    };
+  });
+}
+
+function frameOf(input: AppendInput<EventType>) {
   const data = validateEvent(input.subject, input.type, input.data);
   const unstorable = findUnstorableText(data, 'data');
   if (unstorable.length > 0)
@@ -57,28 +112,25 @@ export async function appendEvent<T extends EventType>(
       input.type,
       unstorable.map((e) => e.path),
     );
-  const frame = {
+  return {
     subject: { type: input.subject.type, id: input.subject.id },
     type: input.type,
     actor: input.actor,
     at: (input.at ?? new Date()).toISOString(),
     data,
   };
-  const { prefix, suffix } = bodyFrame(frame);
-  const params = [frame.subject.type, frame.subject.id, frame.type, prefix, suffix];
-  const rows = isPrisma(tx)
-    ? await tx.$queryRawUnsafe<AppendedRow[]>(APPEND_SQL, ...params)
-    : (await tx.query<AppendedRow>(APPEND_SQL, params)).rows;
-  const head = rows[0];
-  if (!head) throw new Error('ledger_append returned no row');
-  const { subject, type, actor, at } = frame;
-  return { subject, seq: head.seq, prev: head.prev, type, actor, at, data, hash: head.hash, logIndex: null };
 }
 
+/** Where an append can run: see appendEvent. */
+export type AppendTarget = WriteTx | pg.ClientBase | Tx;
+
 // The whole append (lock, head, canonical body, SHA-256, event and log_pending rows) is the
-// SQL function of migration 20261202000600_ledger_append_fn: one round trip.
+// SQL function of migration 20261202000600_ledger_append_fn: one round trip. Several appends:
+// ledger_append_many (20261203000100), which calls it for each element in order.
 const APPEND_SQL =
   'SELECT seq, prev, hash FROM ledger_append($1::text, $2::text, $3::text, $4::text, $5::text)';
+const APPEND_MANY_SQL =
+  'SELECT seq, prev, hash FROM ledger_append_many($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])';
 
 interface AppendedRow {
   seq: number;
@@ -86,7 +138,11 @@ interface AppendedRow {
   hash: string;
 }
 
-const isPrisma = (tx: Tx | pg.ClientBase): tx is Tx => '$queryRawUnsafe' in tx;
+async function query(tx: AppendTarget, text: string, params: unknown[]): Promise<AppendedRow[]> {
+  if ('afterCommit' in tx) return tx.rows<AppendedRow>(text, params);
+  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<AppendedRow[]>(text, ...params);
+  return (await tx.query<AppendedRow>(text, params)).rows;
+}
 
 interface EventRow {
   seq: number;

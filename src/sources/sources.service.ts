@@ -1,6 +1,6 @@
 // Sources as the API shows them, and their chain of custody.
 import { assertMember, notFoundUnlessId } from '../access/access.ts';
-import type { Principal } from '../access/auth.ts';
+import type { Principal } from '../access/principal.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { evidenceBySource, sourceChecks } from '../evidence/evidence.view.ts';
 import { readSubjectEvents, toEventView } from '../ledger/ledger.repository.ts';

@@ -44,7 +44,7 @@ async function setup(label: string) {
   const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
   const p = { id: editor.id, name: editor.name, role: editor.role };
   const inv = await createInvestigation(ctx.prisma, p, { title: label });
-  const claim = await createClaim(ctx.prisma, p, inv.id, {
+  const claim = await createClaim(ctx, p, inv.id, {
     statement: 'A claim.',
     claimant: { name: 'Someone' },
   });

@@ -2,7 +2,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../../access/access.ts';
-import { actorOf, principalOf } from '../../access/auth.ts';
+import { actorOf } from '../../access/principal.ts';
 import { idParam } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
 import {
@@ -18,6 +18,7 @@ import { setRecaptureInterval } from '../../sources/recapture-schedule.ts';
 import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
 import type { ByteRange } from '../../storage/blob-store.ts';
+import { principalOf } from '../authenticate.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
 import { receiveUpload } from '../multipart.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';

@@ -1,7 +1,6 @@
 // Audit exports: request (202), status with progress, download.
 import { Router } from 'express';
 import { z } from 'zod';
-import { principalOf } from '../../access/auth.ts';
 import { idParam } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
 import { exportSchema } from '../../exports/export-view.schema.ts';
@@ -14,6 +13,7 @@ import {
   visibleExport,
 } from '../../exports/exports.service.ts';
 import { AppError } from '../../lib/errors.ts';
+import { principalOf } from '../authenticate.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';

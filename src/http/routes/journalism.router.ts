@@ -2,7 +2,6 @@
 // registered in the OpenAPI document with the schema that validates it.
 import { Router } from 'express';
 import { z } from 'zod';
-import { principalOf } from '../../access/auth.ts';
 import {
   citationCreatedSchema,
   claimPageSchema,
@@ -38,6 +37,7 @@ import { verifyCustody } from '../../ledger/custody-verify.ts';
 import { custodyVerdictSchema, ledgerEventPageSchema } from '../../ledger/event-view.schema.ts';
 import { sourceSchema } from '../../sources/source-view.schema.ts';
 import { sourceCustody, sourceView, visibleSource } from '../../sources/sources.service.ts';
+import { principalOf } from '../authenticate.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
@@ -144,7 +144,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
     await getInvestigation(prisma, p, id); // 404 before 400/403 for outsiders
-    res.status(201).json(await createClaim(prisma, p, id, parseBody(claimInput, req)));
+    res.status(201).json(await createClaim(ctx, p, id, parseBody(claimInput, req)));
   });
 
   doc(

@@ -2,10 +2,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { notFoundUnlessId } from '../../access/access.ts';
-import { actorOf, principalOf } from '../../access/auth.ts';
+import { actorOf } from '../../access/principal.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { createUser, revokeTokens, roles } from '../../users/users.service.ts';
+import { principalOf } from '../authenticate.ts';
 import { withholdOnReplay } from '../idempotency.ts';
 import { type ApiDocs, bearerAuth, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams } from '../validate.ts';

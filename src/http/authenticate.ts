@@ -1,15 +1,9 @@
 // Bearer-token authentication: every /v1 route but /v1/log/* knows who is asking.
 import type { Request, RequestHandler } from 'express';
 import type pg from 'pg';
+import type { Principal } from '../access/principal.ts';
 import { AppError } from '../lib/errors.ts';
 import { hashToken, looksLikeToken, tokenMatches } from '../users/tokens.ts';
-import type { RoleName } from '../users/users.service.ts';
-
-export interface Principal {
-  id: string;
-  name: string;
-  role: RoleName;
-}
 
 declare global {
   namespace Express {
@@ -50,5 +44,3 @@ export function principalOf(req: Request): Principal {
   if (!req.principal) throw new AppError('unauthenticated', 'Authentication required.');
   return req.principal;
 }
-
-export const actorOf = (p: Principal) => `user:${p.id}`;

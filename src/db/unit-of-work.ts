@@ -1,0 +1,103 @@
+// The unit of work every write runs in. Which path for what, and why:
+//   - A write (a state change and its ledger event) runs in `writeTransaction(pool, tx => …)`
+//     on the plain `pg` pool: BEGIN, parameterized statements, COMMIT. Its SQL lives in the
+//     domain's `*-store.ts` module as small typed functions taking a `WriteTx` (one row
+//     interface per statement, columns aliased to the camelCase names Prisma's types use).
+//     An interactive Prisma transaction costs 5–10× the CPU of the same statements here.
+//   - A read may stay on Prisma (its types and relation loading are worth the cost there), or
+//     use the pool directly when it is hot or streams (authentication, the Merkle log, exports).
+//   - Work that must happen only if the transaction commits (enqueueing a job) is registered
+//     with `tx.afterCommit`: it runs after COMMIT and never after a rollback.
+import type pg from 'pg';
+import { logger } from '../lib/logger.ts';
+
+export interface WriteTx {
+  /** The rows of one parameterized statement. */
+  rows<R extends object>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** The single row of a statement that must return one (an Error otherwise: a bug). */
+  one<R extends object>(text: string, params?: readonly unknown[]): Promise<R>;
+  /** The first row, if any. */
+  maybe<R extends object>(text: string, params?: readonly unknown[]): Promise<R | undefined>;
+  /** Runs a statement for its effect; the number of rows it touched. */
+  exec(text: string, params?: readonly unknown[]): Promise<number>;
+  /** Serializes this transaction with every other one taking the same key, until COMMIT. */
+  lock(key: string): Promise<void>;
+  /** Runs `fn` after COMMIT (in registration order); its failure is logged, not thrown. */
+  afterCommit(fn: () => Promise<unknown> | unknown): void;
+  /** The underlying client, for code written against pg directly (cursor reads, COPY). */
+  readonly client: pg.ClientBase;
+}
+
+// Serialization failures and deadlocks are the database asking for the transaction again;
+// the work function only issues statements, so running it again is safe.
+const RETRYABLE = new Set(['40001', '40P01']);
+const ATTEMPTS = 3;
+
+// One key space for transaction-scoped advisory locks: `hashtextextended(key, 0)` of a text
+// key naming what is locked (`source:<investigation>:<identity>`, `recapture:<source id>` …).
+// The ledger's own per-subject lock (SQL function ledger_append) uses the same hashing of
+// `<subject type>:<subject id>`, so keys here must not take that form.
+const LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';
+
+export async function writeTransaction<T>(pool: pg.Pool, work: (tx: WriteTx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    const after: (() => Promise<unknown> | unknown)[] = [];
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(txOn(client, after));
+      await client.query('COMMIT');
+      client.release();
+      await runAfterCommit(after);
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
+      }
+      client.release(broken);
+      const code = (err as { code?: string }).code;
+      if (code && RETRYABLE.has(code) && attempt < ATTEMPTS) continue;
+      throw err;
+    }
+  }
+}
+
+function txOn(client: pg.ClientBase, after: (() => Promise<unknown> | unknown)[]): WriteTx {
+  const rows = async <R extends object>(text: string, params?: readonly unknown[]) =>
+    (await client.query<R>(text, params as unknown[])).rows;
+  return {
+    client,
+    rows,
+    async one<R extends object>(text: string, params?: readonly unknown[]) {
+      const found = await rows<R>(text, params);
+      if (found.length !== 1) throw new Error(`expected one row, got ${found.length}: ${text.slice(0, 80)}`);
+      return found[0]!;
+    },
+    async maybe<R extends object>(text: string, params?: readonly unknown[]): Promise<R | undefined> {
+      const found: R[] = await rows<R>(text, params);
+      return found[0];
+    },
+    async exec(text: string, params?: readonly unknown[]) {
+      return (await client.query(text, params as unknown[])).rowCount ?? 0;
+    },
+    async lock(key: string) {
+      await client.query(LOCK_SQL, [key]);
+    },
+    afterCommit(fn) {
+      after.push(fn);
+    },
+  };
+}
+
+async function runAfterCommit(after: readonly (() => Promise<unknown> | unknown)[]) {
+  for (const fn of after) {
+    try {
+      await fn();
+    } catch (err) {
+      logger().warn({ err: (err as Error).message }, 'after-commit step failed');
+    }
+  }
+}
