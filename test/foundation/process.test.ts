@@ -1,6 +1,6 @@
 // The real `claimtrail start` process: migrates, becomes ready, and on SIGTERM stops cleanly
 // (exit 0 within SHUTDOWN_TIMEOUT_MS) having logged JSON lines that never hold a secret.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,30 @@ afterAll(async () => {
   await dropDatabase(dbUrl.toString());
 });
 
+/** What `npm start` is given in these tests: this file's database, prefix and files. */
+const startEnv = (port: number, keyFile: string, blobParent: string) => ({
+  ...process.env,
+  NODE_ENV: 'test',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  DATABASE_URL: dbUrl.toString(),
+  MIGRATION_DATABASE_URL: ownerUrl,
+  REDIS_PREFIX: `${process.env.REDIS_PREFIX}:process`,
+  LOG_SIGNING_KEY_FILE: keyFile,
+  BLOB_DIR: join(blobParent, 'blobs'),
+  LOG_LEVEL: 'info',
+  SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 describe('claimtrail start', () => {
   it('becomes ready, then exits 0 on SIGTERM after logging "shutdown complete"', async () => {
     dir = await mkdtemp(join(tmpdir(), 'claimtrail-process-'));
@@ -39,19 +63,7 @@ describe('claimtrail start', () => {
     const port = await freePort();
     const proc = spawn(process.execPath, ['bin/claimtrail.mjs', 'start'], {
       cwd: root,
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DATABASE_URL: dbUrl.toString(),
-        MIGRATION_DATABASE_URL: ownerUrl,
-        REDIS_PREFIX: `${process.env.REDIS_PREFIX}:process`,
-        LOG_SIGNING_KEY_FILE: keyFile,
-        BLOB_DIR: join(dir, 'blobs'),
-        LOG_LEVEL: 'info',
-        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-      },
+      env: startEnv(port, keyFile, dir),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
@@ -136,5 +148,49 @@ describe('claimtrail start', () => {
       expect(l).not.toContain('idem-secret-123');
     }
     expect(stderr).toBe('');
+  }, 120_000);
+
+  // `npm start` as the README says: a SIGTERM to npm (what a supervisor sends) must reach the
+  // service, not leave it running orphaned (npm's `sh -c` used to die without passing it on).
+  it('npm start: SIGTERM to npm stops the service too', async () => {
+    dir ??= await mkdtemp(join(tmpdir(), 'claimtrail-process-'));
+    const port = await freePort();
+    const npm = spawn('npm', ['start', '--silent'], {
+      cwd: root,
+      env: startEnv(port, join(dir, 'key'), join(dir, 'npm')),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = npm;
+    let output = '';
+    for (const s of [npm.stdout, npm.stderr]) s?.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = once(npm, 'exit');
+    await waitFor(
+      async () => {
+        if (npm.exitCode !== null) throw new Error(`npm exited early (${npm.exitCode}):\n${output}`);
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.status === 200;
+      },
+      60_000,
+      250,
+    );
+    // Every process under npm: the service is one of them, however npm starts it.
+    const tree = (pid: number): number[] => {
+      const out = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout;
+      const kids = out.split('\n').filter(Boolean).map(Number);
+      return kids.flatMap((k) => [k, ...tree(k)]);
+    };
+    const descendants = tree(npm.pid!);
+    expect(descendants.length, output).toBeGreaterThan(0);
+    npm.kill('SIGTERM');
+    await Promise.race([exited, sleep(shutdownTimeoutMs + 5_000)]);
+    await waitFor(async () => descendants.every((pid) => !alive(pid)), shutdownTimeoutMs + 5_000).catch(
+      () => {
+        for (const pid of descendants) if (alive(pid)) process.kill(pid, 'SIGKILL');
+        throw new Error(
+          `processes still running after SIGTERM to npm: ${descendants.filter(alive).join(', ')}\n${output}`,
+        );
+      },
+    );
+    expect(output).toContain('shutdown complete');
   }, 120_000);
 });

@@ -76,7 +76,7 @@ async function hashStream(chunks: AsyncIterable<Buffer>): Promise<string> {
   return h.digest('hex');
 }
 
-/** Builds one subject's chain with sealBody, like appendEvent does. */
+/** Builds one subject's chain with sealBody: the same bytes ledger_append assembles in SQL (test/ledger/append-sql.test.ts pins that). */
 function chain(subject: Subject, start: Date) {
   const events: FixtureEvent[] = [];
   let prev: string | null = null;
