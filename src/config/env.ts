@@ -53,6 +53,8 @@ export const envSchema = z.object({
   FETCH_HEADERS_TIMEOUT_MS: positiveInt.default(15_000),
   /** Longest silence while a response body is read (no byte for this long fails the fetch). */
   FETCH_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+  // A body slower than this on average over any idle-timeout-long window is dropped (too_slow).
+  FETCH_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(1024),
   /** Everything one fetch may take: DNS, redirects, and the body to its last byte. */
   FETCH_TIMEOUT_MS: positiveInt.default(15 * 60_000),
   /** Captures of one host running at once across every worker process (a Redis lease each). */
