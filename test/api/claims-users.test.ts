@@ -8,9 +8,9 @@ import { useTestContext } from '../helpers/context.ts';
 
 const ctx = useTestContext();
 const { app } = createApp(ctx);
-const admin = await createUser(ctx.prisma, { name: 'Admin', role: 'admin' }, 'system:test');
-const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
-const outsider = await createUser(ctx.prisma, { name: 'Outsider', role: 'editor' }, 'system:test');
+const admin = await createUser(ctx, { name: 'Admin', role: 'admin' }, 'system:test');
+const editor = await createUser(ctx, { name: 'Editor', role: 'editor' }, 'system:test');
+const outsider = await createUser(ctx, { name: 'Outsider', role: 'editor' }, 'system:test');
 const as = (u: { token: string }) => ({ Authorization: `Bearer ${u.token}` });
 
 const inv = (await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Listing' })).body;
