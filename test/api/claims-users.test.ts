@@ -1,5 +1,7 @@
 // Users and tokens over HTTP, claim edits recorded with before/after, and claim listing
 // with filters, full-text search and cursor pagination.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.ts';
@@ -51,6 +53,26 @@ describe('users and tokens', () => {
     expect((await request(app).delete(`/v1/users/${created.body.id}/tokens`).set(as(editor))).status).toBe(
       403,
     );
+  });
+});
+
+describe('claimtrail user add', () => {
+  it('creates a user on the pool and prints it with a token that works; the event names the CLI', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['bin/claimtrail.mjs', 'user', 'add', '--name', ' Ada ', '--role', 'auditor'],
+      { env: process.env, encoding: 'utf8' },
+    );
+    const created = JSON.parse(stdout);
+    expect(created).toMatchObject({ name: 'Ada', role: 'auditor', token: expect.stringMatching(/^ct_/) });
+    expect((await request(app).get('/v1/investigations').set(as(created))).status).toBe(200);
+    const { rows } = await ctx.pool.query<{ body: string }>(
+      `SELECT body FROM ledger_events WHERE subject_type = 'user' AND subject_id = $1`,
+      [created.id],
+    );
+    expect(rows.map((r) => JSON.parse(r.body))).toMatchObject([
+      { type: 'user_created', actor: 'system:cli', data: { name: 'Ada', role: 'auditor' } },
+    ]);
   });
 });
 
