@@ -70,6 +70,8 @@ export const envSchema = z.object({
   RECAPTURE_EVERY_SECONDS: z.coerce.number().int().min(0).default(0),
   /** How often the capture sweep looks for due recaptures and captures left unqueued. */
   CAPTURE_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+  /** How often the export sweep looks for exports left unqueued or left running by a lost job. */
+  EXPORT_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest JSON request body, in bytes. */
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
