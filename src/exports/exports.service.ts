@@ -92,6 +92,20 @@ export async function requestExport(
   });
 }
 
+/** The caller's exports (every export for admins), newest first, keyset-paginated by id. */
+export async function listExports(prisma: PrismaClient, p: Principal, limit: number, cursor?: string) {
+  const rows = await prisma.export.findMany({
+    where: {
+      ...(p.role === 'admin' ? {} : { requestedBy: p.id }),
+      ...(cursor ? { id: { lt: cursor } } : {}),
+    },
+    orderBy: { id: 'desc' },
+    take: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  return { items: page.map(exportView), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+}
+
 /** The export if `p` asked for it or is an admin; 404 otherwise. */
 export async function visibleExport(prisma: PrismaClient, p: Principal, id: string) {
   notFoundUnlessId(id, 'export');

@@ -23,6 +23,7 @@ import { exportsRouter } from './routes/exports.router.ts';
 import { healthRouter } from './routes/health.router.ts';
 import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
+import { membersRouter } from './routes/members.router.ts';
 import { usersRouter } from './routes/users.router.ts';
 
 export function createApp(ctx: AppContext) {
@@ -61,6 +62,7 @@ export function createApp(ctx: AppContext) {
   app.use('/v1', idempotency(ctx));
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
+  app.use('/v1', membersRouter(ctx, docs));
   app.use('/v1', evidenceRouter(ctx, docs));
   app.use('/v1', exportsRouter(ctx, docs));
 

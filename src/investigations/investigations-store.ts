@@ -1,6 +1,6 @@
 // Investigations' and memberships' SQL on the write path (src/db/unit-of-work.ts): each
 // function one parameterized statement in the caller's transaction, rows shaped like Prisma's.
-// Both tables are only ever added to.
+// Investigations are only ever added; a membership may be removed (member_removed).
 import { newId } from '../db/ids.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { WriteTx } from '../db/unit-of-work.ts';
@@ -30,5 +30,18 @@ export function insertMembership(
      ON CONFLICT (investigation_id, user_id) DO NOTHING
      RETURNING added_at AS "addedAt"`,
     [m.investigationId, m.userId, m.at],
+  );
+}
+
+/** Removes the membership; false when there was none. */
+export async function deleteMembership(
+  tx: WriteTx,
+  m: { investigationId: string; userId: string },
+): Promise<boolean> {
+  return (
+    (await tx.exec('DELETE FROM memberships WHERE investigation_id = $1 AND user_id = $2', [
+      m.investigationId,
+      m.userId,
+    ])) === 1
   );
 }

@@ -1,14 +1,12 @@
 // Investigations and membership; each change is a ledger event of the investigation.
 
-import { validate as isUuid } from 'uuid';
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
 import type { AppContext } from '../context.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { writeTransaction } from '../db/unit-of-work.ts';
-import { appendEvent, appendEvents } from '../ledger/ledger.repository.ts';
+import { appendEvents } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
-import { findUser } from '../users/users-store.ts';
 import type { InvestigationView } from './investigation-view.schema.ts';
 import { insertInvestigation, insertMembership } from './investigations-store.ts';
 
@@ -75,32 +73,4 @@ export async function listInvestigations(prisma: PrismaClient, p: Principal, lim
     items: page.map(investigationView),
     nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
   };
-}
-
-export async function addMember(
-  { prisma, pool }: Pick<AppContext, 'prisma' | 'pool'>,
-  p: Principal,
-  investigationId: string,
-  userId: string,
-) {
-  await getInvestigation(prisma, p, investigationId);
-  requireRole(p, 'manage', 'add members');
-  const unknownUser = () =>
-    new AppError('unprocessable', `No user ${userId}.`, [{ path: 'body.userId', message: 'unknown user' }]);
-  if (!isUuid(userId)) throw unknownUser(); // not one of ours, and not castable to uuid
-  return writeTransaction(pool, async (tx) => {
-    const user = await findUser(tx, userId);
-    if (!user) throw unknownUser();
-    const at = new Date();
-    const m = await insertMembership(tx, { investigationId, userId, at });
-    if (!m) throw new AppError('conflict', `User ${userId} is already a member.`);
-    await appendEvent(tx, {
-      subject: { type: 'investigation', id: investigationId },
-      type: 'member_added',
-      actor: actorOf(p),
-      data: { userId, role: user.role },
-      at,
-    });
-    return { investigationId, userId, role: user.role, addedAt: m.addedAt.toISOString() };
-  });
 }

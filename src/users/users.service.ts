@@ -64,3 +64,40 @@ export async function revokeTokens(
     return revoked;
   });
 }
+
+export interface UserListItem {
+  id: string;
+  name: string;
+  role: RoleName;
+  createdAt: string;
+  /** Tokens not revoked: 0 means the user cannot sign in until an admin gives them one. */
+  activeTokens: number;
+}
+
+/** Every user (admins only), oldest id first, keyset-paginated. */
+export async function listUsers(
+  { pool }: Pick<AppContext, 'pool'>,
+  limit: number,
+  cursor?: string,
+): Promise<{ items: UserListItem[]; nextCursor: string | null }> {
+  const { rows } = await pool.query<{
+    id: string;
+    name: string;
+    role: RoleName;
+    created_at: Date;
+    active: number;
+  }>(
+    `SELECT u.id, u.name, u.role::text AS role, u.created_at,
+            (SELECT count(*)::int FROM api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) AS active
+     FROM users u WHERE $1::uuid IS NULL OR u.id > $1::uuid ORDER BY u.id LIMIT $2`,
+    [cursor ?? null, limit + 1],
+  );
+  const page = rows.slice(0, limit).map((r) => ({
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    createdAt: r.created_at.toISOString(),
+    activeTokens: r.active,
+  }));
+  return { items: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+}
