@@ -190,6 +190,25 @@ describe('CSRF', () => {
     expect(await count()).toBe(before + 1);
   });
 
+  it('an upload (multipart, the token in the query as `auth`) needs the token too', async () => {
+    const web = await webSignIn(app, editor.token);
+    const items = () => ctx.prisma.evidenceItem.count({ where: { sourceId: source.id } });
+    const before = await items();
+    const bare = await request(app)
+      .post(`/sources/${source.id}/evidence`)
+      .set('Cookie', web.cookie)
+      .attach('file', Buffer.from('my own copy'), 'copy.txt');
+    expect(bare.status).toBe(403);
+    expect(await items()).toBe(before);
+    const ok = await request(app)
+      .post(`/sources/${source.id}/evidence?auth=${encodeURIComponent(web.csrf)}`)
+      .set('Cookie', web.cookie)
+      .attach('file', Buffer.from('my own copy'), 'copy.txt');
+    expect(ok.status).toBe(303);
+    expect(ok.headers.location).toMatch(/^\/evidence\/[0-9a-f-]{36}$/);
+    expect(await items()).toBe(before + 1);
+  });
+
   it('puts the token on every form of every page', async () => {
     const web = await webSignIn(app, editor.token);
     for (const path of ['/', `/investigations/${inv.id}`, `/claims/${claim.id}`, `/sources/${source.id}`]) {
