@@ -8,6 +8,7 @@ import type { Principal } from '../access/principal.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { exportView } from '../exports/exports.service.ts';
 import { getInvestigation } from '../investigations/investigations.service.ts';
+import { visibleSource } from '../sources/sources.service.ts';
 
 /** The members of an investigation the caller may see, oldest first. */
 export async function listMembers(prisma: PrismaClient, p: Principal, investigationId: string) {
@@ -24,6 +25,17 @@ export async function listMembers(prisma: PrismaClient, p: Principal, investigat
     role: byId.get(m.userId)?.role ?? 'viewer',
     addedAt: m.addedAt.toISOString(),
   }));
+}
+
+/** The claims citing a source (for the way back from its page), oldest citation first. */
+export async function claimsCitingSource(prisma: PrismaClient, p: Principal, sourceId: string) {
+  await visibleSource(prisma, p, sourceId);
+  const citations = await prisma.citation.findMany({
+    where: { sourceId },
+    orderBy: { createdAt: 'asc' },
+    select: { claim: { select: { id: true, statement: true } } },
+  });
+  return [...new Map(citations.map((c) => [c.claim.id, c.claim])).values()];
 }
 
 /** Names of the users among ledger actors (`user:<id>`), for events the caller already sees. */
@@ -46,41 +58,50 @@ export async function listMyExports(prisma: PrismaClient, p: Principal, limit = 
   return rows.map((r) => ({ ...exportView(r), investigationTitle: r.investigation.title }));
 }
 
+export interface CaptureProgress {
+  id: string;
+  status: string;
+  reason: string;
+  attempts: number;
+  requestedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  failure: unknown;
+}
+
 /** The last few captures of each source (newest first): capture progress for the pages. The
  * caller has already been shown these sources (their investigation is visible to it). */
 export async function recentCaptures(prisma: PrismaClient, sourceIds: string[], perSource = 5) {
   const rows = sourceIds.length
-    ? await prisma.capture.findMany({
-        where: { sourceId: { in: sourceIds } },
-        orderBy: [{ requestedAt: 'desc' }, { id: 'desc' }],
-        take: perSource * sourceIds.length * 4,
-      })
+    ? await prisma.$queryRaw<
+        {
+          id: string;
+          source_id: string;
+          status: string;
+          reason: string;
+          attempts: number;
+          requested_at: Date;
+          started_at: Date | null;
+          finished_at: Date | null;
+          failure: unknown;
+        }[]
+      >`SELECT id::text, source_id::text, status::text, reason, attempts, requested_at, started_at, finished_at, failure
+        FROM (SELECT c.*, row_number() OVER (PARTITION BY source_id ORDER BY requested_at DESC, id DESC) AS n
+              FROM captures c WHERE source_id = ANY(${sourceIds}::uuid[])) latest
+        WHERE n <= ${perSource} ORDER BY requested_at DESC, id DESC`
     : [];
-  const bySource = new Map<string, typeof shaped>(sourceIds.map((id) => [id, []]));
-  const shaped: {
-    id: string;
-    status: string;
-    reason: string;
-    attempts: number;
-    requestedAt: string;
-    startedAt: string | null;
-    finishedAt: string | null;
-    failure: unknown;
-  }[] = [];
-  for (const c of rows) {
-    const list = bySource.get(c.sourceId);
-    if (!list || list.length >= perSource) continue;
-    list.push({
+  const bySource = new Map<string, CaptureProgress[]>(sourceIds.map((id) => [id, []]));
+  for (const c of rows)
+    bySource.get(c.source_id)?.push({
       id: c.id,
       status: c.status,
       reason: c.reason,
       attempts: c.attempts,
-      requestedAt: c.requestedAt.toISOString(),
-      startedAt: c.startedAt?.toISOString() ?? null,
-      finishedAt: c.finishedAt?.toISOString() ?? null,
+      requestedAt: c.requested_at.toISOString(),
+      startedAt: c.started_at?.toISOString() ?? null,
+      finishedAt: c.finished_at?.toISOString() ?? null,
       failure: c.failure ?? null,
     });
-  }
   return bySource;
 }
 

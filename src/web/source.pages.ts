@@ -5,7 +5,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole, roleMay } from '../access/access.ts';
-import { getClaim } from '../claims/claims.service.ts';
 import type { AppContext } from '../context.ts';
 import { addUpload, captureAgain } from '../evidence/evidence.service.ts';
 import { receiveUpload } from '../http/multipart.ts';
@@ -13,7 +12,7 @@ import { verifyCustody } from '../ledger/custody-verify.ts';
 import { AppError } from '../lib/errors.ts';
 import { sourceCustody, sourceView, visibleSource } from '../sources/sources.service.ts';
 import { compact, parseForm } from './forms.ts';
-import { actorNames } from './queries.ts';
+import { actorNames, claimsCitingSource } from './queries.ts';
 import { renderFragment, renderPage } from './render.ts';
 import { sourceCards } from './source-card.ts';
 import { principal } from './web-request.ts';
@@ -56,20 +55,12 @@ export function sourcePages(ctx: AppContext) {
       prisma,
       custody.items.map((e) => e.actor),
     );
-    // The claims citing it, for the way back (from the source_cited events the caller sees).
-    const claimIds = [
-      ...new Set(
-        custody.items
-          .filter((e) => e.type === 'source_cited')
-          .map((e) => String((e.data as { claimId?: string }).claimId)),
-      ),
-    ];
-    const claims = await Promise.all(claimIds.map((id) => getClaim(prisma, p, id).catch(() => null)));
+    const claims = await claimsCitingSource(prisma, p, source.id);
     renderPage(req, res, 'source', {
       title: `Source ${view.normalizedUrl}`,
       card,
       badge: verdict,
-      claims: claims.filter((c) => c !== null).map((c) => ({ id: c.id, statement: c.statement })),
+      claims,
       events: custody.items.map((e) => ({
         seq: e.seq,
         at: e.at,

@@ -25,6 +25,8 @@ const server = await useFixtureServer();
 const postJson = readFileSync(media('syndication-post.json'), 'utf8').replaceAll('FIXTURE_HOST', server.host);
 server.routes.set('/syndication/tweet-result', serveText(postJson, 'application/json'));
 server.routes.set('/media/zelenskyy-31s.mp4', serveFile(media('zelenskyy-31s.mp4'), 'video/mp4'));
+// A news article whose og:video is the same file: identical content across sources.
+server.routes.set('/article', serveFile(media('page.html'), 'text/html; charset=utf-8'));
 
 const env = await useCaptureEnv({
   FETCH_ALLOWLIST: server.host,
@@ -92,6 +94,7 @@ describe.skipIf(!chromiumPath && browserUnavailable)('the seed case in the brows
     expect(await page.evaluate('performance.timeOrigin')).toBe(loadedAt);
     const captured = page.locator('article.source').first();
     expect(await captured.locator('.state').textContent()).toBe('captured');
+    expect(await captured.locator('.capture').textContent()).toMatch(/latest cited capture completed \d{4}-\d\d-\d\d/);
     expect(await captured.locator('.checks').textContent()).toContain(
       'media type: declared video · observed video ✓',
     );
@@ -100,6 +103,22 @@ describe.skipIf(!chromiumPath && browserUnavailable)('the seed case in the brows
     for (const h of hashes) expect(h).toMatch(/^[0-9a-f]{64}$/);
     expect(await captured.locator('video').count()).toBe(1);
     await b.shot('05-claim-captured');
+
+    // A news article embedding the same video, cited as supporting: the page points it out.
+    await page.getByLabel('URL').fill(`${server.origin}/article`);
+    await page.getByLabel('Relation to the claim').selectOption('supporting');
+    await page.getByRole('button', { name: 'Cite source' }).click();
+    await page.waitForURL(/#sources$/);
+    const article = page.locator('article.source').nth(1);
+    await article.locator('.same').first().waitFor({ timeout: 60_000 });
+    expect(await article.locator('.same').first().textContent()).toContain(
+      'Identical content (same sha256) is also preserved from https://x.com/zelenskyyua/status/1869038340384076117',
+    );
+    await page.reload();
+    expect(await page.locator('article.source').first().locator('.same').textContent()).toContain(
+      `is also preserved from ${server.origin}/article`,
+    );
+    await b.shot('05b-claim-identical-content');
 
     // The custody timeline, in words, and the badge computed live.
     await captured.getByRole('link', { name: 'custody timeline and verification' }).click();

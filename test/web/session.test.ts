@@ -270,6 +270,28 @@ describe('one authorization path: 404 for outsiders, 403 for roles', () => {
     expect((await web.get('/')).text).not.toContain('Web desk');
   });
 
+  it('filters an investigation’s claims by status and tag, and searches them, with the list service', async () => {
+    const web = await webSignIn(app, viewer.token);
+    await request(app)
+      .post(`/v1/investigations/${inv.id}/claims`)
+      .set(as(editor.token))
+      .send({
+        statement: 'Grain shipments left Odesa',
+        claimant: { name: 'A port official' },
+        tags: ['grain'],
+      });
+    const list = async (query: string) => (await web.get(`/investigations/${inv.id}?${query}`)).text;
+    expect(await list('q=odesa')).toContain('Grain shipments left Odesa');
+    expect(await list('q=odesa')).not.toContain('A claim on the web desk');
+    expect(await list('q=%22web+desk%22+-grain')).toContain('A claim on the web desk');
+    expect(await list('tag=grain')).toContain('Grain shipments left Odesa');
+    expect(await list('tag=grain')).not.toContain('A claim on the web desk');
+    expect(await list('status=corroborated')).toContain('No claims match these filters');
+    const bad = await web.get(`/investigations/${inv.id}?status=maybe`);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('status');
+  });
+
   it('an editor changes a claim’s status through the same service (a ledger event)', async () => {
     const web = await webSignIn(app, editor.token);
     const res = await web.post(`/claims/${claim.id}/status`, { status: 'under_review' });
