@@ -20,7 +20,7 @@ import {
   listInvestigations,
 } from '../investigations/investigations.service.ts';
 import { compact, field, formDateTime, parseForm } from './forms.ts';
-import { listMembers } from './queries.ts';
+import { listMembers, listSources } from './queries.ts';
 import { renderPage } from './render.ts';
 import { principal } from './web-request.ts';
 
@@ -59,9 +59,10 @@ export function investigationPages(ctx: AppContext) {
         cursor: nonEmpty(req.query.cursor),
       }),
     );
-    const [claims, members] = await Promise.all([
+    const [claims, members, sources] = await Promise.all([
       listClaims(prisma, inv.id, filters),
       listMembers(prisma, p, inv.id),
+      listSources(prisma, p, inv.id),
     ]);
     const nextQuery = claims.nextCursor
       ? new URLSearchParams(
@@ -78,6 +79,7 @@ export function investigationPages(ctx: AppContext) {
       inv,
       claims,
       members,
+      sources,
       filters,
       statuses: claimStatuses,
       nextQuery,

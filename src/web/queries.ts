@@ -27,6 +27,29 @@ export async function listMembers(prisma: PrismaClient, p: Principal, investigat
   }));
 }
 
+/** The sources of an investigation the caller may see, oldest first, with their item counts. */
+export async function listSources(prisma: PrismaClient, p: Principal, investigationId: string) {
+  await getInvestigation(prisma, p, investigationId);
+  const rows = await prisma.source.findMany({
+    where: { investigationId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: {
+      id: true,
+      normalizedUrl: true,
+      status: true,
+      _count: { select: { evidence: true, citations: true } },
+    },
+    take: 500,
+  });
+  return rows.map((r) => ({
+    id: r.id,
+    normalizedUrl: r.normalizedUrl,
+    status: r.status,
+    items: r._count.evidence,
+    citations: r._count.citations,
+  }));
+}
+
 /** The claims citing a source (for the way back from its page), oldest citation first. */
 export async function claimsCitingSource(prisma: PrismaClient, p: Principal, sourceId: string) {
   await visibleSource(prisma, p, sourceId);

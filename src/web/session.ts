@@ -64,12 +64,15 @@ export async function signIn(
   ttlSeconds: number,
 ): Promise<boolean> {
   if (!looksLikeToken(token)) return false;
+  const previous = readCookie(req, cookieName(req));
   const sessionId = secret();
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
   const ok = await writeTransaction(pool, async (tx) => {
     const live = await findLiveToken(tx, hashToken(token));
     if (!live || !tokenMatches(token, live.tokenHash)) return false;
     await deleteExpiredSessions(tx, 100);
+    // Signing in again replaces the browser's session: a new id, the old one ends now.
+    if (previous) await deleteSession(tx, hashSessionId(previous));
     await insertSession(tx, {
       idHash: hashSessionId(sessionId),
       tokenId: live.tokenId,

@@ -94,7 +94,9 @@ describe.skipIf(!chromiumPath && browserUnavailable)('the seed case in the brows
     expect(await page.evaluate('performance.timeOrigin')).toBe(loadedAt);
     const captured = page.locator('article.source').first();
     expect(await captured.locator('.state').textContent()).toBe('captured');
-    expect(await captured.locator('.capture').textContent()).toMatch(/latest cited capture completed \d{4}-\d\d-\d\d/);
+    expect(await captured.locator('.capture').textContent()).toMatch(
+      /latest cited capture completed \d{4}-\d\d-\d\d/,
+    );
     expect(await captured.locator('.checks').textContent()).toContain(
       'media type: declared video · observed video ✓',
     );

@@ -143,6 +143,22 @@ describe('signing in', () => {
     expect(again.headers.location).toBe('/sign-in');
   });
 
+  it('signing in again on the same browser ends the previous session', async () => {
+    const first = await webSignIn(app, editor.token);
+    const form = await first.get('/sign-in?next=/');
+    expect(form.status).toBe(303); // already signed in
+    const fresh = await request(app).get('/sign-in');
+    const nonce = cookiesOf(fresh).get('claimtrail_signin')!.split(';')[0]!;
+    const again = await request(app)
+      .post('/sign-in')
+      .set('Cookie', `${nonce}; ${first.cookie}`)
+      .type('form')
+      .send({ _csrf: csrfOf(fresh.text), token: viewer.token });
+    expect(again.status).toBe(303);
+    expect(cookiesOf(again).get('claimtrail_session')).not.toContain(first.cookie.split('=')[1]!);
+    expect((await first.get('/')).status).toBe(303);
+  });
+
   it('an expired session and a session whose token was revoked are signed out', async () => {
     const web = await webSignIn(app, editor.token);
     const id = web.cookie.split('=')[1]!;
@@ -287,6 +303,7 @@ describe('one authorization path: 404 for outsiders, 403 for roles', () => {
     expect(await list('tag=grain')).toContain('Grain shipments left Odesa');
     expect(await list('tag=grain')).not.toContain('A claim on the web desk');
     expect(await list('status=corroborated')).toContain('No claims match these filters');
+    expect(await list('')).toContain(`href="/sources/${source.id}">https://example.com/web-desk</a>`);
     const bad = await web.get(`/investigations/${inv.id}?status=maybe`);
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('status');
