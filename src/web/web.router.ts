@@ -83,8 +83,9 @@ export function webApp(ctx: AppContext) {
   // Everything below is for signed-in visitors; every form carries the session's token.
   web.use((req, res, next) => {
     if (req.webSession) return next();
+    // A live fragment whose session ended: htmx takes the whole page to the sign-in form.
+    if (req.get('hx-request')) return res.status(401).set('HX-Redirect', '/sign-in').end();
     if (req.method === 'GET' || req.method === 'HEAD') {
-      if (req.get('hx-request')) res.set('HX-Redirect', '/sign-in');
       return res.redirect(
         303,
         `/sign-in${req.originalUrl === '/' ? '' : `?next=${encodeURIComponent(req.originalUrl)}`}`,
@@ -104,7 +105,7 @@ export function webApp(ctx: AppContext) {
   web.use(evidencePages(ctx));
   web.use(exportPages(ctx));
   web.use((req, _res, next) => next(new AppError('not_found', `No page ${req.path}.`)));
-  web.use(pageErrors(ctx));
+  web.use(pageErrors());
   return web;
 }
 
@@ -117,7 +118,7 @@ const headings: Partial<Record<AppError['code'], string>> = {
 };
 
 /** Errors as pages, with the status the API would answer (404 for outsiders, 403 for roles). */
-function pageErrors(ctx: AppContext): ErrorRequestHandler {
+function pageErrors(): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let e: AppError;
     if (err instanceof AppError) e = err;
@@ -133,7 +134,6 @@ function pageErrors(ctx: AppContext): ErrorRequestHandler {
       return;
     }
     if (e.code === 'unauthenticated') res.set('HX-Redirect', '/sign-in');
-    ctx.log.debug({ code: e.code, path: req.path }, 'page error');
     renderPage(
       req,
       res,

@@ -141,6 +141,10 @@ describe('signing in', () => {
     const again = await web.get('/');
     expect(again.status).toBe(303);
     expect(again.headers.location).toBe('/sign-in');
+    // A live fragment polling on: htmx is told to take the page to the sign-in form.
+    const fragment = await web.get(`/sources/${source.id}/card`).set('HX-Request', 'true');
+    expect(fragment.status).toBe(401);
+    expect(fragment.headers['hx-redirect']).toBe('/sign-in');
   });
 
   it('signing in again on the same browser ends the previous session', async () => {
