@@ -53,6 +53,8 @@ export const envSchema = z.object({
   FETCH_HEADERS_TIMEOUT_MS: positiveInt.default(15_000),
   /** Longest silence while a response body is read (no byte for this long fails the fetch). */
   FETCH_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+  // A body slower than this on average over any idle-timeout-long window is dropped (too_slow).
+  FETCH_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(1024),
   /** Everything one fetch may take: DNS, redirects, and the body to its last byte. */
   FETCH_TIMEOUT_MS: positiveInt.default(15 * 60_000),
   /** Captures of one host running at once across every worker process (a Redis lease each). */
@@ -68,6 +70,8 @@ export const envSchema = z.object({
   RECAPTURE_EVERY_SECONDS: z.coerce.number().int().min(0).default(0),
   /** How often the capture sweep looks for due recaptures and captures left unqueued. */
   CAPTURE_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+  /** How often the export sweep looks for exports left unqueued or left running by a lost job. */
+  EXPORT_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest JSON request body, in bytes. */
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),

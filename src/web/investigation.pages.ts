@@ -42,7 +42,7 @@ export function investigationPages(ctx: AppContext) {
       investigationInput,
       compact({ title: field(req, 'title'), description: field(req, 'description') }),
     );
-    const inv = await createInvestigation(prisma, principal(req), input);
+    const inv = await createInvestigation(ctx, principal(req), input);
     res.redirect(303, `/investigations/${inv.id}`);
   });
 
@@ -111,7 +111,7 @@ export function investigationPages(ctx: AppContext) {
     const p = principal(req);
     const inv = await getInvestigation(prisma, p, req.params.id);
     const { userId } = parseForm(memberInput, compact({ userId: field(req, 'userId') }));
-    await addMember(prisma, p, inv.id, userId);
+    await addMember(ctx, p, inv.id, userId);
     res.redirect(303, `/investigations/${inv.id}#members`);
   });
 

@@ -11,7 +11,7 @@ import { useTestContext } from '../helpers/context.ts';
 const ctx = useTestContext();
 const { app } = createApp(ctx);
 const mk = (role: 'admin' | 'editor' | 'auditor' | 'viewer') =>
-  createUser(ctx.prisma, { name: `${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
+  createUser(ctx, { name: `${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
 
 const admin = await mk('admin');
 const editor = await mk('editor');

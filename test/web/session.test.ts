@@ -12,7 +12,7 @@ import { cookiesOf, csrfOf, webSignIn } from '../helpers/web-client.ts';
 const ctx = useTestContext();
 const { app } = createApp(ctx);
 const mk = (role: 'admin' | 'editor' | 'auditor' | 'viewer') =>
-  createUser(ctx.prisma, { name: `Web ${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
+  createUser(ctx, { name: `Web ${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
 const owner = new pg.Pool({ connectionString: process.env.MIGRATION_DATABASE_URL, max: 1 });
 afterAll(() => owner.end());
 
@@ -174,7 +174,7 @@ describe('signing in', () => {
     const temp = await mk('viewer');
     const tempWeb = await webSignIn(app, temp.token);
     expect((await tempWeb.get('/')).status).toBe(200);
-    await revokeTokens(ctx.prisma, temp.id, 'system:test');
+    await revokeTokens(ctx, temp.id, 'system:test');
     expect((await tempWeb.get('/')).status).toBe(303);
   });
 

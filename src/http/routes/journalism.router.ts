@@ -88,7 +88,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.post('/investigations', async (req, res) => {
     res
       .status(201)
-      .json(await createInvestigation(prisma, principalOf(req), parseBody(investigationInput, req)));
+      .json(await createInvestigation(ctx, principalOf(req), parseBody(investigationInput, req)));
   });
 
   doc(
@@ -126,7 +126,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
     await getInvestigation(prisma, p, id);
-    res.status(201).json(await addMember(prisma, p, id, parseBody(memberInput, req).userId));
+    res.status(201).json(await addMember(ctx, p, id, parseBody(memberInput, req).userId));
   });
 
   doc(

@@ -1,7 +1,6 @@
 // Users (admins only): create with a token shown once, revoke every token of a user.
 import { Router } from 'express';
 import { z } from 'zod';
-import { notFoundUnlessId } from '../../access/access.ts';
 import { actorOf } from '../../access/principal.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
@@ -48,7 +47,7 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
     res
       .status(201)
       .set('Cache-Control', 'no-store')
-      .json(await createUser(ctx.prisma, input, actorOf(p)));
+      .json(await createUser(ctx, input, actorOf(p)));
   });
 
   docs.route({
@@ -70,10 +69,7 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
     const p = principalOf(req);
     if (p.role !== 'admin') throw new AppError('forbidden', 'Only admins revoke tokens.');
     const { id } = parseParams(z.strictObject({ id: z.string().max(64) }), req);
-    notFoundUnlessId(id, 'user');
-    if (!(await ctx.prisma.user.findUnique({ where: { id } })))
-      throw new AppError('not_found', `No user ${id}.`);
-    res.json({ revoked: await revokeTokens(ctx.prisma, id, actorOf(p)) });
+    res.json({ revoked: await revokeTokens(ctx, id, actorOf(p)) });
   });
 
   return router;
