@@ -91,6 +91,8 @@ describe.skipIf(!chromiumPath && browserUnavailable)('the seed case in the brows
       .locator('.checks')
       .getByText('duration: declared 31 s · observed 31.0 s ✓')
       .waitFor({ timeout: 60_000 });
+    // Checks are recorded just before the capture completes: the card polls until it has.
+    await page.locator('article.source[hx-trigger]').waitFor({ state: 'detached', timeout: 30_000 });
     expect(await page.evaluate('performance.timeOrigin')).toBe(loadedAt);
     const captured = page.locator('article.source').first();
     expect(await captured.locator('.state').textContent()).toBe('captured');
