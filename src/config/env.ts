@@ -77,6 +77,22 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   /** How long an Idempotency-Key's record is kept: after this a retry runs as a new request. */
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(24 * 60 * 60),
+  /** How long a web app session lasts after sign-in (then the browser signs in again). */
+  SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(8 * 60 * 60),
+  /** Express "trust proxy" for the web app: which proxies' X-Forwarded-Proto to believe, so a
+   * session cookie is `Secure` behind an https proxy. Empty: none (the connection decides);
+   * a hop count (`1`), `true`, or addresses/subnets (`loopback`, `10.0.0.0/8`). */
+  WEB_TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v): boolean | number | string =>
+      v === '' || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v,
+    ),
   /** How long shutdown waits for in-flight requests and jobs before giving up. */
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   WORKER_CONCURRENCY: positiveInt.default(4),

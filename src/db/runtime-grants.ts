@@ -58,6 +58,8 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   evidence_items: ['SELECT', 'INSERT', 'UPDATE'],
   // Status, progress and digest of an export build.
   exports: ['SELECT', 'INSERT', 'UPDATE'],
+  // Web app sign-in creates a session; sign-out and expiry delete it (src/web/session.ts).
+  web_sessions: ['SELECT', 'INSERT', 'DELETE'],
 };
 
 /** Functions of ours the runtime role may call, by name (every overload). Each must be

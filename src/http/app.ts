@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
+import { webApp } from '../web/web.router.ts';
 import { authenticate } from './authenticate.ts';
 import { docsRouter } from './docs-page.ts';
 import { idempotency } from './idempotency.ts';
@@ -69,6 +70,9 @@ export function createApp(ctx: AppContext) {
   app.get('/openapi.json', (_req, res) => {
     res.json(docs.document(ctx.config.BODY_LIMIT_BYTES));
   });
+
+  // The web app at `/` (its own paths only; src/web/web.router.ts).
+  app.use(webApp(ctx));
 
   app.use(notFoundHandler);
   app.use(errorHandler);
