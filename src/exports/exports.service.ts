@@ -92,7 +92,7 @@ export async function requestExport(
   });
 }
 
-/** The caller's exports (every export for admins), newest first, keyset-paginated by id. */
+/** The caller's export rows (every export for admins), newest first, keyset-paginated by id. */
 export async function listExports(prisma: PrismaClient, p: Principal, limit: number, cursor?: string) {
   const rows = await prisma.export.findMany({
     where: {
@@ -103,7 +103,7 @@ export async function listExports(prisma: PrismaClient, p: Principal, limit: num
     take: limit + 1,
   });
   const page = rows.slice(0, limit);
-  return { items: page.map(exportView), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+  return { rows: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
 }
 
 /** The export if `p` asked for it or is an admin; 404 otherwise. */

@@ -13,14 +13,14 @@ import { createClaim } from '../claims/claims.service.ts';
 import { listClaims } from '../claims/claims-edit.service.ts';
 import type { AppContext } from '../context.ts';
 import {
-  addMember,
   createInvestigation,
   getInvestigation,
   investigationView,
   listInvestigations,
 } from '../investigations/investigations.service.ts';
+import { addMember, listMembers, removeMember } from '../investigations/members.service.ts';
 import { compact, field, formDateTime, parseForm } from './forms.ts';
-import { listMembers, listSources } from './queries.ts';
+import { listSources } from './queries.ts';
 import { renderPage } from './render.ts';
 import { principal } from './web-request.ts';
 
@@ -61,7 +61,7 @@ export function investigationPages(ctx: AppContext) {
     );
     const [claims, members, sources] = await Promise.all([
       listClaims(prisma, inv.id, filters),
-      listMembers(prisma, p, inv.id),
+      listMembers(ctx, p, inv.id).then((m) => m.items),
       listSources(prisma, p, inv.id),
     ]);
     const nextQuery = claims.nextCursor
@@ -112,6 +112,13 @@ export function investigationPages(ctx: AppContext) {
     const inv = await getInvestigation(prisma, p, req.params.id);
     const { userId } = parseForm(memberInput, compact({ userId: field(req, 'userId') }));
     await addMember(ctx, p, inv.id, userId);
+    res.redirect(303, `/investigations/${inv.id}#members`);
+  });
+
+  router.post('/investigations/:id/members/:userId/remove', async (req, res) => {
+    const p = principal(req);
+    const inv = await getInvestigation(prisma, p, req.params.id);
+    await removeMember(ctx, p, inv.id, req.params.userId);
     res.redirect(303, `/investigations/${inv.id}#members`);
   });
 

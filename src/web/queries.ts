@@ -1,31 +1,13 @@
-// Read-only data the pages need that no service offers yet: an investigation's members, user
-// names for ledger actors, the caller's exports, capture progress, identical content cited
-// elsewhere. Each applies the services' access checks (404 for outsiders). Issue 13 asks for
+// Read-only data the pages need that no service offers yet: user names for ledger actors,
+// capture progress, identical content cited elsewhere, exports with their investigation's title. Each applies the services' access checks (404 for outsiders). Issue 13 asks for
 // these as REST routes too (GET members, GET exports, captures on sources, actorName); when
 // those land, the pages should call them instead of this file.
 import { assertMember } from '../access/access.ts';
 import type { Principal } from '../access/principal.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import { exportView } from '../exports/exports.service.ts';
+import { exportView, listExports } from '../exports/exports.service.ts';
 import { getInvestigation } from '../investigations/investigations.service.ts';
 import { visibleSource } from '../sources/sources.service.ts';
-
-/** The members of an investigation the caller may see, oldest first. */
-export async function listMembers(prisma: PrismaClient, p: Principal, investigationId: string) {
-  await getInvestigation(prisma, p, investigationId);
-  const members = await prisma.membership.findMany({
-    where: { investigationId },
-    orderBy: [{ addedAt: 'asc' }, { userId: 'asc' }],
-  });
-  const users = await prisma.user.findMany({ where: { id: { in: members.map((m) => m.userId) } } });
-  const byId = new Map(users.map((u) => [u.id, u]));
-  return members.map((m) => ({
-    userId: m.userId,
-    name: byId.get(m.userId)?.name ?? 'unknown user',
-    role: byId.get(m.userId)?.role ?? 'viewer',
-    addedAt: m.addedAt.toISOString(),
-  }));
-}
 
 /** The sources of an investigation the caller may see, oldest first, with their item counts. */
 export async function listSources(prisma: PrismaClient, p: Principal, investigationId: string) {
@@ -71,14 +53,18 @@ export async function actorNames(prisma: PrismaClient, actors: Iterable<string>)
 }
 
 /** The caller's exports (an admin's: everyone's), newest first, with what they cover. */
+/** The caller's exports (listExports: every export for admins) with their investigation's title. */
 export async function listMyExports(prisma: PrismaClient, p: Principal, limit = 50) {
-  const rows = await prisma.export.findMany({
-    where: p.role === 'admin' ? {} : { requestedBy: p.id },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: limit,
-    include: { investigation: { select: { title: true } } },
-  });
-  return rows.map((r) => ({ ...exportView(r), investigationTitle: r.investigation.title }));
+  const { rows } = await listExports(prisma, p, limit);
+  const titles = new Map(
+    (
+      await prisma.investigation.findMany({
+        where: { id: { in: [...new Set(rows.map((e) => e.investigationId))] } },
+        select: { id: true, title: true },
+      })
+    ).map((i) => [i.id, i.title]),
+  );
+  return rows.map((e) => ({ ...exportView(e), investigationTitle: titles.get(e.investigationId) ?? '' }));
 }
 
 export interface CaptureProgress {

@@ -327,6 +327,30 @@ describe('one authorization path: 404 for outsiders, 403 for roles', () => {
     expect(JSON.parse(events[0]!.body).actor).toBe(`user:${editor.id}`);
   });
 
+  it('an editor removes a member from the investigation page; the member then gets 404 pages', async () => {
+    const temp = await mk('viewer');
+    await request(app)
+      .post(`/v1/investigations/${inv.id}/members`)
+      .set(as(editor.token))
+      .send({ userId: temp.id });
+    const tempWeb = await webSignIn(app, temp.token);
+    expect((await tempWeb.get(`/investigations/${inv.id}`)).status).toBe(200);
+    const web = await webSignIn(app, editor.token);
+    const page = await web.get(`/investigations/${inv.id}`);
+    expect(page.text).toContain(`/investigations/${inv.id}/members/${temp.id}/remove`);
+    const res = await web.post(`/investigations/${inv.id}/members/${temp.id}/remove`);
+    expect(res.status).toBe(303);
+    expect((await tempWeb.get(`/investigations/${inv.id}`)).status).toBe(404);
+    const removed = await ctx.prisma.ledgerEvent.findMany({
+      where: { subjectType: 'investigation', subjectId: inv.id, type: 'member_removed' },
+    });
+    expect(removed.map((e) => JSON.parse(e.body).data.userId)).toContain(temp.id);
+    // A viewer sees no remove button, and posting the form anyway is refused.
+    const viewerWeb = await webSignIn(app, viewer.token);
+    expect((await viewerWeb.get(`/investigations/${inv.id}`)).text).not.toContain('/remove"');
+    expect((await viewerWeb.post(`/investigations/${inv.id}/members/${editor.id}/remove`)).status).toBe(403);
+  });
+
   it('serves preserved bytes only in a sandbox, each read a ledger event', async () => {
     const web = await webSignIn(app, viewer.token);
     const res = await web.get(`/evidence/${upload.id}/content`);

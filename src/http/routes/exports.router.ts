@@ -54,7 +54,8 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
   });
   router.get('/exports', async (req, res) => {
     const q = parseQuery(listQuery, req);
-    res.json(await listExports(prisma, principalOf(req), q.limit, q.cursor));
+    const { rows, nextCursor } = await listExports(prisma, principalOf(req), q.limit, q.cursor);
+    res.json({ items: rows.map(exportView), nextCursor });
   });
 
   docs.route({
