@@ -25,11 +25,12 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { actorOf, type Principal } from '../src/access/principal.ts';
 import { captureDeps } from '../src/capture/capture-deps.ts';
-import { enqueueCapture, requestCapture } from '../src/capture/capture-request.ts';
+import { requestCapture } from '../src/capture/capture-request.ts';
 import { fetchToStore } from '../src/capture/fetch-to-store.ts';
 import { type CaptureDeps, runCapture } from '../src/capture/run-capture.ts';
 import { type Config, parseConfig } from '../src/config/env.ts';
 import { type AppContext, createContext } from '../src/context.ts';
+import { writeStatement } from '../src/db/write-statement.ts';
 import type { GuardedFetcher } from '../src/fetch/guarded-fetcher.ts';
 import { createInvestigation } from '../src/investigations/investigations.service.ts';
 import { startSequencer } from '../src/processes/sequencer.ts';
@@ -413,8 +414,8 @@ async function captureOnce(
   serverPid: number,
 ): Promise<CaptureRound> {
   const source = await ctx.prisma.source.create({ data: { investigationId, url, normalizedUrl: url } });
-  const captureId = await ctx.prisma.$transaction((tx) =>
-    requestCapture(tx, {
+  const captureId = await writeStatement(ctx.pool, (tx) =>
+    requestCapture(tx, null, {
       sourceId: source.id,
       reason: 'manual',
       requestedBy: principal.id,
@@ -797,15 +798,15 @@ async function benchQueue(
       concurrency: sizes.producers,
       op: async (i) => {
         const sourceId = idOf.get(urls[i]!)!;
-        const captureId = await api.prisma.$transaction((tx) =>
-          requestCapture(tx, {
+        // As the API requests it: one statement, the job enqueued once it commits.
+        const captureId = await writeStatement(api.pool, (tx) =>
+          requestCapture(tx, api.queues, {
             sourceId,
             reason: 'cited',
             requestedBy: principal.id,
             actor: actorOf(principal),
           }),
         );
-        await enqueueCapture(api.queues, captureId);
         enqueuedAt.set(captureId, Date.now());
       },
     });
