@@ -9,7 +9,7 @@ import { type SqlChange, writeWithEvents } from '../db/sql-change.ts';
 import { writeTransaction } from '../db/unit-of-work.ts';
 import { writeStatement } from '../db/write-statement.ts';
 import { checkRecord, newEvidence } from '../evidence/evidence-record.ts';
-import { evidenceBySha, insertEvidence } from '../evidence/evidence-store.ts';
+import { type EvidenceInsert, evidenceBySha, insertEvidence } from '../evidence/evidence-store.ts';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import type { EventType } from '../ledger/event-types.ts';
 import type { AppendInput } from '../ledger/ledger.repository.ts';
@@ -17,7 +17,9 @@ import { markSourceCapturing, setSourceOutcome } from '../sources/sources-store.
 import {
   type CaptureProgress,
   type CaptureStep,
+  type CompletionReads,
   endCapture,
+  type HeldItem,
   lockCapture,
   lockCaptureForCompletion,
   lockCaptureForFailure,
@@ -66,6 +68,8 @@ export interface RecordedFetch {
   metadata?: Record<string, unknown>;
   /** The capture's progress after this step. */
   progress: CaptureProgress;
+  /** The capture was completed with this step (see recordFetch's `isLast`). */
+  completed: boolean;
 }
 
 /**
@@ -74,6 +78,10 @@ export interface RecordedFetch {
  * capture had already recorded the URL). New content is described before the transaction
  * (ffprobe may take seconds); `sourceHeldEvidence: false` (the source held nothing when the
  * capture began) skips looking for an item of the same bytes first.
+ * `isLast`: whether nothing follows this step (it must not throw). When nothing follows and
+ * the step's item is the capture's primary item, the capture is completed in the same
+ * transaction and statement (what completeCapture would write next), so a capture of one URL
+ * is one step transaction.
  */
 export async function recordFetch(
   pool: pg.Pool,
@@ -84,6 +92,7 @@ export async function recordFetch(
     actor: string;
     fetched: FetchedContent;
     item: () => Promise<NewItem> | NewItem;
+    isLast?: (step: CaptureStep, metadata: Record<string, unknown>) => Promise<boolean> | boolean;
   },
 ): Promise<RecordedFetch> {
   const { captureId, actor, fetched } = input;
@@ -93,20 +102,21 @@ export async function recordFetch(
     : undefined;
   const described = known ? undefined : await input.item();
   return writeTransaction(pool, async (tx) => {
-    const { progress, sourceId, existing } = await lockCaptureForStep(tx, captureId, blob.sha256);
+    const locked = await lockCaptureForStep(tx, captureId, blob.sha256, input.isLast !== undefined);
+    const { progress, sourceId, existing } = locked;
     const done = progress.steps.find((s) => s.url === fetched.url);
-    if (done) return { step: done, progress };
+    if (done) return { step: done, progress, completed: false };
     const events: AppendInput<EventType>[] = [
       fetchedEvent({ captureId, actor, sourceId, exchange: { ...exchange, bytes: blob.size } }),
     ];
     const changes: SqlChange[] = [];
     let step: CaptureStep;
-    let metadata: Record<string, unknown>;
+    let item: HeldItem;
+    let inserted: EvidenceInsert | undefined;
     if (existing) {
+      item = existing;
       step = { url: fetched.url, evidenceId: existing.id, sha256: blob.sha256, kind: existing.kind };
-      metadata = asObject(existing.metadata);
     } else {
-      const item = described ?? (await input.item());
       const created = newEvidence({
         sourceId,
         captureId,
@@ -115,17 +125,33 @@ export async function recordFetch(
         size: blob.size,
         originUrl: fetched.finalUrl,
         uploadedBy: null,
-        ...item,
+        ...(described ?? (await input.item())),
       });
-      changes.push(insertEvidence(created.row));
+      item = inserted = created.row;
       events.push(...created.events);
-      step = { url: fetched.url, evidenceId: created.row.id, sha256: blob.sha256, kind: item.kind };
-      metadata = asObject(created.row.metadata);
+      step = { url: fetched.url, evidenceId: created.row.id, sha256: blob.sha256, kind: created.row.kind };
     }
+    const metadata = asObject(item.metadata);
     const next = { ...progress, steps: [...progress.steps, step] };
-    changes.push(setCaptureProgress(captureId, next));
+    const ends =
+      locked.completion !== undefined &&
+      locked.status === 'running' &&
+      primaryStep(next.steps) === step &&
+      (await input.isLast?.(step, metadata)) === true;
+    if (!ends) changes.push(setCaptureProgress(captureId, next));
+    else {
+      const end = completion({ captureId, actor, sourceId, progress: next, ...locked.completion! }, step, {
+        ...item,
+        inserted: inserted !== undefined,
+      });
+      changes.push(...end.changes);
+      events.push(...end.events);
+      // A new item is inserted by this statement: its checks go in with it.
+      if (inserted && end.itemChecks) inserted = { ...inserted, checks: end.itemChecks };
+    }
+    if (inserted) changes.unshift(insertEvidence(inserted));
     await writeWithEvents(tx, changes, events);
-    return { step, metadata, progress: next };
+    return { step, metadata, progress: next, completed: ends };
   });
 }
 
@@ -190,11 +216,49 @@ export async function recordSkippedFetch(
 }
 
 /**
- * Ends a capture that fetched everything: checks of its primary item against every citation's
+ * What ending a capture writes: checks of its primary item against every citation's
  * expectations, `content_changed` when the primary item differs from the previous capture's,
- * statuses, `capture_completed`. Idempotent. `progress`: what the caller holds (the primary
- * item is read with the lock; the locked progress decides).
+ * statuses, `capture_completed`; with `progress`, the capture's new progress too (one UPDATE of
+ * its row: the changes of one statement must not touch a row twice). `item`: the primary item's row; `inserted` when that row is
+ * inserted in the same statement (it is then inserted with `itemChecks` instead of updated).
  */
+function completion(
+  c: CompletionReads & { captureId: string; actor: string; sourceId: string; progress?: CaptureProgress },
+  primary: CaptureStep | undefined,
+  item: (HeldItem & { inserted: boolean }) | null,
+): { changes: SqlChange[]; events: AppendInput<EventType>[]; checks: Check[]; itemChecks?: Check[] } {
+  const { captureId, actor, sourceId } = c;
+  const changes: SqlChange[] = [];
+  const events: AppendInput<EventType>[] = [];
+  let checks: Check[] = [];
+  let itemChecks: Check[] | undefined;
+  if (primary && item) {
+    const outcome = checkItem(item, c.expectations);
+    checks = outcome.checks;
+    itemChecks = outcome.all;
+    const record = checkRecord({ sourceId, evidenceId: item.id, actor, existing: !item.inserted }, outcome);
+    changes.push(...record.changes);
+    events.push(...record.events);
+    const before = c.previousProgress && primaryStep(c.previousProgress.steps);
+    if (before && before.sha256 !== primary.sha256) {
+      events.push({
+        subject: sourceSubject(sourceId),
+        type: 'content_changed',
+        actor,
+        data: { captureId, previousSha256: before.sha256, sha256: primary.sha256 },
+      });
+    }
+  }
+  changes.push(
+    endCapture(captureId, { status: 'completed', at: new Date(), failure: null, progress: c.progress }),
+    setSourceOutcome(sourceId, 'captured', null),
+  );
+  events.push({ subject: sourceSubject(sourceId), type: 'capture_completed', actor, data: { captureId } });
+  return { changes, events, checks, itemChecks };
+}
+
+/** Ends a capture that fetched everything (see completion). Idempotent. `progress`: what the
+ * caller holds (its primary item is read with the lock; the locked progress decides). */
 export async function completeCapture(
   pool: pg.Pool,
   input: { captureId: string; actor: string; progress?: CaptureProgress },
@@ -208,41 +272,13 @@ export async function completeCapture(
       // Another run of this capture recorded a step since the caller's progress: read again.
       locked = await lockCaptureForCompletion(tx, input.captureId, primary.evidenceId);
     }
-    const { sourceId, item } = locked;
-    const changes: SqlChange[] = [];
-    const events: AppendInput<EventType>[] = [];
-    let checks: Check[] = [];
-    if (primary && item) {
-      const outcome = checkItem(item, locked.expectations);
-      checks = outcome.checks;
-      const record = checkRecord(
-        { sourceId, evidenceId: item.id, actor: input.actor, existing: true },
-        outcome,
-      );
-      changes.push(...record.changes);
-      events.push(...record.events);
-      const before = locked.previousProgress && primaryStep(locked.previousProgress.steps);
-      if (before && before.sha256 !== primary.sha256) {
-        events.push({
-          subject: sourceSubject(sourceId),
-          type: 'content_changed',
-          actor: input.actor,
-          data: { captureId: input.captureId, previousSha256: before.sha256, sha256: primary.sha256 },
-        });
-      }
-    }
-    changes.push(
-      endCapture(input.captureId, { status: 'completed', at: new Date(), failure: null }),
-      setSourceOutcome(sourceId, 'captured', null),
+    const end = completion(
+      { captureId: input.captureId, actor: input.actor, sourceId: locked.sourceId, ...locked.completion },
+      primary,
+      locked.item && { ...locked.item, inserted: false },
     );
-    events.push({
-      subject: sourceSubject(sourceId),
-      type: 'capture_completed',
-      actor: input.actor,
-      data: { captureId: input.captureId },
-    });
-    await writeWithEvents(tx, changes, events);
-    return { checks, alreadyDone: false };
+    await writeWithEvents(tx, end.changes, end.events);
+    return { checks: end.checks, alreadyDone: false };
   });
 }
 

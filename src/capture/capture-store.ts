@@ -104,24 +104,72 @@ export function lockCapture(tx: Pick<WriteTx, 'maybe'>, captureId: string): Prom
   ]);
 }
 
-/** Locks the capture and reads the item of these bytes its source already holds, if any. */
+/** What ending a capture reads besides its primary item. */
+export interface CompletionReads {
+  /** Every expectation the source's citations declare, oldest citation first. */
+  expectations: Record<string, unknown>[];
+  /** Progress of the source's latest other completed capture (content_changed compares). */
+  previousProgress: CaptureProgress | null;
+}
+
+const COMPLETION_COLUMNS = `coalesce((SELECT jsonb_agg(ct.expected ORDER BY ct.created_at) FROM citations ct
+    WHERE ct.source_id = c.source_id), '[]'::jsonb) AS expectations,
+  (SELECT p.progress FROM captures p WHERE p.source_id = c.source_id AND p.status = 'completed'
+    AND p.id <> c.id ORDER BY p.finished_at DESC LIMIT 1) AS previous`;
+
+const completionOf = (r: {
+  expectations: Record<string, unknown>[];
+  previous: unknown;
+}): CompletionReads => ({
+  expectations: r.expectations,
+  previousProgress: r.previous === null || r.previous === undefined ? null : progressOf(r.previous),
+});
+
+/** An item of the source these bytes are, as a step reads it. */
+export interface HeldItem {
+  id: string;
+  kind: EvidenceKind;
+  mediaType: string;
+  sha256: string;
+  metadata: unknown;
+  checks: unknown;
+}
+
+/**
+ * Locks the capture and reads the item of these bytes its source already holds, if any; with
+ * `completion`, also what ending the capture in the same transaction reads.
+ */
 export async function lockCaptureForStep(
   tx: Pick<WriteTx, 'maybe'>,
   captureId: string,
   sha256: string,
-): Promise<LockedCapture & { existing?: { id: string; kind: EvidenceKind; metadata: unknown } }> {
+  completion: boolean,
+): Promise<LockedCapture & { existing?: HeldItem; completion?: CompletionReads }> {
   const row = await locked<
-    LockedRow & { itemId: string | null; kind: EvidenceKind | null; metadata: unknown }
+    LockedRow & {
+      itemId: string | null;
+      kind: EvidenceKind | null;
+      mediaType: string;
+      metadata: unknown;
+      checks: unknown;
+      expectations: Record<string, unknown>[];
+      previous: unknown;
+    }
   >(
     tx,
     captureId,
-    `SELECT ${LOCK_COLUMNS}, e.id AS "itemId", e.kind::text AS kind, e.metadata
+    `SELECT ${LOCK_COLUMNS}, e.id AS "itemId", e.kind::text AS kind, e.media_type AS "mediaType",
+       e.metadata, e.checks${completion ? `, ${COMPLETION_COLUMNS}` : ''}
      FROM captures c LEFT JOIN evidence_items e ON e.source_id = c.source_id AND e.sha256 = $2
      WHERE c.id = $1::uuid FOR UPDATE OF c`,
     [captureId, sha256],
   );
-  const { itemId, kind, metadata, ...capture } = row;
-  return itemId && kind ? { ...capture, existing: { id: itemId, kind, metadata } } : capture;
+  const { itemId, kind, mediaType, metadata, checks, expectations, previous, ...capture } = row;
+  return {
+    ...capture,
+    ...(itemId && kind ? { existing: { id: itemId, kind, mediaType, sha256, metadata, checks } } : {}),
+    ...(completion ? { completion: completionOf({ expectations, previous }) } : {}),
+  };
 }
 
 /** Locks the capture and reads whether its source holds evidence a capture preserved. */
@@ -143,21 +191,14 @@ export async function lockCaptureForFailure(
 
 /**
  * Locks the capture and reads what ending it needs: the item `primaryId` (the caller's guess
- * of the primary item, from the progress it holds; checked against the locked progress), every
- * expectation its source's citations declare (oldest citation first), and the progress of the
- * source's latest other completed capture (content_changed compares primary items).
+ * of the primary item, from the progress it holds; checked against the locked progress) and
+ * the CompletionReads.
  */
 export async function lockCaptureForCompletion(
   tx: Pick<WriteTx, 'maybe'>,
   captureId: string,
   primaryId: string | null,
-): Promise<
-  LockedCapture & {
-    item: EvidenceRow | null;
-    expectations: Record<string, unknown>[];
-    previousProgress: CaptureProgress | null;
-  }
-> {
+): Promise<LockedCapture & { item: EvidenceRow | null; completion: CompletionReads }> {
   const row = await locked<
     LockedRow & { item: EvidenceSqlRow | null; expectations: Record<string, unknown>[]; previous: unknown }
   >(
@@ -165,32 +206,16 @@ export async function lockCaptureForCompletion(
     captureId,
     `SELECT ${LOCK_COLUMNS},
        (SELECT to_jsonb(i) FROM (SELECT ${EVIDENCE_COLUMNS} FROM evidence_items e WHERE e.id = $2::uuid) i) AS item,
-       coalesce((SELECT jsonb_agg(ct.expected ORDER BY ct.created_at) FROM citations ct
-                 WHERE ct.source_id = c.source_id), '[]'::jsonb) AS expectations,
-       (SELECT p.progress FROM captures p WHERE p.source_id = c.source_id AND p.status = 'completed'
-          AND p.id <> c.id ORDER BY p.finished_at DESC LIMIT 1) AS previous
+       ${COMPLETION_COLUMNS}
      FROM captures c WHERE c.id = $1::uuid FOR UPDATE OF c`,
     [captureId, primaryId],
   );
-  const { item, previous, ...capture } = row;
+  const { item, expectations, previous, ...capture } = row;
   return {
     ...capture,
     item: item && evidenceRowOf({ ...item, capturedAt: new Date(item.capturedAt) }),
-    previousProgress: previous === null ? null : progressOf(previous),
+    completion: completionOf({ expectations, previous }),
   };
-}
-
-/** The progress of the source's latest completed capture, if any. */
-export async function latestCompletedProgress(
-  tx: Pick<WriteTx, 'maybe'>,
-  sourceId: string,
-): Promise<CaptureProgress | undefined> {
-  const row = await tx.maybe<{ progress: unknown }>(
-    `SELECT progress FROM captures WHERE source_id = $1::uuid AND status = 'completed'
-     ORDER BY finished_at DESC LIMIT 1`,
-    [sourceId],
-  );
-  return row && progressOf(row.progress);
 }
 
 export const insertCapture =
@@ -212,14 +237,21 @@ export const setCaptureProgress =
   (p) =>
     `UPDATE captures SET progress = ${p(jsonb(progress))}::jsonb WHERE id = ${p(id)}::uuid`;
 
+/** The capture's end; with `progress`, its last step's progress in the same UPDATE. */
 export const endCapture =
   (
     id: string,
-    end: { status: 'completed' | 'failed'; at: Date; failure: { code: string; detail: string } | null },
+    end: {
+      status: 'completed' | 'failed';
+      at: Date;
+      failure: { code: string; detail: string } | null;
+      progress?: CaptureProgress;
+    },
   ): SqlChange =>
   (p) =>
     `UPDATE captures SET status = ${p(end.status)}::"CaptureStatus", finished_at = ${p(end.at)}::timestamptz,
        failure = ${p(end.failure === null ? null : jsonb(end.failure))}::jsonb
+       ${end.progress ? `, progress = ${p(jsonb(end.progress))}::jsonb` : ''}
      WHERE id = ${p(id)}::uuid`;
 
 /**

@@ -120,12 +120,19 @@ async function runStarted(
     const steps: CaptureStep[] = [];
     for (let i = 0; i < queue.length; i++) {
       const target = queue[i]!;
-      let recorded: { step: CaptureStep; metadata?: Record<string, unknown> };
+      let recorded: { step: CaptureStep; metadata?: Record<string, unknown>; completed?: boolean };
+      // Nothing follows the step: its transaction may end the capture too (recordFetch).
+      const isLast = async (step: CaptureStep, metadata: Record<string, unknown>) =>
+        i === queue.length - 1 &&
+        (await planFollowUps(deps, target, step, queue, metadata).then(
+          (more) => more.length === 0,
+          () => false, // a plan error is raised below, after the step is recorded
+        ));
       try {
         const done = progress.steps.find((s) => s.url === target.url);
         if (done) recorded = { step: done };
         else {
-          const result = await captureTarget(deps, capture, actor, target, i, host);
+          const result = await captureTarget(deps, capture, actor, target, i, host, isLast);
           progress = result.progress;
           recorded = result;
         }
@@ -138,6 +145,7 @@ async function runStarted(
         continue;
       }
       steps.push(recorded.step);
+      if (recorded.completed) return { status: 'completed', steps: steps.length };
       queue.push(...(await planFollowUps(deps, target, recorded.step, queue, recorded.metadata)));
     }
     await completeCapture(deps.pool, { captureId, actor, progress });
@@ -188,10 +196,11 @@ async function captureTarget(
   target: Target,
   index: number,
   host: string | undefined,
+  isLast: (step: CaptureStep, metadata: Record<string, unknown>) => Promise<boolean>,
 ) {
   const lease = await otherHostSlot(deps, capture.id, host, target);
   try {
-    return await fetchAndRecord(deps, capture, actor, target, index);
+    return await fetchAndRecord(deps, capture, actor, target, index, isLast);
   } finally {
     await lease?.release().catch(() => {}); // it expires on its own
   }
@@ -203,6 +212,7 @@ async function fetchAndRecord(
   actor: string,
   target: Target,
   index: number,
+  isLast: (step: CaptureStep, metadata: Record<string, unknown>) => Promise<boolean>,
 ) {
   const fetchTarget = target.role === 'post_metadata' ? fetchPostRecord : fetchToStore;
   const fetched = await fetchTarget(deps.fetcher, deps.blobs, target.url, {
@@ -216,6 +226,7 @@ async function fetchAndRecord(
     sourceHeldEvidence: capture.sourceHeldEvidence,
     actor,
     fetched,
+    isLast,
     item: () =>
       describe(deps, {
         sha256: fetched.blob.sha256,
