@@ -2,15 +2,19 @@
 // baseline measured in the same run:
 //   1. one big file (1 GiB of random-ish bytes) served on loopback by a child process and
 //      captured end to end by runCapture() for a source row of the bench database (guarded
-//      fetcher → SHA-256 → LocalBlobStore with fsync, ledger events) — MB/s vs
-//      `openssl dgst -sha256` of the same file, in alternating rounds — target ratio ≥ 0.6×;
-//      then a breakdown of where the capture's time goes (hash in memory, the fetch alone,
-//      fetch + hash, the blob store alone, fetchToStore; CPU of this process and of the origin);
-//   2. 1,000 sources of 100 KB each requested (requestCapture + enqueueCapture) and captured
-//      through the real queue, the real workers (startWorkers + the real handlers) and the real
-//      sequencer — sources/s and p50/p99 requested → captured vs a bare BullMQ worker that does
-//      nothing, at the same concurrency on the same Redis (1,000 no-op jobs: jobs/s and p50/p99
-//      enqueue → completed).
+//      fetcher → SHA-256 → LocalBlobStore with fsync, ledger events) — MB/s vs the slower of
+//      `openssl dgst -sha256` of the same file and `dd … conv=fsync` of it into the blob
+//      directory's file system (a capture both hashes and durably writes: whichever is slower on
+//      this machine bounds it), in alternating rounds — target ratio ≥ 0.8×; then a breakdown of
+//      where the capture's time goes (hash in memory, the fetch alone, fetch + hash, the blob
+//      store alone, fetchToStore; CPU of this process and of the origin);
+//   2. 1,000 sources of 100 KB each requested (requestCapture, one statement, enqueued after it)
+//      and captured through the real queue, the real workers (startWorkers + the real handlers)
+//      and the real sequencer, each party in a context of its own — sources/s and p50/p99
+//      requested → captured vs a bare BullMQ worker that does nothing, at the same concurrency
+//      on the same Redis (1,000 no-op jobs: jobs/s and p50/p99 enqueue → completed), target ratio
+//      ≥ 0.1×; and the SQL statements each party sent per source (lib/statement-count.ts),
+//      target ≤ 15.
 // The origin server (bench/lib/file-server.py, sendfile) runs as its own process; the capture,
 // workers and producers run in this one.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -362,6 +366,18 @@ async function opensslDigest(file: string): Promise<{ seconds: number; sha256: s
   return { seconds: s, sha256, cpu: (children[0] ?? Number.NaN) + (children[1] ?? Number.NaN) };
 }
 
+/** `dd` copying the file into `out` with one fsync at the end (conv=fsync): a durable write
+ * of the same bytes, as the blob store makes. Seconds. */
+async function durableCopy(file: string, out: string): Promise<number> {
+  const t = performance.now();
+  const child = spawn('dd', [`if=${file}`, `of=${out}`, 'bs=1M', 'conv=fsync', 'status=none'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`dd exited with ${code}`);
+  return seconds(t);
+}
+
 interface CaptureTiming {
   /** fetch() until the response headers. */
   headers: number;
@@ -474,8 +490,9 @@ async function benchBigFile(
       'round',
       'openssl dgst',
       'openssl CPU s',
+      'dd conv=fsync',
       'runCapture',
-      'ratio',
+      'ratio to slower',
       'headers',
       'put',
       'DB + rest',
@@ -497,9 +514,15 @@ async function benchBigFile(
   await removeBlob(warm.sha256); // step 2 stores /src/0 anew
   say(`  warm-up capture of ${formatBytes(sizes.sourceBytes)} (untimed): ${ms(warm.seconds * 1000)}`);
   const ossl: number[] = [];
+  const dds: number[] = [];
   const caps: number[] = [];
+  const ddOut = join(ctx.config.BLOB_DIR, 'bench-dd.tmp');
   for (let r = 1; r <= sizes.rounds; r++) {
     const o = await opensslDigest(file);
+    // dd writes, like the capture, into the pages the previous write's file held.
+    await pages.release();
+    const d = await durableCopy(file, ddOut);
+    pages.hold(ddOut);
     await pages.release();
     const c = await captureOnce(ctx, deps, url(`round=${r}`), principal, investigationId, server.pid);
     if (c.sha256 !== o.sha256)
@@ -507,13 +530,15 @@ async function benchBigFile(
     if (c.kind !== 'document') throw new Error(`round ${r}: stored as ${c.kind}, expected document`);
     pages.hold(await blobPath(c.sha256)); // deleted just before the next write: the next round stores it anew
     ossl.push(mbps(size, o.seconds));
+    dds.push(mbps(size, d));
     caps.push(mbps(size, c.seconds));
     rows.push([
       String(r),
       `${secs(o.seconds)} ${mbText(mbps(size, o.seconds))}`,
       num(o.cpu, 2),
+      `${secs(d)} ${mbText(mbps(size, d))}`,
       `${secs(c.seconds)} ${mbText(mbps(size, c.seconds))}`,
-      times(ratio(o.seconds, c.seconds)),
+      times(ratio(Math.max(o.seconds, d), c.seconds)),
       secs(c.timing.headers),
       secs(c.timing.put),
       secs(c.seconds - c.timing.headers - c.timing.put),
@@ -526,11 +551,17 @@ async function benchBigFile(
   say(
     `  sha256 of every capture = openssl's; stored as kind document (no ffprobe). CPU s: user + system seconds; machine busy: all processes on the machine during the capture (${cpus().length} cores)`,
   );
+  // The limit a capture cannot beat: it must both hash the bytes and write them durably. On
+  // a fast disk hashing bounds it, on a slow one the write; the slower of the two is the limit.
   const osslMb = median(ossl);
+  const ddMb = median(dds);
+  const limitMb = Math.min(osslMb, ddMb);
+  const limitName =
+    osslMb <= ddMb ? 'openssl dgst -sha256 (slower than dd)' : 'dd conv=fsync (slower than openssl)';
   const capMb = median(caps);
-  const bigRatio = ratio(capMb, osslMb);
+  const bigRatio = ratio(capMb, limitMb);
   say(
-    `  median: runCapture ${mbText(capMb)}, openssl ${mbText(osslMb)} → ratio ${times(bigRatio)} (target ≥ 0.6×: ${verdict(bigRatio >= 0.6)})`,
+    `  median: runCapture ${mbText(capMb)}; openssl dgst -sha256 ${mbText(osslMb)}, dd bs=1M conv=fsync into the blob directory's file system ${mbText(ddMb)} → limit ${mbText(limitMb)}, ratio ${times(bigRatio)} (target ≥ 0.8×: ${verdict(bigRatio >= 0.8)})`,
   );
 
   const breakdown = await bigFileBreakdown(ctx, deps, server, sizes, dir, osslMb, capMb, pages);
@@ -550,11 +581,20 @@ async function benchBigFile(
     {
       name: `capture of one ${formatBytes(size)} file, MB/s (runCapture end to end)`,
       measured: mbText(capMb),
-      baselineName: 'openssl dgst -sha256, same file',
-      baseline: mbText(osslMb),
+      baselineName: limitName,
+      baseline: mbText(limitMb),
       ratio: times(bigRatio),
-      target: 'ratio ≥ 0.60×',
-      pass: bigRatio >= 0.6,
+      target: 'ratio ≥ 0.80×',
+      pass: bigRatio >= 0.8,
+    },
+    {
+      name: '  the two baselines: openssl dgst -sha256 / dd conv=fsync',
+      measured: `${mbText(osslMb)} / ${mbText(ddMb)}`,
+      baselineName: '',
+      baseline: '',
+      ratio: '',
+      target: 'information',
+      pass: undefined,
     },
     {
       name: `  runCapture once in cold memory (${COLD_AFTER_MS / 1000} s after a delete)`,
