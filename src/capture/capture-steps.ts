@@ -188,6 +188,8 @@ function fetchedEvent(input: {
       remoteAddress: exchange.remoteAddress,
       bytes: exchange.bytes,
     },
+    // Taken now, so it precedes the `stored` event's time as the exchange precedes the item.
+    at: new Date(),
   };
 }
 
