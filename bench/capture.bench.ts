@@ -35,7 +35,7 @@ import { type CaptureDeps, runCapture } from '../src/capture/run-capture.ts';
 import { citeSource, createClaim } from '../src/claims/claims.service.ts';
 import { type Config, parseConfig } from '../src/config/env.ts';
 import { type AppContext, createContext } from '../src/context.ts';
-import { writeStatement } from '../src/db/write-statement.ts';
+import { writeStatement } from '../src/db/unit-of-work.ts';
 import type { GuardedFetcher } from '../src/fetch/guarded-fetcher.ts';
 import { createInvestigation } from '../src/investigations/investigations.service.ts';
 import { startSequencer } from '../src/processes/sequencer.ts';

@@ -6,8 +6,7 @@
 // of round trips, not dozens.
 import type pg from 'pg';
 import { type SqlChange, writeWithEvents } from '../db/sql-change.ts';
-import { writeTransaction } from '../db/unit-of-work.ts';
-import { writeStatement } from '../db/write-statement.ts';
+import { writeStatement, writeTransaction } from '../db/unit-of-work.ts';
 import { checkRecord, newEvidence } from '../evidence/evidence-record.ts';
 import { type EvidenceInsert, evidenceBySha, insertEvidence } from '../evidence/evidence-store.ts';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';

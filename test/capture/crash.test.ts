@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { captureDeps } from '../../src/capture/capture-deps.ts';
 import { requestCapture } from '../../src/capture/capture-request.ts';
 import { runCapture } from '../../src/capture/run-capture.ts';
-import { writeStatement } from '../../src/db/write-statement.ts';
+import { writeStatement } from '../../src/db/unit-of-work.ts';
 import { handlers } from '../../workers/handlers.ts';
 import { startWorkers } from '../../workers/worker-runner.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';

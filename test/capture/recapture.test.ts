@@ -13,7 +13,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { requestCapture } from '../../src/capture/capture-request.ts';
 import { sweepCaptures } from '../../src/capture/sweep.ts';
-import { writeStatement } from '../../src/db/write-statement.ts';
+import { writeStatement } from '../../src/db/unit-of-work.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import type { Route } from '../helpers/fixture-server.ts';
 import { useFixtureServer } from '../helpers/fixture-server.ts';
