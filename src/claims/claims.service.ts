@@ -13,6 +13,7 @@ import { type SqlChange, writeWithEvents } from '../db/sql-change.ts';
 import { writeTransaction } from '../db/unit-of-work.ts';
 import { checkRecord } from '../evidence/evidence-record.ts';
 import { evidenceById } from '../evidence/evidence-store.ts';
+import { custodyPage } from '../ledger/custody-page.ts';
 import type { EventType } from '../ledger/event-types.ts';
 import { type AppendInput, appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
@@ -81,6 +82,19 @@ export async function visibleClaim(prisma: PrismaClient, p: Principal, id: strin
   if (!claim) throw new AppError('not_found', `No claim ${id}.`);
   await assertMember(prisma, p, claim.investigationId, 'claim', id);
   return claim;
+}
+
+/** The claim's own chain (its edits and citations) in seq order, `limit` at a time after seq
+ * `cursor`: the same pages as a source's custody. */
+export async function claimCustody(
+  prisma: PrismaClient,
+  p: Principal,
+  id: string,
+  limit: number,
+  cursor?: number,
+) {
+  await visibleClaim(prisma, p, id);
+  return custodyPage(prisma, { type: 'claim', id }, limit, cursor);
 }
 
 export async function getClaim(prisma: PrismaClient, p: Principal, id: string) {

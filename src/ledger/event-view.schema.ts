@@ -12,10 +12,13 @@ export const ledgerEventSchema = z
     prev: sha256HexSchema.nullable().describe("hash of the subject's previous event; null for seq 1"),
     type: z.string(),
     actor: z.string(),
+    actorName: z
+      .string()
+      .describe("the user's name for user:<id> actors, else the actor; not part of the hashed body"),
     at: timestampSchema,
     data: z.record(z.string(), z.unknown()),
     hash: sha256HexSchema.describe(
-      'SHA-256 of the RFC 8785 canonical body (the object without hash and logIndex)',
+      'SHA-256 of the RFC 8785 canonical body (the object without hash, logIndex and actorName)',
     ),
     logIndex: z.number().int().min(0).nullable().describe('null until the sequencer integrates it'),
   })

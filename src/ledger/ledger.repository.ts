@@ -154,17 +154,20 @@ interface EventRow {
   logged_hash: string | null;
 }
 
-/** A subject's events in seq order, with their log index and the hash the log recorded. */
+/** A subject's events in seq order, with their log index and the hash the log recorded;
+ * with `window`, at most `limit` of them after seq `after` (a page of a custody timeline). */
 export async function readSubjectEvents(
   db: Tx,
   subject: Subject,
+  window?: { after: number; limit: number },
 ): Promise<(StoredEvent & { logIndex: number | null })[]> {
   const rows = await db.$queryRaw<EventRow[]>`
     SELECT e.seq, e.type, encode(e.hash, 'hex') AS hash, encode(e.prev, 'hex') AS prev, e.body,
            l.log_index, encode(l.event_hash, 'hex') AS logged_hash
     FROM ledger_events e LEFT JOIN log_entries l ON l.event_id = e.id
     WHERE e.subject_type = ${subject.type} AND e.subject_id = ${subject.id}
-    ORDER BY e.seq`;
+      AND e.seq > ${window?.after ?? 0}
+    ORDER BY e.seq LIMIT ${window?.limit ?? null}`;
   return rows.map((r) => ({
     seq: r.seq,
     type: r.type,

@@ -3,7 +3,7 @@ import { assertMember, notFoundUnlessId } from '../access/access.ts';
 import type { Principal } from '../access/principal.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { evidenceBySource, sourceChecks } from '../evidence/evidence.view.ts';
-import { readSubjectEvents, toEventView } from '../ledger/ledger.repository.ts';
+import { custodyPage } from '../ledger/custody-page.ts';
 import { AppError } from '../lib/errors.ts';
 
 type SourceRow = Prisma.SourceGetPayload<object>;
@@ -61,12 +61,5 @@ export async function sourceCustody(
   cursor?: number,
 ) {
   await visibleSource(prisma, p, id);
-  const events = (await readSubjectEvents(prisma, { type: 'source', id })).filter(
-    (e) => e.seq > (cursor ?? 0),
-  );
-  const page = events.slice(0, limit);
-  return {
-    items: page.map(toEventView),
-    nextCursor: events.length > limit ? String(page.at(-1)?.seq) : null,
-  };
+  return custodyPage(prisma, { type: 'source', id }, limit, cursor);
 }

@@ -43,15 +43,6 @@ export async function claimsCitingSource(prisma: PrismaClient, p: Principal, sou
   return [...new Map(citations.map((c) => [c.claim.id, c.claim])).values()];
 }
 
-/** Names of the users among ledger actors (`user:<id>`), for events the caller already sees. */
-export async function actorNames(prisma: PrismaClient, actors: Iterable<string>) {
-  const ids = [...new Set([...actors].filter((a) => a.startsWith('user:')).map((a) => a.slice(5)))];
-  const users = ids.length
-    ? await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, name: true } })
-    : [];
-  return new Map(users.map((u) => [u.id, u.name]));
-}
-
 /** The caller's exports (an admin's: everyone's), newest first, with what they cover. */
 /** The caller's exports (listExports: every export for admins) with their investigation's title. */
 export async function listMyExports(prisma: PrismaClient, p: Principal, limit = 50) {

@@ -12,7 +12,7 @@ import { verifyCustody } from '../ledger/custody-verify.ts';
 import { AppError } from '../lib/errors.ts';
 import { sourceCustody, sourceView, visibleSource } from '../sources/sources.service.ts';
 import { compact, parseForm } from './forms.ts';
-import { actorNames, claimsCitingSource } from './queries.ts';
+import { claimsCitingSource } from './queries.ts';
 import { renderFragment, renderPage } from './render.ts';
 import { sourceCards } from './source-card.ts';
 import { principal } from './web-request.ts';
@@ -51,10 +51,6 @@ export function sourcePages(ctx: AppContext) {
       badge(ctx, source.id),
     ]);
     const [card] = await sourceCards(prisma, p, source.investigationId, [view]);
-    const names = await actorNames(
-      prisma,
-      custody.items.map((e) => e.actor),
-    );
     const claims = await claimsCitingSource(prisma, p, source.id);
     renderPage(req, res, 'source', {
       title: `Source ${view.normalizedUrl}`,
@@ -65,7 +61,7 @@ export function sourcePages(ctx: AppContext) {
         seq: e.seq,
         at: e.at,
         type: e.type,
-        actor: actorLabel(e.actor, names),
+        actor: actorLabel(e.actor, e.actorName),
         words: eventWords(e.type, e.data as Record<string, unknown>),
         hash: e.hash,
         logIndex: e.logIndex,

@@ -112,11 +112,12 @@ export function eventWords(type: string, data: Record<string, unknown>): string 
   }
 }
 
-/** "user:<id>" → the user's name; workers and the system by what they are. */
-export function actorLabel(actor: string, names: ReadonlyMap<string, string>): string {
+/** An event's actor in words: a user by name (the API's actorName), workers and the system by
+ * what they are. */
+export function actorLabel(actor: string, actorName: string): string {
   const [kind, ...rest] = actor.split(':');
   const what = rest.join(':');
-  if (kind === 'user') return names.get(what) ?? `unknown user ${what.slice(0, 8)}`;
+  if (kind === 'user') return actorName !== actor ? actorName : `unknown user ${what.slice(0, 8)}`;
   if (kind === 'worker') return `worker ${what}`;
   return `${kind} ${what}`.trim();
 }

@@ -17,7 +17,13 @@ import {
   investigationInput,
   listQuery,
 } from '../../claims/claims.schema.ts';
-import { citeSource, createClaim, getClaim, visibleClaim } from '../../claims/claims.service.ts';
+import {
+  citeSource,
+  claimCustody,
+  createClaim,
+  getClaim,
+  visibleClaim,
+} from '../../claims/claims.service.ts';
 import { listClaims, updateClaim } from '../../claims/claims-edit.service.ts';
 import type { AppContext } from '../../context.ts';
 import {
@@ -37,6 +43,12 @@ import { sourceCustody, sourceView, visibleSource } from '../../sources/sources.
 import { principalOf } from '../authenticate.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
+
+/** Custody pages (sources and claims): `cursor` is the seq of the previous page's last event. */
+const custodyQuery = z.strictObject({
+  limit: listQuery.shape.limit,
+  cursor: z.coerce.number().int().min(0).optional(),
+});
 
 export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
@@ -174,6 +186,21 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   });
 
   doc(
+    'getClaimCustody',
+    'get',
+    '/v1/claims/{id}/custody',
+    "The claim's own ledger events (creation, edits, citations) in seq order",
+    200,
+    ledgerEventPageSchema,
+    { query: custodyQuery },
+  );
+  router.get('/claims/:id/custody', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const q = parseQuery(custodyQuery, req);
+    res.json(await claimCustody(prisma, principalOf(req), id, q.limit, q.cursor));
+  });
+
+  doc(
     'citeSource',
     'post',
     '/v1/claims/{id}/sources',
@@ -209,10 +236,6 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     res.json(await sourceView(prisma, await visibleSource(prisma, p, parseParams(idParam, req).id)));
   });
 
-  const custodyQuery = z.strictObject({
-    limit: listQuery.shape.limit,
-    cursor: z.coerce.number().int().min(0).optional(),
-  });
   doc(
     'getSourceCustody',
     'get',
