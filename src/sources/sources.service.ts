@@ -3,8 +3,10 @@ import { assertMember, notFoundUnlessId } from '../access/access.ts';
 import type { Principal } from '../access/principal.ts';
 import type { Prisma, PrismaClient } from '../db/prisma.ts';
 import { evidenceBySource, sourceChecks } from '../evidence/evidence.view.ts';
+import { getInvestigation } from '../investigations/investigations.service.ts';
 import { custodyPage } from '../ledger/custody-page.ts';
 import { AppError } from '../lib/errors.ts';
+import type { CaptureView } from './source-view.schema.ts';
 
 type SourceRow = Prisma.SourceGetPayload<object>;
 
@@ -19,10 +21,54 @@ async function custodyHeads(prisma: PrismaClient, sourceIds: string[]) {
   return sourceIds.map((id) => bySource.get(id) ?? { length: 0, headHash: null });
 }
 
+/** How many of a source's captures its view shows (newest first). */
+export const CAPTURES_SHOWN = 10;
+
+interface CaptureRow {
+  id: string;
+  source_id: string;
+  status: CaptureView['status'];
+  reason: string;
+  attempts: number;
+  requested_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  failure: CaptureView['failure'];
+}
+
+/** The latest captures of many sources (capture progress), newest first: one windowed query. */
+async function recentCaptures(prisma: PrismaClient, sourceIds: string[]) {
+  const rows = sourceIds.length
+    ? await prisma.$queryRaw<CaptureRow[]>`
+        SELECT id::text, source_id::text, status::text, reason, attempts, requested_at, started_at,
+               finished_at, failure
+        FROM (SELECT c.*, row_number() OVER (PARTITION BY source_id ORDER BY requested_at DESC, id DESC) AS n
+              FROM captures c WHERE source_id = ANY(${sourceIds}::uuid[])) latest
+        WHERE n <= ${CAPTURES_SHOWN} ORDER BY requested_at DESC, id DESC`
+    : [];
+  const bySource = new Map<string, CaptureView[]>(sourceIds.map((id) => [id, []]));
+  for (const c of rows)
+    bySource.get(c.source_id)?.push({
+      id: c.id,
+      status: c.status,
+      reason: c.reason,
+      attempts: c.attempts,
+      requestedAt: c.requested_at.toISOString(),
+      startedAt: c.started_at?.toISOString() ?? null,
+      finishedAt: c.finished_at?.toISOString() ?? null,
+      failure: c.failure ?? null,
+    });
+  return bySource;
+}
+
 /** The API shape of sources, in the order given. */
 export async function sourceViews(prisma: PrismaClient, sources: SourceRow[]) {
   const ids = sources.map((s) => s.id);
-  const [heads, evidence] = await Promise.all([custodyHeads(prisma, ids), evidenceBySource(prisma, ids)]);
+  const [heads, evidence, captures] = await Promise.all([
+    custodyHeads(prisma, ids),
+    evidenceBySource(prisma, ids),
+    recentCaptures(prisma, ids),
+  ]);
   return sources.map((s, i) => ({
     id: s.id,
     investigationId: s.investigationId,
@@ -35,9 +81,11 @@ export async function sourceViews(prisma: PrismaClient, sources: SourceRow[]) {
     checks: sourceChecks(evidence.get(s.id)!),
     recaptureEverySeconds: s.recaptureEverySeconds,
     custody: heads[i]!,
+    captures: captures.get(s.id)!,
     createdAt: s.createdAt.toISOString(),
   }));
 }
+export type SourceView = Awaited<ReturnType<typeof sourceViews>>[number];
 
 export async function sourceView(prisma: PrismaClient, s: SourceRow) {
   const [view] = await sourceViews(prisma, [s]);
@@ -50,6 +98,34 @@ export async function visibleSource(prisma: PrismaClient, p: Principal, id: stri
   if (!source) throw new AppError('not_found', `No source ${id}.`);
   await assertMember(prisma, p, source.investigationId, 'source', id);
   return source;
+}
+
+/** The sources of an investigation the caller may see, `limit` at a time in id (creation)
+ * order after `cursor`. */
+export async function listSources(
+  prisma: PrismaClient,
+  p: Principal,
+  investigationId: string,
+  limit: number,
+  cursor?: string,
+) {
+  await getInvestigation(prisma, p, investigationId);
+  const rows = await prisma.source.findMany({
+    where: { investigationId, ...(cursor ? { id: { gt: cursor } } : {}) },
+    orderBy: { id: 'asc' },
+    take: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  return {
+    items: await sourceViews(prisma, page),
+    nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}
+
+/** The source's evidence items, oldest first (as in its view). */
+export async function sourceEvidence(prisma: PrismaClient, p: Principal, id: string) {
+  await visibleSource(prisma, p, id);
+  return { items: (await evidenceBySource(prisma, [id])).get(id)! };
 }
 
 /** The source's ledger events in seq order, `limit` at a time after seq `cursor`. */

@@ -1,6 +1,7 @@
 // Investigations: the list (the app's home page), one investigation with its claims (filtered
 // by status and tag, full-text search) and members, and the forms that add to them.
 import { Router } from 'express';
+import { validate as isUuid } from 'uuid';
 import {
   claimInput,
   claimListQuery,
@@ -19,8 +20,8 @@ import {
   listInvestigations,
 } from '../investigations/investigations.service.ts';
 import { addMember, listMembers, removeMember } from '../investigations/members.service.ts';
+import { listSources } from '../sources/sources.service.ts';
 import { compact, field, formDateTime, parseForm } from './forms.ts';
-import { listSources } from './queries.ts';
 import { renderPage } from './render.ts';
 import { principal } from './web-request.ts';
 
@@ -59,10 +60,17 @@ export function investigationPages(ctx: AppContext) {
         cursor: nonEmpty(req.query.cursor),
       }),
     );
+    const sourcesAfter = nonEmpty(req.query.sourcesAfter);
     const [claims, members, sources] = await Promise.all([
       listClaims(prisma, inv.id, filters),
       listMembers(ctx, p, inv.id).then((m) => m.items),
-      listSources(prisma, p, inv.id),
+      listSources(
+        prisma,
+        p,
+        inv.id,
+        SOURCES_SHOWN,
+        sourcesAfter && isUuid(sourcesAfter) ? sourcesAfter : undefined,
+      ),
     ]);
     const nextQuery = claims.nextCursor
       ? new URLSearchParams(
@@ -79,7 +87,13 @@ export function investigationPages(ctx: AppContext) {
       inv,
       claims,
       members,
-      sources,
+      sources: sources.items.map((s) => ({
+        id: s.id,
+        normalizedUrl: s.normalizedUrl,
+        status: s.status,
+        items: s.evidence.length,
+      })),
+      sourcesAfter: sources.nextCursor,
       filters,
       statuses: claimStatuses,
       nextQuery,
@@ -124,5 +138,8 @@ export function investigationPages(ctx: AppContext) {
 
   return router;
 }
+
+/** Sources listed per page of an investigation (the rest behind a "later sources" link). */
+const SOURCES_SHOWN = 100;
 
 const nonEmpty = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);

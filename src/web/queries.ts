@@ -9,29 +9,6 @@ import { exportView, listExports } from '../exports/exports.service.ts';
 import { getInvestigation } from '../investigations/investigations.service.ts';
 import { visibleSource } from '../sources/sources.service.ts';
 
-/** The sources of an investigation the caller may see, oldest first, with their item counts. */
-export async function listSources(prisma: PrismaClient, p: Principal, investigationId: string) {
-  await getInvestigation(prisma, p, investigationId);
-  const rows = await prisma.source.findMany({
-    where: { investigationId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: {
-      id: true,
-      normalizedUrl: true,
-      status: true,
-      _count: { select: { evidence: true, citations: true } },
-    },
-    take: 500,
-  });
-  return rows.map((r) => ({
-    id: r.id,
-    normalizedUrl: r.normalizedUrl,
-    status: r.status,
-    items: r._count.evidence,
-    citations: r._count.citations,
-  }));
-}
-
 /** The claims citing a source (for the way back from its page), oldest citation first. */
 export async function claimsCitingSource(prisma: PrismaClient, p: Principal, sourceId: string) {
   await visibleSource(prisma, p, sourceId);
@@ -56,53 +33,6 @@ export async function listMyExports(prisma: PrismaClient, p: Principal, limit = 
     ).map((i) => [i.id, i.title]),
   );
   return rows.map((e) => ({ ...exportView(e), investigationTitle: titles.get(e.investigationId) ?? '' }));
-}
-
-export interface CaptureProgress {
-  id: string;
-  status: string;
-  reason: string;
-  attempts: number;
-  requestedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  failure: unknown;
-}
-
-/** The last few captures of each source (newest first): capture progress for the pages. The
- * caller has already been shown these sources (their investigation is visible to it). */
-export async function recentCaptures(prisma: PrismaClient, sourceIds: string[], perSource = 5) {
-  const rows = sourceIds.length
-    ? await prisma.$queryRaw<
-        {
-          id: string;
-          source_id: string;
-          status: string;
-          reason: string;
-          attempts: number;
-          requested_at: Date;
-          started_at: Date | null;
-          finished_at: Date | null;
-          failure: unknown;
-        }[]
-      >`SELECT id::text, source_id::text, status::text, reason, attempts, requested_at, started_at, finished_at, failure
-        FROM (SELECT c.*, row_number() OVER (PARTITION BY source_id ORDER BY requested_at DESC, id DESC) AS n
-              FROM captures c WHERE source_id = ANY(${sourceIds}::uuid[])) latest
-        WHERE n <= ${perSource} ORDER BY requested_at DESC, id DESC`
-    : [];
-  const bySource = new Map<string, CaptureProgress[]>(sourceIds.map((id) => [id, []]));
-  for (const c of rows)
-    bySource.get(c.source_id)?.push({
-      id: c.id,
-      status: c.status,
-      reason: c.reason,
-      attempts: c.attempts,
-      requestedAt: c.requested_at.toISOString(),
-      startedAt: c.started_at?.toISOString() ?? null,
-      finishedAt: c.finished_at?.toISOString() ?? null,
-      failure: c.failure ?? null,
-    });
-  return bySource;
 }
 
 /** For each sha256, the other sources of the investigation holding the same bytes. */

@@ -3,11 +3,9 @@
 // and where else in the investigation the same bytes are cited.
 import type { Principal } from '../access/principal.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import type { sourceViews } from '../sources/sources.service.ts';
-import { recentCaptures, sameContentElsewhere } from './queries.ts';
+import type { SourceView } from '../sources/sources.service.ts';
+import { sameContentElsewhere } from './queries.ts';
 import { type CheckLike, checkWords } from './words.ts';
-
-type SourceView = Awaited<ReturnType<typeof sourceViews>>[number];
 
 /** How an item is previewed: media elements for media, a sandboxed frame for anything else. */
 export function previewOf(mediaType: string): 'image' | 'video' | 'audio' | 'frame' {
@@ -26,20 +24,14 @@ export async function sourceCards(
   investigationId: string,
   sources: readonly SourceView[],
 ) {
-  const [captures, elsewhere] = await Promise.all([
-    recentCaptures(
-      prisma,
-      sources.map((s) => s.id),
-    ),
-    sameContentElsewhere(
-      prisma,
-      p,
-      investigationId,
-      sources.flatMap((s) => s.evidence.map((e) => ({ sourceId: s.id, sha256: e.sha256 }))),
-    ),
-  ]);
+  const elsewhere = await sameContentElsewhere(
+    prisma,
+    p,
+    investigationId,
+    sources.flatMap((s) => s.evidence.map((e) => ({ sourceId: s.id, sha256: e.sha256 }))),
+  );
   return sources.map((s) => {
-    const caps = captures.get(s.id) ?? [];
+    const caps = s.captures;
     const running = caps.some((c) => c.status === 'queued' || c.status === 'running');
     return {
       id: s.id,

@@ -38,8 +38,14 @@ import {
 } from '../../investigations/investigations.service.ts';
 import { verifyCustody } from '../../ledger/custody-verify.ts';
 import { custodyVerdictSchema, ledgerEventPageSchema } from '../../ledger/event-view.schema.ts';
-import { sourceSchema } from '../../sources/source-view.schema.ts';
-import { sourceCustody, sourceView, visibleSource } from '../../sources/sources.service.ts';
+import { evidenceListSchema, sourcePageSchema, sourceSchema } from '../../sources/source-view.schema.ts';
+import {
+  listSources,
+  sourceCustody,
+  sourceEvidence,
+  sourceView,
+  visibleSource,
+} from '../../sources/sources.service.ts';
 import { principalOf } from '../authenticate.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
@@ -224,6 +230,21 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   });
 
   doc(
+    'listSources',
+    'get',
+    '/v1/investigations/{id}/sources',
+    "The investigation's sources, oldest first, with evidence, checks, custody and capture progress",
+    200,
+    sourcePageSchema,
+    { query: listQuery },
+  );
+  router.get('/investigations/:id/sources', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const q = parseQuery(listQuery, req);
+    res.json(await listSources(prisma, principalOf(req), id, q.limit, q.cursor));
+  });
+
+  doc(
     'getSource',
     'get',
     '/v1/sources/{id}',
@@ -234,6 +255,18 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.get('/sources/:id', async (req, res) => {
     const p = principalOf(req);
     res.json(await sourceView(prisma, await visibleSource(prisma, p, parseParams(idParam, req).id)));
+  });
+
+  doc(
+    'listSourceEvidence',
+    'get',
+    '/v1/sources/{id}/evidence',
+    "The source's evidence items, oldest first",
+    200,
+    evidenceListSchema,
+  );
+  router.get('/sources/:id/evidence', async (req, res) => {
+    res.json(await sourceEvidence(prisma, principalOf(req), parseParams(idParam, req).id));
   });
 
   doc(
