@@ -45,3 +45,14 @@ export const citationCreatedSchema = z
     source: sourceSchema,
   })
   .openapi('CitationCreated');
+
+export const citationWithdrawnSchema = z
+  .strictObject({
+    citationId: z.string(),
+    claimId: z.string(),
+    sourceId: z.string().describe('the source stays, with its evidence and custody'),
+    relation: citationInput.shape.relation,
+    withdrawnAt: timestampSchema.describe("the citation_withdrawn event's time"),
+  })
+  .openapi('CitationWithdrawn');
+export type CitationWithdrawn = z.infer<typeof citationWithdrawnSchema>;

@@ -91,3 +91,16 @@ export async function citationExpectations(
   );
   return rows.map((r) => r.expected);
 }
+
+/** Deletes a citation of `claimId`; the deleted row, or nothing when it was not there (of two
+ * racing withdrawals, one gets the row). */
+export function deleteCitation(
+  tx: WriteTx,
+  q: { id: string; claimId: string },
+): Promise<{ sourceId: string; relation: string } | undefined> {
+  return tx.maybe(
+    `DELETE FROM citations WHERE id = $1::uuid AND claim_id = $2::uuid
+     RETURNING source_id AS "sourceId", relation::text AS relation`,
+    [q.id, q.claimId],
+  );
+}

@@ -49,7 +49,9 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   claims: ['SELECT', 'INSERT', 'UPDATE'],
   // Capture status and failure, the source's own recapture interval.
   sources: ['SELECT', 'INSERT', 'UPDATE'],
-  citations: ['SELECT', 'INSERT'],
+  // DELETE /v1/citations/:id withdraws a citation (the claim's citation_withdrawn event keeps
+  // it in the ledger; the source and its custody stay).
+  citations: ['SELECT', 'INSERT', 'DELETE'],
   // The stored response is written when the request ends; a failed or expired key is deleted.
   idempotency_keys: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   // Status, attempts and progress of a capture (locked FOR UPDATE by each step).

@@ -83,6 +83,7 @@ const PROJECTED: ReadonlySet<string> = new Set<EventType>([
   'claim_created',
   'claim_updated',
   'citation_added',
+  'citation_withdrawn',
   'source_cited',
   'recapture_scheduled',
   'fetch_started',
@@ -210,6 +211,13 @@ export class LedgerView {
           note: d.note,
           createdAt: body.at,
         });
+        return;
+      }
+      case 'citation_withdrawn': {
+        if (!claim) return 'no claim_created before it';
+        const i = claim.citations.findIndex((c) => c.id === ev.data.citationId);
+        if (i < 0) return `no citation_added of citation ${ev.data.citationId} before it`;
+        claim.citations.splice(i, 1);
         return;
       }
       case 'source_cited': {

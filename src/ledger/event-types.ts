@@ -52,6 +52,11 @@ export const eventCatalogue = {
       note: z.string().nullable(),
     }),
   ],
+  /** A citation withdrawn (its row deleted); the source it named and its custody stay. */
+  citation_withdrawn: [
+    'claim',
+    z.strictObject({ citationId: z.string(), sourceId: z.string(), relation: z.string() }),
+  ],
   // sources: citation and capture
   source_cited: [
     'source',

@@ -2,8 +2,10 @@
 // registered in the OpenAPI document with the schema that validates it.
 import { Router } from 'express';
 import { z } from 'zod';
+import { withdrawCitation } from '../../claims/citations.service.ts';
 import {
   citationCreatedSchema,
+  citationWithdrawnSchema,
   claimPageSchema,
   claimSchema,
   claimWithCitationsSchema,
@@ -62,7 +64,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
 
   const doc = (
     operationId: string,
-    method: 'get' | 'post' | 'patch',
+    method: 'get' | 'post' | 'patch' | 'delete',
     path: string,
     summary: string,
     status: number,
@@ -85,7 +87,9 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
         // Reads fail only on input, auth and visibility; writes on bodies, roles and state too.
         ...(method === 'get'
           ? problemResponses(400, 401, 404)
-          : problemResponses(400, 401, 403, 404, 409, 413, 415, 422)),
+          : method === 'delete'
+            ? problemResponses(400, 401, 403, 404)
+            : problemResponses(400, 401, 403, 404, 409, 413, 415, 422)),
       },
     });
 
@@ -227,6 +231,18 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
       ...out
     } = await citeSource(ctx, p, id, parseBody(citationInput, req));
     res.status(201).json(out);
+  });
+
+  doc(
+    'withdrawCitation',
+    'delete',
+    '/v1/citations/{id}',
+    'Withdraw a citation (editor member); a citation_withdrawn event of the claim, the source and its custody stay',
+    200,
+    citationWithdrawnSchema,
+  );
+  router.delete('/citations/:id', async (req, res) => {
+    res.json(await withdrawCitation(ctx, principalOf(req), parseParams(idParam, req).id));
   });
 
   doc(
