@@ -12,7 +12,10 @@ export const claimSchema = z
     investigationId: z.string(),
     statement: z.string(),
     claimant: z.strictObject({ name: z.string(), role: z.string().nullable() }),
-    claimedAt: timestampSchema.nullable(),
+    claimedAt: z
+      .union([z.iso.date(), timestampSchema])
+      .nullable()
+      .describe('as it was given: a date (2024-12-17) or a UTC date-time'),
     language: z.string().nullable(),
     tags: z.array(z.string()),
     status: z.enum(claimStatuses),

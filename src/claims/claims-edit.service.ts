@@ -9,7 +9,7 @@ import { writeTransaction } from '../db/unit-of-work.ts';
 import { AppError } from '../lib/errors.ts';
 import type { ClaimListQuery, ClaimPatch } from './claims.schema.ts';
 import { claimView } from './claims.service.ts';
-import { type ClaimRow, lockClaim, updateClaimRow } from './claims-store.ts';
+import { type ClaimRow, claimedAtColumns, lockClaim, updateClaimRow } from './claims-store.ts';
 
 type ClaimField = ReturnType<typeof claimView>[keyof ReturnType<typeof claimView>];
 
@@ -34,7 +34,7 @@ export async function updateClaim(
       ...(patch.claimant !== undefined
         ? { claimantName: patch.claimant.name, claimantRole: patch.claimant.role ?? null }
         : {}),
-      ...(patch.claimedAt !== undefined ? { claimedAt: new Date(patch.claimedAt) } : {}),
+      ...(patch.claimedAt !== undefined ? claimedAtColumns(patch.claimedAt) : {}),
       ...(patch.language !== undefined ? { language: patch.language } : {}),
       ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
       ...(patch.status !== undefined ? { status: patch.status } : {}),

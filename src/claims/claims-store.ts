@@ -11,7 +11,7 @@ export type ClaimRow = Prisma.ClaimGetPayload<object>;
 /** The columns of a ClaimRow, for RETURNING and SELECT lists. */
 export const CLAIM_COLUMNS = `id, investigation_id AS "investigationId", statement,
   claimant_name AS "claimantName", claimant_role AS "claimantRole", claimed_at AS "claimedAt",
-  language, tags, status::text AS status, created_by AS "createdBy", created_at AS "createdAt",
+  claimed_at_precision::text AS "claimedAtPrecision", language, tags, status::text AS status, created_by AS "createdBy", created_at AS "createdAt",
   updated_at AS "updatedAt"`;
 
 export interface NewClaim {
@@ -20,6 +20,7 @@ export interface NewClaim {
   claimantName: string;
   claimantRole: string | null;
   claimedAt: Date | null;
+  claimedAtPrecision: ClaimRow['claimedAtPrecision'];
   language: string | null;
   tags: string[];
   createdBy: string;
@@ -29,8 +30,8 @@ export interface NewClaim {
 export function insertClaim(tx: WriteTx, c: NewClaim): Promise<ClaimRow> {
   return tx.one<ClaimRow>(
     `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
-       language, tags, created_by, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+       claimed_at_precision, language, tags, created_by, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $11::"ClaimedAtPrecision", $7, $8, $9, $10, $10)
      RETURNING ${CLAIM_COLUMNS}`,
     [
       newId(),
@@ -43,6 +44,7 @@ export function insertClaim(tx: WriteTx, c: NewClaim): Promise<ClaimRow> {
       c.tags,
       c.createdBy,
       c.at,
+      c.claimedAtPrecision,
     ],
   );
 }
@@ -59,6 +61,7 @@ export const updateClaimRow =
   (p) =>
     `UPDATE claims SET statement = ${p(c.statement)}, claimant_name = ${p(c.claimantName)},
        claimant_role = ${p(c.claimantRole)}, claimed_at = ${p(c.claimedAt)}::timestamptz,
+       claimed_at_precision = ${p(c.claimedAtPrecision)}::"ClaimedAtPrecision",
        language = ${p(c.language)}, tags = ${p(c.tags)}::text[], status = ${p(c.status)}::"ClaimStatus",
        updated_at = ${p(c.updatedAt)}::timestamptz
      WHERE id = ${p(c.id)}::uuid`;
@@ -103,4 +106,13 @@ export function deleteCitation(
      RETURNING source_id AS "sourceId", relation::text AS relation`,
     [q.id, q.claimId],
   );
+}
+
+/** A claimedAt as the API accepts it (a date or a date-time) → the columns that keep it. */
+export function claimedAtColumns(given: string | null): Pick<ClaimRow, 'claimedAt' | 'claimedAtPrecision'> {
+  if (given === null) return { claimedAt: null, claimedAtPrecision: 'datetime' };
+  // A calendar date is that day's UTC midnight, shown back as the date.
+  if (/^\d{4}-\d{2}-\d{2}$/.test(given))
+    return { claimedAt: new Date(`${given}T00:00:00.000Z`), claimedAtPrecision: 'date' };
+  return { claimedAt: new Date(given), claimedAtPrecision: 'datetime' };
 }

@@ -33,7 +33,10 @@ export const claimInput = z
   .strictObject({
     statement: text(5000),
     claimant: z.strictObject({ name: text(300), role: text(300).optional() }),
-    claimedAt: z.iso.datetime({ offset: true }).optional(),
+    claimedAt: z
+      .union([z.iso.date(), z.iso.datetime({ offset: true })])
+      .optional()
+      .describe('a calendar date (2024-12-17) or a date-time with offset; kept as given'),
     language: z
       .string()
       .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a BCP 47 language tag such as "uk" or "en-GB"')

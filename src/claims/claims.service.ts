@@ -22,14 +22,20 @@ import { sourceView, sourceViews } from '../sources/sources.service.ts';
 import { citedSource, insertSource, type SourceRow } from '../sources/sources-store.ts';
 import type { ClaimView } from './claim-view.schema.ts';
 import type { CitationInput, ClaimInput } from './claims.schema.ts';
-import { type ClaimRow, insertCitation, insertClaim } from './claims-store.ts';
+import { type ClaimRow, claimedAtColumns, insertCitation, insertClaim } from './claims-store.ts';
 
 export const claimView = (c: ClaimRow): ClaimView => ({
   id: c.id,
   investigationId: c.investigationId,
   statement: c.statement,
   claimant: { name: c.claimantName, role: c.claimantRole },
-  claimedAt: c.claimedAt?.toISOString() ?? null,
+  // As given: a date stays a date (its UTC midnight is stored), a date-time is shown in UTC.
+  claimedAt:
+    c.claimedAt === null
+      ? null
+      : c.claimedAtPrecision === 'date'
+        ? c.claimedAt.toISOString().slice(0, 10)
+        : c.claimedAt.toISOString(),
   language: c.language,
   tags: c.tags,
   status: c.status,
@@ -57,7 +63,7 @@ export async function createClaim(
       statement: input.statement,
       claimantName: input.claimant.name,
       claimantRole: input.claimant.role ?? null,
-      claimedAt: input.claimedAt ? new Date(input.claimedAt) : null,
+      ...claimedAtColumns(input.claimedAt ?? null),
       language: input.language ?? null,
       tags: input.tags ?? [],
       createdBy: p.id,

@@ -7,6 +7,8 @@ import { LedgerView } from './ledger-view.ts';
 export const CSV_COLUMNS = [
   'claim_id',
   'statement',
+  // As the claim view shows it: a date (2024-12-17) when a date was given, else the date-time.
+  'claimed_at',
   'source_url',
   'normalized_url',
   'relation',
@@ -60,6 +62,7 @@ export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
         const row = [
           claim.id,
           claim.statement,
+          claim.claimedAt,
           source?.url,
           source?.normalizedUrl,
           citation.relation,

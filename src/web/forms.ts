@@ -38,7 +38,7 @@ export function parseForm<S extends z.ZodType>(schema: S, value: unknown): z.inf
 /** A date field (`2024-12-17`) or a date-time (`2024-12-17T10:30`) as an RFC 3339 UTC time. */
 export function formDateTime(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return `${v}T00:00:00Z`;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return v; // a date stays a date (claimedAt keeps which)
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v)) return `${v}:00Z`;
   return v; // the schema says what is wrong with it
 }

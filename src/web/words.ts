@@ -57,7 +57,7 @@ export function when(value: string | Date | null | undefined): string {
 /** A claim's date: the day alone when it was given as midnight UTC (a date-only claim). */
 export function claimDate(iso: string | null): string {
   if (!iso) return 'no date given';
-  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : when(iso);
+  return /^\d{4}-\d{2}-\d{2}$/.test(iso) ? iso : when(iso); // a date as given, or a date-time
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
