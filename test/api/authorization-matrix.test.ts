@@ -57,6 +57,15 @@ const evidence = (
     .set(as(editor.token))
     .attach('file', Buffer.from('a journalist’s notes'), 'notes.txt')
 ).body;
+// One citation to withdraw per caller of the DELETE route (each call gets the next one).
+const withdrawable: string[] = [];
+for (let i = 0; i < 7; i++) {
+  const cited = await request(app)
+    .post(`/v1/claims/${claim.id}/sources`)
+    .set(as(editor.token))
+    .send({ url: `https://example.com/withdrawable/${i}`, relation: 'context' });
+  withdrawable.push(cited.body.citation.id);
+}
 const exported = (
   await request(app).post('/v1/exports').set(as(auditor.token)).send({ claimId: claim.id, format: 'csv' })
 ).body;
@@ -192,7 +201,31 @@ const routes: RouteCase[] = [
     body: () => ({ url: `https://example.com/m/${n++}`, relation: 'context' }),
     expect: write(201),
   },
+  {
+    method: 'get',
+    template: '/v1/claims/{id}/custody',
+    path: () => `/v1/claims/${claim.id}/custody`,
+    expect: read,
+  },
+  {
+    method: 'delete',
+    template: '/v1/citations/{id}',
+    path: () => `/v1/citations/${withdrawable.shift()}`,
+    expect: write(200),
+  },
+  {
+    method: 'get',
+    template: '/v1/investigations/{id}/sources',
+    path: () => `/v1/investigations/${inv.id}/sources`,
+    expect: read,
+  },
   { method: 'get', template: '/v1/sources/{id}', path: () => `/v1/sources/${source.id}`, expect: read },
+  {
+    method: 'get',
+    template: '/v1/sources/{id}/evidence',
+    path: () => `/v1/sources/${source.id}/evidence`,
+    expect: read,
+  },
   {
     method: 'get',
     template: '/v1/sources/{id}/custody',
