@@ -62,14 +62,15 @@ describe('GET /v1/investigations/:id/sources', () => {
     const seen: { id: string }[] = [];
     let cursor: string | null = null;
     do {
+      const query: Record<string, string | number> = cursor ? { limit: 2, cursor } : { limit: 2 };
       const res = await request(app)
         .get(`/v1/investigations/${inv.id}/sources`)
-        .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+        .query(query)
         .set(as(viewer));
       expect(res.status, res.text).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.items);
-      cursor = res.body.nextCursor;
+      cursor = res.body.nextCursor as string | null;
     } while (cursor);
     expect(seen.map((s) => s.id)).toEqual(cited.map((c) => c.source.id));
     for (const s of seen)

@@ -8,7 +8,7 @@ import { LedgerView } from '../../src/exports/ledger-view.ts';
 import { readSubjectEvents } from '../../src/ledger/ledger.repository.ts';
 import { useRealCase } from './real-case.ts';
 
-const { env, claimIds, sourceIds } = await useRealCase();
+const { env, claimIds, sourceIds, withdrawn } = await useRealCase();
 const { app, as, editor, ctx } = env;
 
 async function projection() {
@@ -54,7 +54,7 @@ describe('the export view folded from the ledger', () => {
     for (const item of view.evidence) expect(item).toEqual(await get(`/v1/evidence/${item.id}`));
   });
 
-  it('covers the cases it is meant to: checks, failure, upload, edit, changed content, schedule', async () => {
+  it('covers the cases it is meant to: checks, failure, upload, edit, changed content, schedule, withdrawal, date', async () => {
     const view = await projection();
     const [seed, page, gone, text] = sourceIds.map((id) => view.sources.find((s) => s.id === id)!);
     expect(seed!.platform).toMatchObject({ postId: '1869038340384076117' });
@@ -71,6 +71,14 @@ describe('the export view folded from the ledger', () => {
       status: 'under_review',
     });
     expect(text).toMatchObject({ status: 'captured', recaptureEverySeconds: 3600 });
+    // The withdrawn citation is gone from its claim; the source it named stays.
+    const textClaim = view.claims.find((c) => c.id === claimIds[3])!;
+    expect(withdrawn.claimId).toBe(textClaim.id);
+    expect(textClaim.citations.map((c) => c.id)).not.toContain(withdrawn.citationId);
+    expect(textClaim.citations).toHaveLength(1);
+    expect(view.sources.map((s) => s.id)).toContain(withdrawn.sourceId);
+    // A date given as a date stays one.
+    expect(view.claims.find((c) => c.id === claimIds[2])!.claimedAt).toBe('2024-12-17');
     expect(view.evidence.filter((e) => e.sourceId === text!.id)).toHaveLength(2);
   });
 });

@@ -1,7 +1,7 @@
 // Shared by the export proof tests (not a test file itself): one investigation run through the
 // real workers — the seed X post with its 31-second video, a page declaring og:video, a post
 // that is gone (failed capture) with a journalist's upload, an edited claim, a recapture whose
-// content changed, a recapture schedule — and its export built by the real export job.
+// content changed, a recapture schedule, a withdrawn citation, a date-only claimedAt — and its export built by the real export job.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -90,6 +90,21 @@ export async function useRealCase() {
   expect(recaptured.evidence).toHaveLength(2);
   expect(recaptured.recaptureEverySeconds).toBe(3600);
 
+  // A withdrawn citation: the text claim cites the article too, then withdraws it (the
+  // article's source and custody stay). And a claim date given as a date, kept as a date.
+  const extra = await request(app)
+    .post(`/v1/claims/${text.claimId}/sources`)
+    .set(as(editor))
+    .send({ url: `${server.origin}/article`, relation: 'context' });
+  expect(extra.status, extra.text).toBe(201);
+  const withdrawn = await request(app).delete(`/v1/citations/${extra.body.citation.id}`).set(as(editor));
+  expect(withdrawn.status, withdrawn.text).toBe(200);
+  const dated = await request(app)
+    .patch(`/v1/claims/${gone.claimId}`)
+    .set(as(editor))
+    .send({ claimedAt: '2024-12-17' });
+  expect(dated.status, dated.text).toBe(200);
+
   const claimIds = [seed.claimId, page.claimId, gone.claimId, text.claimId] as string[];
   const sourceIds = [seed.source.id, page.source.id, gone.source.id, text.source.id] as string[];
 
@@ -120,5 +135,12 @@ export async function useRealCase() {
     return path;
   }
 
-  return { env, admin, claimIds, sourceIds, exportTo };
+  return {
+    env,
+    admin,
+    claimIds,
+    sourceIds,
+    exportTo,
+    withdrawn: withdrawn.body as { citationId: string; claimId: string; sourceId: string; relation: string },
+  };
 }

@@ -14,7 +14,7 @@ import { type BagContents, rewriteBag } from '../../helpers/bag-fixture.ts';
 import { runVerifyCli } from '../../helpers/verify-cli.ts';
 import { useRealCase } from '../real-case.ts';
 
-const { env, claimIds, sourceIds, exportTo } = await useRealCase();
+const { env, claimIds, sourceIds, exportTo, withdrawn } = await useRealCase();
 const dir = mkdtempSync(join(tmpdir(), 'claimtrail-forgery-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -101,6 +101,22 @@ describe('verify-export on a real bag', () => {
         d.sources.find((s) => s.id === sourceIds[1])!.url = 'https://elsewhere.example/fake';
       },
       /source \S+\): url is "https:\/\/elsewhere\.example\/fake" in export\.json, the ledger says "http:\/\/127\.0\.0\.1:\d+\/article"/,
+    ],
+    [
+      'a withdrawn citation still listed',
+      (d: Doc) => {
+        claim(d, 3).citations.push({
+          id: withdrawn.citationId,
+          sourceId: withdrawn.sourceId,
+          relation: withdrawn.relation,
+          expected: {},
+          note: null,
+          createdAt: '2024-12-17T00:00:00.000Z',
+        } as { relation: string });
+      },
+      new RegExp(
+        `claim ${claimIds[3]}\\): citations\\[id=${withdrawn.citationId}\\] is \\{.*\\} in export\\.json, the ledger says`,
+      ),
     ],
     [
       'a claim dropped',
