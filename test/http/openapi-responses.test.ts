@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import {
   citationCreatedSchema,
+  citationWithdrawnSchema,
   claimPageSchema,
   claimSchema,
   claimWithCitationsSchema,
@@ -22,7 +23,12 @@ import {
   membershipSchema,
 } from '../../src/investigations/investigation-view.schema.ts';
 import { custodyVerdictSchema, ledgerEventPageSchema } from '../../src/ledger/event-view.schema.ts';
-import { captureRequestedSchema, sourceSchema } from '../../src/sources/source-view.schema.ts';
+import {
+  captureRequestedSchema,
+  evidenceListSchema,
+  sourcePageSchema,
+  sourceSchema,
+} from '../../src/sources/source-view.schema.ts';
 import { ownBlobDir } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
@@ -175,6 +181,29 @@ describe('real responses match the documented schemas', () => {
       captureRequestedSchema,
     );
     await env.settled(sourceId);
+    // After the recapture: completed captures with their times in the source views.
+    res = await request(app).get(`/v1/investigations/${investigationId}/sources`).set(ed);
+    expectDocumented(
+      res,
+      { method: 'get', path: '/v1/investigations/{id}/sources', status: 200 },
+      sourcePageSchema,
+    );
+    expect(res.body.items[0].captures[0]).toMatchObject({ status: 'completed', reason: 'manual' });
+    res = await request(app).get(`/v1/sources/${sourceId}/evidence`).set(ed);
+    expectDocumented(
+      res,
+      { method: 'get', path: '/v1/sources/{id}/evidence', status: 200 },
+      evidenceListSchema,
+    );
+    res = await request(app).get(`/v1/claims/${claimId}/custody`).set(ed);
+    expectDocumented(
+      res,
+      { method: 'get', path: '/v1/claims/{id}/custody', status: 200 },
+      ledgerEventPageSchema,
+    );
+    res = await request(app).patch(`/v1/claims/${claimId}`).set(ed).send({ claimedAt: '2024-12-17' });
+    expectDocumented(res, { method: 'patch', path: '/v1/claims/{id}', status: 200 }, claimSchema);
+    expect(res.body.claimedAt).toBe('2024-12-17');
 
     res = await request(app).post('/v1/exports').set(ed).send({ claimId, format: 'json' });
     expectDocumented(res, { method: 'post', path: '/v1/exports', status: 202 }, exportSchema);
@@ -185,6 +214,14 @@ describe('real responses match the documented schemas', () => {
     }, 60_000);
     expect(done?.body.status).toBe('completed');
     expectDocumented(done!, { method: 'get', path: '/v1/exports/{id}', status: 200 }, exportSchema);
+
+    const cited = (await request(app).get(`/v1/claims/${claimId}`).set(ed)).body.citations[0];
+    res = await request(app).delete(`/v1/citations/${cited.id}`).set(ed);
+    expectDocumented(
+      res,
+      { method: 'delete', path: '/v1/citations/{id}', status: 200 },
+      citationWithdrawnSchema,
+    );
 
     res = await request(app).get(`/v1/claims/${claimId}`).set(as(env.outsider));
     expectDocumented(
