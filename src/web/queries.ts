@@ -1,12 +1,10 @@
-// Read-only data the pages need that no service offers yet: user names for ledger actors,
-// capture progress, identical content cited elsewhere, exports with their investigation's title. Each applies the services' access checks (404 for outsiders). Issue 13 asks for
-// these as REST routes too (GET members, GET exports, captures on sources, actorName); when
-// those land, the pages should call them instead of this file.
+// Read-only data the pages need that no REST route offers: the claims citing a source,
+// identical content elsewhere in the investigation, exports with their investigation's title.
+// Each applies the services' access checks (404 for outsiders).
 import { assertMember } from '../access/access.ts';
 import type { Principal } from '../access/principal.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { exportView, listExports } from '../exports/exports.service.ts';
-import { getInvestigation } from '../investigations/investigations.service.ts';
 import { visibleSource } from '../sources/sources.service.ts';
 
 /** The claims citing a source (for the way back from its page), oldest citation first. */
@@ -20,7 +18,6 @@ export async function claimsCitingSource(prisma: PrismaClient, p: Principal, sou
   return [...new Map(citations.map((c) => [c.claim.id, c.claim])).values()];
 }
 
-/** The caller's exports (an admin's: everyone's), newest first, with what they cover. */
 /** The caller's exports (listExports: every export for admins) with their investigation's title. */
 export async function listMyExports(prisma: PrismaClient, p: Principal, limit = 50) {
   const { rows } = await listExports(prisma, p, limit);
