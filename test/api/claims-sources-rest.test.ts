@@ -63,10 +63,7 @@ describe('GET /v1/investigations/:id/sources', () => {
     let cursor: string | null = null;
     do {
       const query: Record<string, string | number> = cursor ? { limit: 2, cursor } : { limit: 2 };
-      const res = await request(app)
-        .get(`/v1/investigations/${inv.id}/sources`)
-        .query(query)
-        .set(as(viewer));
+      const res = await request(app).get(`/v1/investigations/${inv.id}/sources`).query(query).set(as(viewer));
       expect(res.status, res.text).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.items);
