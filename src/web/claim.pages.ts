@@ -1,7 +1,8 @@
 // The claim page: statement, claimant, date, status (editors change it), tags, the "cite a
 // source" form and a card per cited source whose capture state updates live (htmx polling of
-// /sources/:id/card until the capture has ended).
+// /sources/:id/card until the capture has ended); editors withdraw a citation there.
 import { Router } from 'express';
+import { withdrawCitation } from '../claims/citations.service.ts';
 import { citationInput, claimPatch, claimStatuses } from '../claims/claims.schema.ts';
 import { citeSource, getClaim, visibleClaim } from '../claims/claims.service.ts';
 import { updateClaim } from '../claims/claims-edit.service.ts';
@@ -62,6 +63,13 @@ export function claimPages(ctx: AppContext) {
     );
     await citeSource(ctx, p, claim.id, input);
     res.redirect(303, `/claims/${claim.id}#sources`);
+  });
+
+  // Withdraw a citation: the same service as DELETE /v1/citations/:id (404 for outsiders, 403
+  // for roles that may not write).
+  router.post('/citations/:id/withdraw', async (req, res) => {
+    const { claimId } = await withdrawCitation(ctx, principal(req), req.params.id);
+    res.redirect(303, `/claims/${claimId}#sources`);
   });
 
   // The live part of a source card (htmx polls it while a capture is queued or running).

@@ -24,7 +24,7 @@ const cssFile = fileURLToPath(new URL('./assets/app.css', import.meta.url));
 
 /** The paths the web app answers; anything else (the API, probes, unknown paths) passes by. */
 const ours =
-  /^\/(?:$|sign-in$|sign-out$|assets\/|investigations(?:\/|$)|claims\/|sources\/|evidence\/|exports(?:\/|$))/;
+  /^\/(?:$|sign-in$|sign-out$|assets\/|investigations(?:\/|$)|claims\/|citations\/|sources\/|evidence\/|exports(?:\/|$))/;
 
 /** Only a path of this app may be returned to after signing in (no open redirect). */
 const localPath = (v: unknown) =>

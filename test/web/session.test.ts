@@ -351,6 +351,38 @@ describe('one authorization path: 404 for outsiders, 403 for roles', () => {
     expect((await viewerWeb.post(`/investigations/${inv.id}/members/${editor.id}/remove`)).status).toBe(403);
   });
 
+  it('an editor withdraws a citation from the claim page; the source page stays', async () => {
+    const c = (
+      await request(app)
+        .post(`/v1/investigations/${inv.id}/claims`)
+        .set(as(editor.token))
+        .send({ statement: 'A claim whose citation is withdrawn', claimant: { name: 'Z' } })
+    ).body;
+    const cited = (
+      await request(app)
+        .post(`/v1/claims/${c.id}/sources`)
+        .set(as(editor.token))
+        .send({ url: 'https://example.com/withdrawn-on-the-web', relation: 'context' })
+    ).body;
+    const action = `/citations/${cited.citation.id}/withdraw`;
+    // A viewer sees no withdraw button, and posting the form anyway is refused; so is an outsider.
+    const viewerWeb = await webSignIn(app, viewer.token);
+    expect((await viewerWeb.get(`/claims/${c.id}`)).text).not.toContain(action);
+    expect((await viewerWeb.post(action)).status).toBe(403);
+    expect((await (await webSignIn(app, outsider.token)).post(action)).status).toBe(404);
+    const web = await webSignIn(app, editor.token);
+    expect((await web.get(`/claims/${c.id}`)).text).toContain(action);
+    const res = await web.post(action);
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe(`/claims/${c.id}#sources`);
+    expect((await web.get(`/claims/${c.id}`)).text).toContain('No source cited yet.');
+    expect((await web.get(`/sources/${cited.source.id}`)).status).toBe(200);
+    const events = await ctx.prisma.ledgerEvent.findMany({
+      where: { subjectType: 'claim', subjectId: c.id, type: 'citation_withdrawn' },
+    });
+    expect(events.map((e) => JSON.parse(e.body).actor)).toEqual([`user:${editor.id}`]);
+  });
+
   it('serves preserved bytes only in a sandbox, each read a ledger event', async () => {
     const web = await webSignIn(app, viewer.token);
     const res = await web.get(`/evidence/${upload.id}/content`);
