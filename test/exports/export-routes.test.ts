@@ -138,17 +138,22 @@ describe('JSON and CSV exports', () => {
     const claim = await request(app)
       .post(`/v1/investigations/${investigationId}/claims`)
       .set(as(editor))
-      .send({ statement: '=HYPERLINK("http://evil.example","click")', claimant: { name: 'Mallory' } });
+      .send({
+        statement: '=HYPERLINK("http://evil.example","click")',
+        claimant: { name: 'Mallory' },
+        claimedAt: '2024-12-17',
+      });
     await request(app)
       .post(`/v1/claims/${claim.body.id}/sources`)
       .set(as(editor))
       .send({ url: 'https://x.com/ZelenskyyUa/status/1869038340384076117', relation: 'context' });
     const out = await exportAndWait(editor, { investigationId, format: 'csv' });
     const text = out.file.toString('utf8');
-    expect(text.startsWith('\uFEFFclaim_id,statement,')).toBe(true);
+    expect(text.startsWith('\uFEFFclaim_id,statement,claimed_at,')).toBe(true);
     const lines = text.slice(1).trimEnd().split('\r\n');
     expect(lines).toHaveLength(1 + 4); // two claims × two evidence items
-    expect(text).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
+    // claimed_at as the claim view shows it: the date it was given.
+    expect(text).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")",2024-12-17,`);
     expect(text).not.toMatch(/(^|,)=HYPERLINK/m);
     expect(out.headers['content-type']).toMatch(/^text\/csv/);
   });
