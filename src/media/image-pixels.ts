@@ -4,7 +4,7 @@
 // 512×512 first, as the reference hashers do (pdqio.cpp resizes to 512, the Python one makes a
 // 512 thumbnail): PDQ keeps only a 64×64 blur, so this changes a hash by a few bits at most,
 // and it lets libvips shrink a JPEG while decoding it (a 12 MP photo is never held whole).
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 
 export interface RgbImage {
   /** width × height × 3 bytes, row-major, interleaved R, G, B. */
@@ -55,7 +55,7 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 /** Reads `input` (a path or the bytes) as the oriented, flattened, shrunk sRGB picture. */
 export async function readRgb(input: string | Buffer): Promise<RgbImage> {
   const options = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' as const, pages: 1 };
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(input, options).metadata();
   } catch (error) {
