@@ -16,7 +16,12 @@ export interface PdqHash {
   quality: number;
 }
 
-/** The eight symmetries of the square, named as the reference names them. */
+/**
+ * The eight symmetries of the square, named as the reference names them. Each is the hash of
+ * the picture turned or mirrored so: rotate90 a quarter turn counter-clockwise, rotate270 a
+ * quarter turn clockwise, flipX upside down, flipY mirrored left-right, flipPlus1 transposed
+ * (pixel (r, c) moved to (c, r)), flipMinus1 mirrored across the other diagonal.
+ */
 export const DIHEDRAL = [
   'original',
   'rotate90',
