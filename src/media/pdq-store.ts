@@ -102,16 +102,19 @@ export async function findSimilarHashes(
   if (hashes.length === 0) return [];
   const probes = hashes.map((h) => `{${probeTokens(checkedHash(h), distance).join(',')}}`);
   const params: unknown[] = [hashes, probes, distance, options.minQuality ?? 0, options.limit ?? 1000];
-  let filters = '';
-  if (options.investigationIds) {
-    params.push(options.investigationIds);
-    filters += ` AND EXISTS (SELECT 1 FROM evidence_items e JOIN sources s ON s.id = e.source_id
-                 WHERE e.id = h.evidence_id AND s.investigation_id = ANY($${params.length}::uuid[]))`;
-  }
+  let hitFilter = '';
   if (options.excludeEvidenceId) {
     params.push(options.excludeEvidenceId);
-    filters += ` AND h.evidence_id <> $${params.length}::uuid`;
+    hitFilter += ` AND h.evidence_id <> $${params.length}::uuid`;
   }
+  let visible = '';
+  if (options.investigationIds) {
+    params.push(options.investigationIds);
+    visible = `WHERE EXISTS (SELECT 1 FROM evidence_items e JOIN sources s ON s.id = e.source_id
+               WHERE e.id = hits."evidenceId" AND s.investigation_id = ANY($${params.length}::uuid[]))`;
+  }
+  // The hits are found first and only then filtered by investigation (MATERIALIZED): left to
+  // itself the planner would start from the investigation's items and read all their hashes.
   const { rows } = await db.query<{
     query: string;
     evidenceId: string;
@@ -120,12 +123,14 @@ export async function findSimilarHashes(
     quality: number;
     distance: number;
   }>(
-    `SELECT q.n - 1 AS query, h.evidence_id AS "evidenceId", h.frame_second AS second,
-            h.hash::text AS bits, h.quality, bit_count(h.hash # q.bits)::int AS distance
-     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(hash, probes, n)
-     CROSS JOIN LATERAL (SELECT u.n, ('x' || u.hash)::bit(256) AS bits, u.probes::int[] AS probes) q
-     JOIN media_hashes h ON h.segments && q.probes AND bit_count(h.hash # q.bits) <= $3
-     WHERE h.quality >= $4${filters}
+    `WITH hits AS MATERIALIZED (
+       SELECT u.n - 1 AS query, h.evidence_id AS "evidenceId", h.frame_second AS second,
+              h.hash AS bits, h.quality, bit_count(h.hash # u.bits)::int AS distance
+       FROM (SELECT x.n, ('x' || x.hash)::bit(256) AS bits, x.probes::int[] AS probes
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(hash, probes, n)) u
+       JOIN media_hashes h ON h.segments && u.probes AND bit_count(h.hash # u.bits) <= $3
+       WHERE h.quality >= $4${hitFilter})
+     SELECT query, "evidenceId", second, bits::text AS bits, quality, distance FROM hits ${visible}
      ORDER BY distance, "evidenceId", second, query
      LIMIT $5`,
     params,
