@@ -3,8 +3,7 @@
 // nothing: the caller writes the rows (insertMediaHashes, pdq-store.ts) in the same
 // transaction as the event that reports them (pdqEventData), so a hash never exists without
 // its custody record.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import sharp from 'sharp';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { readRgb } from './image-pixels.ts';
 import { pdqFromPixels } from './pdq.ts';
@@ -23,7 +22,7 @@ export interface MediaHashes {
 
 export interface HashDeps {
   blobs: BlobStore;
-  /** ffmpeg binary for video; resolved with resolveFfmpegPath() when absent. */
+  /** ffmpeg for video, as resolveFfmpegPath() answers (a configured path is checked there); found when absent. */
   ffmpegPath?: string;
   /** The ffprobe in use: an ffmpeg next to it is found when none is on PATH. */
   ffprobePath?: string;
@@ -33,17 +32,7 @@ export interface HashDeps {
   maxVideoSeconds?: number;
 }
 
-const sharpVersion = (() => {
-  try {
-    const require = createRequire(import.meta.url);
-    const pkg = JSON.parse(readFileSync(require.resolve('sharp/package.json'), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ? `sharp ${pkg.version}` : 'sharp';
-  } catch {
-    return 'sharp';
-  }
-})();
+const sharpVersion = `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})`;
 
 /**
  * The item's perceptual hashes, or null when its media type is neither an image nor a video
@@ -68,7 +57,7 @@ export async function hashEvidence(
     });
   }
   if (kind === 'video') {
-    const ffmpeg = await resolveFfmpegPath(deps.ffmpegPath, deps.ffprobePath);
+    const ffmpeg = deps.ffmpegPath ?? (await resolveFfmpegPath(undefined, deps.ffprobePath));
     return deps.blobs.withLocalFile(evidence.sha256, async (path) => {
       const frames: FrameHash[] = [];
       await decodeFramesPerSecond(
