@@ -160,9 +160,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       });
       const ctx = createContext(config);
       try {
-        const owner = await createUser(ctx.prisma, { name: 'Bench editor', role: 'editor' }, 'system:bench');
+        const owner = await createUser(ctx, { name: 'Bench editor', role: 'editor' }, 'system:bench');
         const principal: Principal = { id: owner.id, name: owner.name, role: owner.role };
-        const inv = await createInvestigation(ctx.prisma, principal, { title: 'Capture benchmark' });
+        const inv = await createInvestigation(ctx, principal, { title: 'Capture benchmark' });
         phases.push(['server, context, editor + investigation', seconds(t)]);
 
         t = performance.now();

@@ -27,7 +27,11 @@ apt_install() {
 }
 
 ensure_packages() {
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if [ -L node_modules ]; then
+    # A checkout sharing another one's packages (a git worktree): `npm ci` through the link
+    # would empty the other checkout's node_modules under whatever is running there.
+    say "node_modules is a link to another checkout's packages: not reinstalling through it"
+  elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "installing npm packages (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error
   fi

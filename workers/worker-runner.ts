@@ -12,8 +12,9 @@ export interface WorkerOptions {
   handlers: readonly JobHandler[];
   catalogueNames?: readonly string[];
   concurrency?: number;
-  /** Install the repeating jobs (the capture sweep); default true. Tests that share one
-   * database across files turn it off so no file sweeps another's rows. */
+  /** Install the repeating jobs (the capture and export sweeps: `everyMs` in the catalogue);
+   * default true. Tests that share one database across files turn it off so no file sweeps
+   * another's rows. */
   schedules?: boolean;
   /** Passed to every BullMQ Worker (tests shorten lockDuration/stalledInterval). */
   workerOptions?: Partial<Pick<BullWorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>>;
@@ -55,16 +56,7 @@ export async function startWorkers(
     worker.on('error', (err) => ctx.log.error({ err: err.message, queue }, 'worker error'));
     return worker;
   });
-  if (opts.schedules !== false && handlers.has('capture.sweep')) {
-    // One scheduler entry however many worker processes start: upsert is idempotent.
-    await ctx.queues
-      .get('capture')
-      .upsertJobScheduler(
-        'capture-sweep',
-        { every: ctx.config.CAPTURE_SWEEP_INTERVAL_MS },
-        { name: 'capture.sweep', data: {}, opts: { ...retention } },
-      );
-  }
+  if (opts.schedules !== false) await installSchedules(ctx, handlers);
   ctx.log.info({ queues: queueNames, jobs: [...handlers.keys()] }, 'workers started');
 
   return {
@@ -88,4 +80,21 @@ export async function startWorkers(
       connection.disconnect();
     },
   };
+}
+
+/** One scheduler entry per repeating job of the catalogue this process handles, however many
+ * worker processes start: upsert is idempotent. Its id is the job name with `-` for `.`
+ * (`capture-sweep`, the id earlier versions installed, so an upgrade replaces its entry). */
+async function installSchedules(ctx: AppContext, handlers: Map<string, JobHandler>) {
+  for (const name of jobNames) {
+    const spec = findJobSpec(name);
+    if (!spec?.everyMs || !handlers.has(name)) continue;
+    await ctx.queues
+      .get(spec.queue)
+      .upsertJobScheduler(
+        name.replaceAll('.', '-'),
+        { every: spec.everyMs(ctx.config) },
+        { name, data: {}, opts: { ...retention } },
+      );
+  }
 }

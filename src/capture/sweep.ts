@@ -2,82 +2,39 @@
 // enqueue can leave behind, and requests due recaptures.
 import type { AppContext } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
-import { failExport } from '../exports/export-build.ts';
-import { enqueueExport, exportJobId } from '../exports/exports.service.ts';
+import { type JobRows, repairLostJobs } from '../queue/lost-jobs.ts';
 import { captureJobId, enqueueCapture, requestCapture } from './capture-request.ts';
 import { failCapture } from './capture-store.ts';
 
-/** A capture row this old and still `queued` has probably lost its job. */
-const LOST_AFTER_MS = 30_000;
 const BATCH = 500;
+
+/** Captures for the lost-job repair: a capture BullMQ gave up on is failed, so its source
+ * does not stay `capturing` forever; one whose job vanished resumes from its progress. */
+const captureJobRows = ({ prisma, queues }: AppContext): JobRows => ({
+  queue: 'capture',
+  jobId: captureJobId,
+  enqueue: (id) => enqueueCapture(queues, id),
+  stale: async (status, cutoff, limit) => {
+    const rows = await prisma.capture.findMany({
+      where:
+        status === 'queued' ? { status, requestedAt: { lt: cutoff } } : { status, startedAt: { lt: cutoff } },
+      select: { id: true },
+      take: limit,
+    });
+    return rows.map((r) => r.id);
+  },
+  fail: (id, reason) =>
+    failCapture(prisma, {
+      captureId: id,
+      actor: 'system:capture-sweep',
+      failure: { code: 'job_failed', detail: reason.slice(0, 500), retryable: false },
+    }),
+});
 
 export async function sweepCaptures(ctx: AppContext) {
   const { prisma, config } = ctx;
-  // 1. Lost enqueues. BullMQ ignores an add whose job id it still holds, so a capture whose
-  //    job exists (waiting, delayed for backoff) is not enqueued twice.
-  const stale = await prisma.capture.findMany({
-    where: { status: 'queued', requestedAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
-    select: { id: true },
-    take: BATCH,
-  });
-  let requeued = 0;
-  for (const { id } of stale) {
-    const existing = await ctx.queues.get('capture').getJob(captureJobId(id));
-    if (existing) continue;
-    await enqueueCapture(ctx.queues, id);
-    requeued++;
-  }
-
-  // Exports follow the same commit-then-enqueue pattern and are repaired the same way.
-  const staleExports = await prisma.export.findMany({
-    where: { status: 'queued', createdAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
-    select: { id: true },
-    take: BATCH,
-  });
-  for (const { id } of staleExports) {
-    if (await ctx.queues.get('export').getJob(exportJobId(id))) continue;
-    await enqueueExport(ctx.queues, id);
-    requeued++;
-  }
-
-  // Captures and exports left `running` by a job BullMQ gave up on without our handler
-  // running (a job that stalled more than maxStalledCount times, e.g. a worker killed
-  // repeatedly): record the failure so the source does not stay `capturing` forever. A running
-  // row whose job vanished (Redis lost it) is enqueued again; the job resumes from progress.
-  const running = await prisma.capture.findMany({
-    where: { status: 'running', startedAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
-    select: { id: true },
-    take: BATCH,
-  });
-  let repaired = 0;
-  for (const { id } of running) {
-    const job = await ctx.queues.get('capture').getJob(captureJobId(id));
-    if (job && (await job.getState()) !== 'failed') continue;
-    if (job) {
-      await failCapture(prisma, {
-        captureId: id,
-        actor: 'system:capture-sweep',
-        failure: {
-          code: 'job_failed',
-          detail: (job.failedReason ?? 'the job failed').slice(0, 500),
-          retryable: false,
-        },
-      });
-    } else await enqueueCapture(ctx.queues, id);
-    repaired++;
-  }
-  const runningExports = await prisma.export.findMany({
-    where: { status: 'running', startedAt: { lt: new Date(Date.now() - LOST_AFTER_MS) } },
-    select: { id: true },
-    take: BATCH,
-  });
-  for (const { id } of runningExports) {
-    const job = await ctx.queues.get('export').getJob(exportJobId(id));
-    if (job && (await job.getState()) !== 'failed') continue;
-    if (job) await failExport(ctx, id, job.failedReason ?? 'the job failed');
-    else await enqueueExport(ctx.queues, id);
-    repaired++;
-  }
+  // 1. Captures whose job was lost, or failed without our handler recording it.
+  const { requeued, repaired } = await repairLostJobs(ctx.queues, captureJobRows(ctx));
 
   // 2. Due recaptures: captured sources whose latest capture is older than their interval
   //    (their own, else the global one), with no capture waiting or running. Each is asked

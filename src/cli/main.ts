@@ -95,14 +95,14 @@ user
   })
   .action(async (opts: { name: string; role: 'admin' | 'editor' | 'auditor' | 'viewer' }) => {
     const cfg = loadConfig();
-    const { createPrisma } = await import('../db/prisma.ts');
+    const { createPgPool } = await import('../db/pg-pool.ts');
     const { createUser } = await import('../users/users.service.ts');
-    const prisma = createPrisma(cfg.DATABASE_URL, 1);
+    const pool = createPgPool(cfg.DATABASE_URL, 1);
     try {
-      const created = await createUser(prisma, { name: opts.name.trim(), role: opts.role }, 'system:cli');
+      const created = await createUser({ pool }, { name: opts.name.trim(), role: opts.role }, 'system:cli');
       process.stdout.write(`${JSON.stringify(created)}\n`);
     } finally {
-      await prisma.$disconnect();
+      await pool.end();
     }
   });
 

@@ -53,6 +53,8 @@ export const envSchema = z.object({
   FETCH_HEADERS_TIMEOUT_MS: positiveInt.default(15_000),
   /** Longest silence while a response body is read (no byte for this long fails the fetch). */
   FETCH_IDLE_TIMEOUT_MS: positiveInt.default(30_000),
+  // A body slower than this on average over any idle-timeout-long window is dropped (too_slow).
+  FETCH_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(1024),
   /** Everything one fetch may take: DNS, redirects, and the body to its last byte. */
   FETCH_TIMEOUT_MS: positiveInt.default(15 * 60_000),
   /** Captures of one host running at once across every worker process (a Redis lease each). */
@@ -68,11 +70,29 @@ export const envSchema = z.object({
   RECAPTURE_EVERY_SECONDS: z.coerce.number().int().min(0).default(0),
   /** How often the capture sweep looks for due recaptures and captures left unqueued. */
   CAPTURE_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+  /** How often the export sweep looks for exports left unqueued or left running by a lost job. */
+  EXPORT_SWEEP_INTERVAL_MS: positiveInt.default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest JSON request body, in bytes. */
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   /** How long an Idempotency-Key's record is kept: after this a retry runs as a new request. */
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(24 * 60 * 60),
+  /** How long a web app session lasts after sign-in (then the browser signs in again). */
+  SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(8 * 60 * 60),
+  /** Express "trust proxy" for the web app: which proxies' X-Forwarded-Proto to believe, so a
+   * session cookie is `Secure` behind an https proxy. Empty: none (the connection decides);
+   * a hop count (`1`), `true`, or addresses/subnets (`loopback`, `10.0.0.0/8`). */
+  WEB_TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((v): boolean | number | string =>
+      v === '' || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v,
+    ),
   /** How long shutdown waits for in-flight requests and jobs before giving up. */
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   WORKER_CONCURRENCY: positiveInt.default(4),

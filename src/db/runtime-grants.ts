@@ -41,9 +41,10 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   users: ['SELECT', 'INSERT'],
   // Created with the user; revocation sets revoked_at (DELETE /v1/users/:id/tokens).
   api_tokens: ['SELECT', 'INSERT', 'UPDATE'],
-  // Investigations and memberships are only ever added.
+  // Investigations are only ever added; DELETE /v1/investigations/:id/members/:userId removes a
+  // membership (the ledger keeps member_added and member_removed).
   investigations: ['SELECT', 'INSERT'],
-  memberships: ['SELECT', 'INSERT'],
+  memberships: ['SELECT', 'INSERT', 'DELETE'],
   // PATCH /v1/claims/:id (SELECT … FOR UPDATE, then UPDATE; the change is a ledger event).
   claims: ['SELECT', 'INSERT', 'UPDATE'],
   // Capture status and failure, the source's own recapture interval.
@@ -60,6 +61,8 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   // PDQ hashes of an item, written once with its description (a function of the bytes:
   // ON CONFLICT DO NOTHING, never changed); read by the similarity search.
   media_hashes: ['SELECT', 'INSERT'],
+  // Web app sign-in creates a session; sign-out and expiry delete it (src/web/session.ts).
+  web_sessions: ['SELECT', 'INSERT', 'DELETE'],
 };
 
 /** Functions of ours the runtime role may call, by name (every overload). Each must be

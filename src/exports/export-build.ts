@@ -3,8 +3,10 @@
 // pass) and record the result in the export's own chain. Progress moves from 0 to 1 as events
 // and content bytes are written.
 import { PassThrough } from 'node:stream';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { AppContext } from '../context.ts';
+import { writeTransaction } from '../db/unit-of-work.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { openCheckpoint } from '../log/checkpoint.ts';
 import { latestCheckpoint } from '../log/log.repository.ts';
@@ -14,6 +16,14 @@ import { csvLines } from './csv-export.ts';
 import { EXPORT_VERSION, type ExportInput } from './export-context.ts';
 import { unintegratedCount } from './export-ledger.ts';
 import { gatherScope, type SubjectHead } from './export-scope.ts';
+import {
+  completeExportRow,
+  failExportRow,
+  markExportRunning,
+  recordedScope,
+  requestedAt,
+  setExportProgress,
+} from './exports-store.ts';
 import { jsonChunks } from './json-export.ts';
 
 const VERSION = '0.1.0';
@@ -30,10 +40,7 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   const row = await prisma.export.findUnique({ where: { id: exportId } });
   if (!row) throw new Error(`no export ${exportId}`);
   if (row.status === 'completed' || row.status === 'failed') return { skipped: true };
-  await prisma.export.update({
-    where: { id: exportId },
-    data: { status: 'running', startedAt: row.startedAt ?? new Date(), progress: 0 },
-  });
+  if (!(await markExportRunning(pool, exportId, new Date()))) return { skipped: true };
 
   const scope = row.claimId ? { claimId: row.claimId } : { investigationId: row.investigationId };
   const gathered = await gatherScope(prisma, {
@@ -43,7 +50,7 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   // The chains and lengths this export holds, recorded in its own chain (in the log) so the
   // verifier can tell a complete chain from a truncated one; a retried build keeps the first
   // attempt's record. The export's own chain, up to that record, goes in the export too.
-  const fixed = await fixScope(ctx, exportId, gathered.subjects);
+  const fixed = await fixScope(pool, exportId, gathered.subjects);
   gathered.subjects = [...fixed.subjects, fixed.exportChain];
   const deadline = Date.now() + INTEGRATION_WAIT_MS;
   while ((await unintegratedCount(pool, gathered.subjects)) > 0) {
@@ -69,13 +76,13 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
     if (Date.now() - lastWrite < PROGRESS_EVERY_MS) return;
     lastWrite = Date.now();
     const progress = Math.min(0.99, total > 0 ? done / total : 0);
-    prisma.export.update({ where: { id: exportId }, data: { progress } }).catch(() => {});
+    setExportProgress(pool, exportId, progress).catch(() => {});
   };
 
   const input: ExportInput = {
     exportId,
     scope,
-    createdAt: (await requestedAt(ctx, exportId)) ?? row.createdAt.toISOString(),
+    createdAt: (await requestedAt(pool, exportId)) ?? row.createdAt.toISOString(),
     includeContent: row.format === 'bagit' ? row.includeContent : false,
     gathered,
     checkpoint: { size: cp.size, note: cp.note, origin },
@@ -100,24 +107,24 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
     throw err;
   }
   const blob = await stored;
-  await prisma.$transaction(async (tx) => {
-    await tx.export.update({
-      where: { id: exportId },
-      data: {
-        status: 'completed',
-        progress: 1,
-        sha256: blob.sha256,
-        size: BigInt(blob.size),
-        completedAt: new Date(),
-      },
-    });
+  const completed = await writeTransaction(pool, async (tx) => {
+    // One timestamp for the row and its event.
+    const at = new Date();
+    if (!(await completeExportRow(tx, { id: exportId, sha256: blob.sha256, size: blob.size, at })))
+      return false; // failed meanwhile (by the export sweep): that stays the record
     await appendEvent(tx, {
       subject: { type: 'export', id: exportId },
       type: 'export_completed',
       actor: `worker:export`,
       data: { sha256: blob.sha256, size: blob.size, checkpointSize: cp.size },
+      at,
     });
+    return true;
   });
+  if (!completed) {
+    log.warn({ exportId }, 'export built, but it had ended meanwhile: not recorded');
+    return { skipped: true };
+  }
   log.info(
     { exportId, format: row.format, events, sha256: blob.sha256, size: blob.size },
     'export completed',
@@ -125,63 +132,46 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
   return { sha256: blob.sha256, size: blob.size, events };
 }
 
-/** Records a failed export (the last attempt, or a failure no retry can heal). */
-export async function failExport(ctx: AppContext, exportId: string, reason: string) {
-  await ctx.prisma.$transaction(async (tx) => {
-    const row = await tx.export.findUnique({ where: { id: exportId } });
-    if (!row || row.status === 'completed' || row.status === 'failed') return;
-    await tx.export.update({
-      where: { id: exportId },
-      data: { status: 'failed', error: reason.slice(0, 2000), completedAt: new Date() },
-    });
+/** Records a failed export (the last attempt, or a failure no retry can heal); nothing when
+ * it has already ended. */
+export async function failExport({ pool }: Pick<AppContext, 'pool'>, exportId: string, reason: string) {
+  const error = reason.slice(0, 2000);
+  await writeTransaction(pool, async (tx) => {
+    const at = new Date();
+    if (!(await failExportRow(tx, { id: exportId, error, at }))) return;
     await appendEvent(tx, {
       subject: { type: 'export', id: exportId },
       type: 'export_failed',
       actor: 'worker:export',
-      data: { reason: reason.slice(0, 2000) },
+      data: { reason: error },
+      at,
     });
   });
 }
 
-/** When export_requested says the export was asked for: export.json's createdAt, which the
- * verifier holds to that event. */
-async function requestedAt(ctx: AppContext, exportId: string): Promise<string | undefined> {
-  const { rows } = await ctx.pool.query<{ at: string }>(
-    `SELECT (body::jsonb) ->> 'at' AS at FROM ledger_events
-      WHERE subject_type = 'export' AND subject_id = $1 AND type = 'export_requested'
-      ORDER BY seq LIMIT 1`,
-    [exportId],
-  );
-  return rows[0]?.at;
-}
-
-/** The export_scope record of this export: the one written earlier, or a new one. */
-async function fixScope(ctx: AppContext, exportId: string, subjects: SubjectHead[]) {
-  const earlier = await ctx.pool.query<{ seq: number; hash: string; data: { subjects: SubjectHead[] } }>(
-    `SELECT seq, encode(hash, 'hex') AS hash, (body::jsonb) -> 'data' AS data
-       FROM ledger_events
-      WHERE subject_type = 'export' AND subject_id = $1 AND type = 'export_scope'
-      ORDER BY seq LIMIT 1`,
-    [exportId],
-  );
-  const found = earlier.rows[0];
-  if (found) {
-    return {
-      subjects: found.data.subjects,
-      exportChain: { type: 'export' as const, id: exportId, length: found.seq, headHash: found.hash },
-    };
-  }
-  const recorded = subjects.map(({ type, id, length, headHash }) => ({ type, id, length, headHash }));
-  const event = await ctx.prisma.$transaction((tx) =>
-    appendEvent(tx, {
+/** The export_scope record of this export: the one written earlier, or a new one. Read and
+ * written under one lock, so two builds of an export (a retry overlapping a stalled attempt)
+ * record one scope. */
+async function fixScope(pool: pg.Pool, exportId: string, subjects: SubjectHead[]) {
+  return writeTransaction(pool, async (tx) => {
+    await tx.lock(`export-scope:${exportId}`);
+    const found = await recordedScope(tx, exportId);
+    if (found) {
+      return {
+        subjects: found.data.subjects,
+        exportChain: { type: 'export' as const, id: exportId, length: found.seq, headHash: found.hash },
+      };
+    }
+    const recorded = subjects.map(({ type, id, length, headHash }) => ({ type, id, length, headHash }));
+    const event = await appendEvent(tx, {
       subject: { type: 'export', id: exportId },
       type: 'export_scope',
       actor: 'worker:export',
       data: { exportVersion: EXPORT_VERSION, subjects: recorded },
-    }),
-  );
-  return {
-    subjects,
-    exportChain: { type: 'export' as const, id: exportId, length: event.seq, headHash: event.hash },
-  };
+    });
+    return {
+      subjects,
+      exportChain: { type: 'export' as const, id: exportId, length: event.seq, headHash: event.hash },
+    };
+  });
 }

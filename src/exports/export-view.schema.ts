@@ -23,3 +23,7 @@ export const exportSchema = z
   })
   .openapi('Export');
 export type ExportView = z.infer<typeof exportSchema>;
+
+export const exportPageSchema = z
+  .strictObject({ items: z.array(exportSchema), nextCursor: z.string().nullable() })
+  .openapi('ExportPage');

@@ -5,12 +5,14 @@ import { notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
 import { visibleClaim } from '../claims/claims.service.ts';
 import type { AppContext } from '../context.ts';
-import type { Prisma, PrismaClient } from '../db/prisma.ts';
+import type { PrismaClient } from '../db/prisma.ts';
+import { writeTransaction } from '../db/unit-of-work.ts';
 import { getInvestigation } from '../investigations/investigations.service.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import type { Queues } from '../queue/queues.ts';
 import type { ExportView } from './export-view.schema.ts';
+import { type ExportRow, insertExport } from './exports-store.ts';
 
 export const exportInput = z
   .strictObject({
@@ -24,8 +26,6 @@ export const exportInput = z
     path: ['claimId'],
   });
 export type ExportInputBody = z.infer<typeof exportInput>;
-
-type ExportRow = Prisma.ExportGetPayload<object>;
 
 export const exportView = (e: ExportRow): ExportView => ({
   id: e.id,
@@ -49,28 +49,31 @@ export async function enqueueExport(queues: Queues, exportId: string): Promise<v
   await queues.enqueue('export.build', { exportId }, { jobId: exportJobId(exportId) });
 }
 
-/** Validates the scope the caller may see, then records and queues the export. */
-export async function requestExport(ctx: AppContext, p: Principal, body: ExportInputBody) {
+/** Validates the scope the caller may see, then records the export and queues its build
+ * after the commit (a lost enqueue is repaired by the export sweep, export-sweep.ts). */
+export async function requestExport(
+  ctx: Pick<AppContext, 'prisma' | 'pool' | 'queues' | 'log'>,
+  p: Principal,
+  body: ExportInputBody,
+) {
   const investigationId = body.claimId
     ? (await visibleClaim(ctx.prisma, p, body.claimId)).investigationId
     : (await getInvestigation(ctx.prisma, p, body.investigationId!)).id;
   requireRole(p, 'export', 'export');
   const includeContent = body.includeContent ?? true;
-  const row = await ctx.prisma.$transaction(async (tx) => {
+  return writeTransaction(ctx.pool, async (tx) => {
     // One timestamp for the row and export_requested: export.json's createdAt is proven by it.
     const at = new Date();
-    const created = await tx.export.create({
-      data: {
-        createdAt: at,
-        requestedBy: p.id,
-        investigationId,
-        claimId: body.claimId ?? null,
-        format: body.format,
-        includeContent,
-      },
+    const row = await insertExport(tx, {
+      requestedBy: p.id,
+      investigationId,
+      claimId: body.claimId ?? null,
+      format: body.format,
+      includeContent,
+      at,
     });
     await appendEvent(tx, {
-      subject: { type: 'export', id: created.id },
+      subject: { type: 'export', id: row.id },
       type: 'export_requested',
       actor: actorOf(p),
       data: {
@@ -80,12 +83,27 @@ export async function requestExport(ctx: AppContext, p: Principal, body: ExportI
       },
       at,
     });
-    return created;
+    tx.afterCommit(() =>
+      enqueueExport(ctx.queues, row.id).catch((err: Error) =>
+        ctx.log.warn({ exportId: row.id, err: err.message }, 'export not enqueued'),
+      ),
+    );
+    return exportView(row);
   });
-  await enqueueExport(ctx.queues, row.id).catch((err: Error) =>
-    ctx.log.warn({ exportId: row.id, err: err.message }, 'export not enqueued'),
-  );
-  return exportView(row);
+}
+
+/** The caller's export rows (every export for admins), newest first, keyset-paginated by id. */
+export async function listExports(prisma: PrismaClient, p: Principal, limit: number, cursor?: string) {
+  const rows = await prisma.export.findMany({
+    where: {
+      ...(p.role === 'admin' ? {} : { requestedBy: p.id }),
+      ...(cursor ? { id: { lt: cursor } } : {}),
+    },
+    orderBy: { id: 'desc' },
+    take: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  return { rows: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
 }
 
 /** The export if `p` asked for it or is an admin; 404 otherwise. */

@@ -24,7 +24,8 @@ export type FetchTransientCode =
   | 'dns_error'
   | 'aborted'
   | 'server_error'
-  | 'host_busy';
+  | 'host_busy'
+  | 'too_slow';
 
 /** Base of both fetch errors. */
 export abstract class FetchError<C extends string = string> extends Error {

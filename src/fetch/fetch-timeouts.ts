@@ -12,12 +12,18 @@ export interface FetchTimeouts {
   idleTimeoutMs: number;
   /** Everything: DNS, connects, redirects and the body to its last byte. */
   totalTimeoutMs: number;
+  /** Least average body rate over each idle-timeout-long window (0: none). */
+  minBytesPerSecond: number;
 }
 
 export function fetchTimeouts(
   config: Pick<
     Config,
-    'FETCH_CONNECT_TIMEOUT_MS' | 'FETCH_HEADERS_TIMEOUT_MS' | 'FETCH_IDLE_TIMEOUT_MS' | 'FETCH_TIMEOUT_MS'
+    | 'FETCH_CONNECT_TIMEOUT_MS'
+    | 'FETCH_HEADERS_TIMEOUT_MS'
+    | 'FETCH_IDLE_TIMEOUT_MS'
+    | 'FETCH_TIMEOUT_MS'
+    | 'FETCH_MIN_BYTES_PER_SECOND'
   >,
 ): FetchTimeouts {
   return {
@@ -25,5 +31,6 @@ export function fetchTimeouts(
     headersTimeoutMs: config.FETCH_HEADERS_TIMEOUT_MS,
     idleTimeoutMs: config.FETCH_IDLE_TIMEOUT_MS,
     totalTimeoutMs: config.FETCH_TIMEOUT_MS,
+    minBytesPerSecond: config.FETCH_MIN_BYTES_PER_SECOND,
   };
 }

@@ -32,6 +32,13 @@ export interface GuardedFetcherOptions {
   headersTimeoutMs?: number;
   /** Longest pause between two body reads. Default headersTimeoutMs. */
   idleTimeoutMs?: number;
+  /**
+   * Least body rate: over every idle-timeout-long window, at least this many bytes per second
+   * on average, or the fetch ends (`too_slow`). Without it a body trickling just faster than
+   * the idle timeout holds its capture slot up to the total timeout. 0 (default): no floor.
+   * Windows in which our own sink made the body wait (backpressure) are not judged.
+   */
+  minBytesPerSecond?: number;
   maxRedirects?: number;
   userAgent: string;
   /** Name resolution; default dns.lookup({ all: true }). Injectable to stage DNS answers. */
@@ -106,7 +113,7 @@ class FetchScope {
     return this.controller.signal;
   }
 
-  private abort(reason: FetchTransientError): void {
+  abort(reason: FetchTransientError): void {
     this.controller.abort(reason);
     this.exchange?.destroy(reason);
     this.end();
@@ -148,6 +155,27 @@ function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): 
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
+/** Ends the fetch when a window of `windowMs` brought fewer than `floor` bytes (see
+ * minBytesPerSecond). The caller counts bytes and marks windows where the sink made it wait. */
+function bodyRateFloor(scope: FetchScope, floor: number, windowMs: number) {
+  const state = { bytes: 0, waited: false, waiting: false, stop: () => clearInterval(timer) };
+  const timer = setInterval(() => {
+    if (state.bytes < floor && !state.waited && !state.waiting) {
+      const bps = Math.round((state.bytes * 1000) / windowMs);
+      scope.abort(
+        new FetchTransientError(
+          'too_slow',
+          `body arrived at ${bps} bytes/s over ${windowMs} ms, below the ${Math.round((floor * 1000) / windowMs)} bytes/s minimum`,
+        ),
+      );
+    }
+    state.bytes = 0;
+    state.waited = state.waiting; // a wait that spans the boundary touches the next window too
+  }, windowMs);
+  timer.unref();
+  return state;
+}
+
 async function defaultResolve(hostname: string): Promise<string[]> {
   const answers = await dns.lookup(hostname, { all: true, verbatim: true });
   return answers.map((a) => a.address);
@@ -159,6 +187,7 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
   const { maxBytes, connectTimeoutMs, totalTimeoutMs, userAgent } = options;
   const headersTimeoutMs = options.headersTimeoutMs ?? totalTimeoutMs;
   const idleTimeoutMs = options.idleTimeoutMs ?? headersTimeoutMs;
+  const minBytesPerWindow = Math.ceil(((options.minBytesPerSecond ?? 0) * idleTimeoutMs) / 1000);
   const maxRedirects = options.maxRedirects ?? 5;
   const resolve = options.resolve ?? defaultResolve;
 
@@ -292,17 +321,29 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
       }
       read = true;
       let received = 0;
+      const rate = minBytesPerWindow > 0 ? bodyRateFloor(scope, minBytesPerWindow, idleTimeoutMs) : undefined;
       try {
         await hop.exchange.pipeTo({
           write(chunk) {
             received += chunk.length;
+            if (rate) rate.bytes += chunk.length;
             if (received > maxBytes)
               throw new FetchRefusedError('too_large', `body exceeds the ${maxBytes}-byte limit`);
             return sink.write(chunk);
           },
-          drained: () => sink.drained(),
+          drained: rate
+            ? async () => {
+                rate.waited = rate.waiting = true;
+                try {
+                  await sink.drained();
+                } finally {
+                  rate.waiting = false;
+                }
+              }
+            : () => sink.drained(),
         });
       } finally {
+        rate?.stop();
         scope.end();
       }
     };

@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
+import { webApp } from '../web/web.router.ts';
 import { authenticate } from './authenticate.ts';
 import { docsRouter } from './docs-page.ts';
 import { idempotency } from './idempotency.ts';
@@ -23,6 +24,7 @@ import { exportsRouter } from './routes/exports.router.ts';
 import { healthRouter } from './routes/health.router.ts';
 import { journalismRouter } from './routes/journalism.router.ts';
 import { logRouter } from './routes/log.router.ts';
+import { membersRouter } from './routes/members.router.ts';
 import { usersRouter } from './routes/users.router.ts';
 
 export function createApp(ctx: AppContext) {
@@ -61,12 +63,16 @@ export function createApp(ctx: AppContext) {
   app.use('/v1', idempotency(ctx));
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));
+  app.use('/v1', membersRouter(ctx, docs));
   app.use('/v1', evidenceRouter(ctx, docs));
   app.use('/v1', exportsRouter(ctx, docs));
 
   app.get('/openapi.json', (_req, res) => {
     res.json(docs.document(ctx.config.BODY_LIMIT_BYTES));
   });
+
+  // The web app at `/` (its own paths only; src/web/web.router.ts).
+  app.use(webApp(ctx));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -27,3 +27,20 @@ export const membershipSchema = z
     addedAt: timestampSchema,
   })
   .openapi('Membership');
+
+export const memberSchema = z
+  .strictObject({
+    investigationId: z.string(),
+    userId: z.string(),
+    name: z.string(),
+    role: z.enum(roles),
+    addedAt: timestampSchema,
+  })
+  .openapi('Member');
+export type MemberView = z.infer<typeof memberSchema>;
+
+export const memberListSchema = z.strictObject({ items: z.array(memberSchema) }).openapi('MemberList');
+
+export const memberRemovedSchema = z
+  .strictObject({ investigationId: z.string(), userId: z.string(), removedAt: timestampSchema })
+  .openapi('MemberRemoved');

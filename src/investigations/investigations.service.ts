@@ -1,10 +1,14 @@
 // Investigations and membership; each change is a ledger event of the investigation.
+
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
+import type { AppContext } from '../context.ts';
 import type { PrismaClient } from '../db/prisma.ts';
-import { appendEvent } from '../ledger/ledger.repository.ts';
+import { writeTransaction } from '../db/unit-of-work.ts';
+import { appendEvents } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import type { InvestigationView } from './investigation-view.schema.ts';
+import { insertInvestigation, insertMembership } from './investigations-store.ts';
 
 type Row = { id: string; title: string; description: string | null; createdBy: string; createdAt: Date };
 export const investigationView = (i: Row): InvestigationView => ({
@@ -16,29 +20,32 @@ export const investigationView = (i: Row): InvestigationView => ({
 });
 
 export async function createInvestigation(
-  prisma: PrismaClient,
+  { pool }: Pick<AppContext, 'pool'>,
   p: Principal,
   input: { title: string; description?: string | undefined },
 ) {
   requireRole(p, 'write', 'create investigations');
-  return prisma.$transaction(async (tx) => {
-    const inv = await tx.investigation.create({
-      data: { title: input.title, description: input.description ?? null, createdBy: p.id },
+  return writeTransaction(pool, async (tx) => {
+    // One timestamp for the rows and their events.
+    const at = new Date();
+    const inv = await insertInvestigation(tx, {
+      title: input.title,
+      description: input.description ?? null,
+      createdBy: p.id,
+      at,
     });
-    await tx.membership.create({ data: { investigationId: inv.id, userId: p.id } });
+    await insertMembership(tx, { investigationId: inv.id, userId: p.id, at });
     const subject = { type: 'investigation' as const, id: inv.id };
-    await appendEvent(tx, {
-      subject,
-      type: 'investigation_created',
-      actor: actorOf(p),
-      data: { title: inv.title, description: inv.description },
-    });
-    await appendEvent(tx, {
-      subject,
-      type: 'member_added',
-      actor: actorOf(p),
-      data: { userId: p.id, role: p.role },
-    });
+    await appendEvents(tx, [
+      {
+        subject,
+        type: 'investigation_created',
+        actor: actorOf(p),
+        data: { title: inv.title, description: inv.description },
+        at,
+      },
+      { subject, type: 'member_added', actor: actorOf(p), data: { userId: p.id, role: p.role }, at },
+    ]);
     return investigationView(inv);
   });
 }
@@ -66,28 +73,4 @@ export async function listInvestigations(prisma: PrismaClient, p: Principal, lim
     items: page.map(investigationView),
     nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
   };
-}
-
-export async function addMember(prisma: PrismaClient, p: Principal, investigationId: string, userId: string) {
-  await getInvestigation(prisma, p, investigationId);
-  requireRole(p, 'manage', 'add members');
-  const user = await prisma.user.findUnique({ where: { id: userId } }).catch(() => null);
-  if (!user)
-    throw new AppError('unprocessable', `No user ${userId}.`, [
-      { path: 'body.userId', message: 'unknown user' },
-    ]);
-  return prisma.$transaction(async (tx) => {
-    const existing = await tx.membership.findUnique({
-      where: { investigationId_userId: { investigationId, userId } },
-    });
-    if (existing) throw new AppError('conflict', `User ${userId} is already a member.`);
-    const m = await tx.membership.create({ data: { investigationId, userId } });
-    await appendEvent(tx, {
-      subject: { type: 'investigation', id: investigationId },
-      type: 'member_added',
-      actor: actorOf(p),
-      data: { userId, role: user.role },
-    });
-    return { investigationId, userId, role: user.role, addedAt: m.addedAt.toISOString() };
-  });
 }

@@ -2,6 +2,7 @@
 // enqueues through it; the worker process refuses to start unless every name here has
 // exactly one handler (workers/handlers.ts).
 import { z } from 'zod';
+import type { Config } from '../config/env.ts';
 
 interface JobSpec<S extends z.ZodType> {
   queue: QueueName;
@@ -9,6 +10,9 @@ interface JobSpec<S extends z.ZodType> {
   attempts: number;
   /** Exponential backoff base delay (ms); BullMQ doubles it on every retry. */
   backoffMs: number;
+  /** A repeating job (payload `{}`): every worker process installs its scheduler entry, one
+   * per name however many processes start (workers/worker-runner.ts), repeating this often. */
+  everyMs?: (config: Config) => number;
 }
 
 export const queueNames = ['custody', 'capture', 'export'] as const;
@@ -49,6 +53,7 @@ export const jobCatalogue = {
     schema: z.strictObject({}),
     attempts: 1,
     backoffMs: 1_000,
+    everyMs: (c) => c.CAPTURE_SWEEP_INTERVAL_MS,
   }),
   /** Builds an export file (BagIt zip, JSON or CSV) and records it in the export's chain. */
   'export.build': defineJob({
@@ -56,6 +61,16 @@ export const jobCatalogue = {
     schema: z.strictObject({ exportId: z.uuid() }),
     attempts: 3,
     backoffMs: 5_000,
+  }),
+  /** Periodic (job scheduler): re-enqueues exports whose enqueue was lost and records the
+   * failure of builds BullMQ gave up on (src/exports/export-sweep.ts). A job of its own, on the
+   * export queue: it runs whatever the capture queue's state, and fails or retries alone. */
+  'export.sweep': defineJob({
+    queue: 'export',
+    schema: z.strictObject({}),
+    attempts: 1,
+    backoffMs: 1_000,
+    everyMs: (c) => c.EXPORT_SWEEP_INTERVAL_MS,
   }),
 };
 

@@ -32,6 +32,7 @@ export const eventCatalogue = {
     z.strictObject({ title: z.string(), description: z.string().nullable() }),
   ],
   member_added: ['investigation', z.strictObject({ userId: z.string(), role: z.string() })],
+  member_removed: ['investigation', z.strictObject({ userId: z.string() })],
   // claims
   claim_created: [
     'claim',

@@ -11,7 +11,7 @@ import { useTestContext } from '../helpers/context.ts';
 const ctx = useTestContext();
 const { app } = createApp(ctx);
 const mk = (role: 'admin' | 'editor' | 'auditor' | 'viewer') =>
-  createUser(ctx.prisma, { name: `${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
+  createUser(ctx, { name: `${role} ${randomUUID().slice(0, 6)}`, role }, 'system:test');
 
 const admin = await mk('admin');
 const editor = await mk('editor');
@@ -28,6 +28,16 @@ for (const u of [auditor, viewer]) {
     .post(`/v1/investigations/${inv.id}/members`)
     .set(as(editor.token))
     .send({ userId: u.id });
+}
+// One member to remove per caller of the DELETE route (each call gets the next one).
+const removable: string[] = [];
+for (let i = 0; i < 7; i++) {
+  const u = await mk('viewer');
+  await request(app)
+    .post(`/v1/investigations/${inv.id}/members`)
+    .set(as(editor.token))
+    .send({ userId: u.id });
+  removable.push(u.id);
 }
 const claim = (
   await request(app)
@@ -105,6 +115,12 @@ const routes: RouteCase[] = [
     expect: adminOnly(201),
   },
   {
+    method: 'get',
+    template: '/v1/users',
+    path: () => '/v1/users',
+    expect: adminOnly(200),
+  },
+  {
     method: 'delete',
     template: '/v1/users/{id}/tokens',
     path: () => `/v1/users/${revokable.id}/tokens`,
@@ -135,6 +151,18 @@ const routes: RouteCase[] = [
     path: () => `/v1/investigations/${inv.id}/members`,
     body: async () => ({ userId: (await mk('viewer')).id }),
     expect: write(201),
+  },
+  {
+    method: 'get',
+    template: '/v1/investigations/{id}/members',
+    path: () => `/v1/investigations/${inv.id}/members`,
+    expect: read,
+  },
+  {
+    method: 'delete',
+    template: '/v1/investigations/{id}/members/{userId}',
+    path: () => `/v1/investigations/${inv.id}/members/${removable.shift()}`,
+    expect: write(200),
   },
   {
     method: 'post',
@@ -210,6 +238,13 @@ const routes: RouteCase[] = [
     path: () => '/v1/exports',
     body: () => ({ claimId: claim.id, format: 'json' }),
     expect: { admin: 202, editorMember: 202, editorOutsider: 404, auditorMember: 202, viewerMember: 403 },
+  },
+  {
+    // Everyone lists their own exports (admins every export).
+    method: 'get',
+    template: '/v1/exports',
+    path: () => '/v1/exports',
+    expect: { admin: 200, editorMember: 200, editorOutsider: 200, auditorMember: 200, viewerMember: 200 },
   },
   {
     // Only its requester (the auditor) and admins see an export; to anyone else it does not exist.

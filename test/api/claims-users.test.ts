@@ -1,5 +1,7 @@
 // Users and tokens over HTTP, claim edits recorded with before/after, and claim listing
 // with filters, full-text search and cursor pagination.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app.ts';
@@ -8,9 +10,9 @@ import { useTestContext } from '../helpers/context.ts';
 
 const ctx = useTestContext();
 const { app } = createApp(ctx);
-const admin = await createUser(ctx.prisma, { name: 'Admin', role: 'admin' }, 'system:test');
-const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
-const outsider = await createUser(ctx.prisma, { name: 'Outsider', role: 'editor' }, 'system:test');
+const admin = await createUser(ctx, { name: 'Admin', role: 'admin' }, 'system:test');
+const editor = await createUser(ctx, { name: 'Editor', role: 'editor' }, 'system:test');
+const outsider = await createUser(ctx, { name: 'Outsider', role: 'editor' }, 'system:test');
 const as = (u: { token: string }) => ({ Authorization: `Bearer ${u.token}` });
 
 const inv = (await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Listing' })).body;
@@ -51,6 +53,122 @@ describe('users and tokens', () => {
     expect((await request(app).delete(`/v1/users/${created.body.id}/tokens`).set(as(editor))).status).toBe(
       403,
     );
+  });
+});
+
+describe('claimtrail user add', () => {
+  it('creates a user on the pool and prints it with a token that works; the event names the CLI', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['bin/claimtrail.mjs', 'user', 'add', '--name', ' Ada ', '--role', 'auditor'],
+      { env: process.env, encoding: 'utf8' },
+    );
+    const created = JSON.parse(stdout);
+    expect(created).toMatchObject({ name: 'Ada', role: 'auditor', token: expect.stringMatching(/^ct_/) });
+    expect((await request(app).get('/v1/investigations').set(as(created))).status).toBe(200);
+    const { rows } = await ctx.pool.query<{ body: string }>(
+      `SELECT body FROM ledger_events WHERE subject_type = 'user' AND subject_id = $1`,
+      [created.id],
+    );
+    expect(rows.map((r) => JSON.parse(r.body))).toMatchObject([
+      { type: 'user_created', actor: 'system:cli', data: { name: 'Ada', role: 'auditor' } },
+    ]);
+  });
+});
+
+describe('users and tokens: refusals', () => {
+  const userEvents = async (id: string) =>
+    Number(
+      (
+        await ctx.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM ledger_events WHERE subject_type = 'user' AND subject_id = $1`,
+          [id],
+        )
+      ).rows[0]!.n,
+    );
+
+  it('revoking the tokens of an unknown user is a 404 problem, and writes nothing', async () => {
+    const unknown = '01900000-0000-7000-8000-000000000000';
+    const res = await request(app).delete(`/v1/users/${unknown}/tokens`).set(as(admin));
+    expect(res.status).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({
+      type: 'urn:claimtrail:problem:not_found',
+      detail: `No user ${unknown}.`,
+    });
+    expect(await userEvents(unknown)).toBe(0);
+    // Not an id at all: the same 404, not a database error.
+    const junk = await request(app).delete('/v1/users/not-a-user/tokens').set(as(admin));
+    expect(junk.status).toBe(404);
+    expect(junk.body.type).toBe('urn:claimtrail:problem:not_found');
+  });
+
+  it('revoking a user without live tokens records that nothing was revoked', async () => {
+    const user = await createUser(ctx, { name: 'Twice revoked', role: 'viewer' }, 'system:test');
+    expect((await request(app).delete(`/v1/users/${user.id}/tokens`).set(as(admin))).body).toEqual({
+      revoked: 1,
+    });
+    expect((await request(app).delete(`/v1/users/${user.id}/tokens`).set(as(admin))).body).toEqual({
+      revoked: 0,
+    });
+    const { rows } = await ctx.pool.query<{ body: string }>(
+      `SELECT body FROM ledger_events WHERE subject_type = 'user' AND subject_id = $1 ORDER BY seq`,
+      [user.id],
+    );
+    expect(rows.map((r) => JSON.parse(r.body)).map((e) => [e.type, e.data, e.actor])).toEqual([
+      ['user_created', { name: 'Twice revoked', role: 'viewer' }, 'system:test'],
+      ['user_tokens_revoked', { revoked: 1 }, `user:${admin.id}`],
+      ['user_tokens_revoked', { revoked: 0 }, `user:${admin.id}`],
+    ]);
+  });
+});
+
+describe('members', () => {
+  it('two requests adding the same member at once: one 201, one 409 problem, one membership and one event', async () => {
+    const team = (await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Race' })).body;
+    const joiner = await createUser(ctx, { name: 'Joiner', role: 'viewer' }, 'system:test');
+    const add = () =>
+      request(app).post(`/v1/investigations/${team.id}/members`).set(as(editor)).send({ userId: joiner.id });
+    const results = await Promise.all([add(), add(), add()]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    const added = results.find((r) => r.status === 201)!;
+    expect(added.body).toMatchObject({ investigationId: team.id, userId: joiner.id, role: 'viewer' });
+    for (const r of results.filter((r) => r.status === 409))
+      expect(r.body.type).toBe('urn:claimtrail:problem:conflict');
+    const members = await ctx.pool.query(
+      'SELECT user_id FROM memberships WHERE investigation_id = $1 ORDER BY user_id',
+      [team.id],
+    );
+    expect(members.rows.map((m) => m.user_id).sort()).toEqual([editor.id, joiner.id].sort());
+    const { rows } = await ctx.pool.query<{ body: string }>(
+      `SELECT body FROM ledger_events WHERE subject_type = 'investigation' AND subject_id = $1 ORDER BY seq`,
+      [team.id],
+    );
+    const events = rows.map((r) => JSON.parse(r.body));
+    expect(events.map((e) => [e.type, e.data])).toEqual([
+      ['investigation_created', { title: 'Race', description: null }],
+      ['member_added', { userId: editor.id, role: 'editor' }],
+      ['member_added', { userId: joiner.id, role: 'viewer' }],
+    ]);
+    // The rows and their events share one timestamp.
+    expect(events[0].at).toBe(team.createdAt);
+    expect(events[2].at).toBe(added.body.addedAt);
+  });
+
+  it('an unknown user is a 422 problem naming body.userId, and nothing is written', async () => {
+    const team = (await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Nobody' }))
+      .body;
+    const res = await request(app)
+      .post(`/v1/investigations/${team.id}/members`)
+      .set(as(editor))
+      .send({ userId: '01900000-0000-7000-8000-000000000000' });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([{ path: 'body.userId', message: 'unknown user' }]);
+    const events = await ctx.pool.query(
+      `SELECT 1 FROM ledger_events WHERE subject_type = 'investigation' AND subject_id = $1`,
+      [team.id],
+    );
+    expect(events.rowCount).toBe(2); // investigation_created, member_added (the creator)
   });
 });
 

@@ -18,7 +18,7 @@ const ctx = useTestContext({
   REDIS_PREFIX: `${process.env.REDIS_PREFIX}:download-${randomBytes(4).toString('hex')}`,
 });
 const { app } = createApp(ctx);
-const editor = await createUser(ctx.prisma, { name: 'Downloader', role: 'editor' }, 'system:test');
+const editor = await createUser(ctx, { name: 'Downloader', role: 'editor' }, 'system:test');
 const auth = { Authorization: `Bearer ${editor.token}` };
 const server = app.listen(0, '127.0.0.1');
 await new Promise((r) => server.once('listening', r));

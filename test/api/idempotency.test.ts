@@ -22,7 +22,7 @@ import { useTestContext, waitFor } from '../helpers/context.ts';
 
 const ctx = useTestContext();
 const { app } = createApp(ctx);
-const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
+const editor = await createUser(ctx, { name: 'Editor', role: 'editor' }, 'system:test');
 const as = { Authorization: `Bearer ${editor.token}` };
 const inv = (await request(app).post('/v1/investigations').set(as).send({ title: 'Idempotency' })).body;
 const claimBody = { statement: 'Posted twice.', claimant: { name: 'Someone' } };
@@ -121,7 +121,7 @@ describe('Idempotency-Key', () => {
   });
 });
 
-const admin = await createUser(ctx.prisma, { name: 'Admin', role: 'admin' }, 'system:test');
+const admin = await createUser(ctx, { name: 'Admin', role: 'admin' }, 'system:test');
 const asAdmin = { Authorization: `Bearer ${admin.token}` };
 const claimsUrl = `/v1/investigations/${inv.id}/claims`;
 const keyRow = async (userId: string, key: string) =>

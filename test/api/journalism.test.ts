@@ -13,7 +13,7 @@ await useSequencer(ctx);
 const { app } = createApp(ctx);
 
 const mk = (name: string, role: 'admin' | 'editor' | 'auditor' | 'viewer') =>
-  createUser(ctx.prisma, { name, role }, 'system:test');
+  createUser(ctx, { name, role }, 'system:test');
 const [admin, editor, outsider, auditor, viewer] = await Promise.all([
   mk('Admin', 'admin'),
   mk('Editor', 'editor'),

@@ -23,7 +23,7 @@ const sink = new Writable({
 const ctx = useTestContext();
 const log = createLogger('info', sink);
 const { app } = createApp({ ...ctx, log });
-const editor = await createUser(ctx.prisma, { name: 'Log editor', role: 'editor' }, 'system:test');
+const editor = await createUser(ctx, { name: 'Log editor', role: 'editor' }, 'system:test');
 const as = (u: { token: string }) => ({ Authorization: `Bearer ${u.token}` });
 const inv = await request(app).post('/v1/investigations').set(as(editor)).send({ title: 'Log tests' });
 

@@ -14,8 +14,8 @@ import { useTestContext } from '../helpers/context.ts';
 const ctx = useTestContext();
 const { app } = createApp(ctx);
 const [admin, editor] = await Promise.all([
-  createUser(ctx.prisma, { name: 'Admin', role: 'admin' }, 'system:test'),
-  createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test'),
+  createUser(ctx, { name: 'Admin', role: 'admin' }, 'system:test'),
+  createUser(ctx, { name: 'Editor', role: 'editor' }, 'system:test'),
 ]);
 const as = (u: { token: string }) => ({ Authorization: `Bearer ${u.token}` });
 

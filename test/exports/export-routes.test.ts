@@ -25,8 +25,8 @@ const env = await useCaptureEnv({
   X_SYNDICATION_URL: `${server.origin}/syndication`,
 });
 const { app, as, editor, viewer, outsider, cite, settled, ctx, investigationId } = env;
-const admin = await createUser(ctx.prisma, { name: 'Export admin', role: 'admin' }, 'system:test');
-const auditor = await createUser(ctx.prisma, { name: 'Export auditor', role: 'auditor' }, 'system:test');
+const admin = await createUser(ctx, { name: 'Export admin', role: 'admin' }, 'system:test');
+const auditor = await createUser(ctx, { name: 'Export auditor', role: 'auditor' }, 'system:test');
 await request(app)
   .post(`/v1/investigations/${investigationId}/members`)
   .set(as(editor))

@@ -33,7 +33,7 @@ export async function useRealCase() {
     X_SYNDICATION_URL: `${server.origin}/syndication`,
   });
   const { app, as, editor, cite, settled, ctx, investigationId } = env;
-  const admin = await createUser(ctx.prisma, { name: 'Export admin', role: 'admin' }, 'system:test');
+  const admin = await createUser(ctx, { name: 'Export admin', role: 'admin' }, 'system:test');
 
   // The seed case, and a second claim citing the same post (a reused source, checked again).
   const seed = await cite('https://x.com/ZelenskyyUa/status/1869038340384076117', {

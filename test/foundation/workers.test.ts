@@ -26,9 +26,11 @@ const noop = (name: string) => ({ name, run: async () => undefined }) as unknown
 async function settled(id: string) {
   let found: { job: Job; state: string } | undefined;
   await waitFor(async () => {
+    // The state first: a job read before it settled would lack its failedReason.
+    const state = await queue().getJobState(id);
+    if (!['completed', 'failed'].includes(state)) return false;
     const job = await Job.fromId(queue(), id);
-    const state = await job?.getState();
-    if (job && state && ['completed', 'failed'].includes(state)) found = { job, state };
+    if (job) found = { job, state };
     return found !== undefined;
   }, 15_000);
   return found!;

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type LaunchOptions } from 'playwright-core';
 
 // The /usr/bin/chromium wrapper script misbehaves when launched this way: use the binary.
 const candidates = ['/usr/lib/chromium/chromium'];
@@ -33,9 +33,12 @@ export function whyBrowserCannotBeInstalled(): string | null {
 /** A fresh profile every time (no state carried between runs), and no background traffic. */
 export async function launchChromium(
   executablePath: string,
+  /** Context options (viewport, javaScriptEnabled, …) for pages that need them. */
+  options: Omit<Parameters<typeof chromium.launchPersistentContext>[1] & LaunchOptions, 'args'> = {},
 ): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'claimtrail-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
+    ...options,
     executablePath,
     headless: true,
     args: [

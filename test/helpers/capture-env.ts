@@ -30,7 +30,7 @@ export async function useCaptureEnv(
   }
   const { app } = createApp(ctx);
   const mk = (name: string, role: 'admin' | 'editor' | 'auditor' | 'viewer') =>
-    createUser(ctx.prisma, { name, role }, 'system:test');
+    createUser(ctx, { name, role }, 'system:test');
   const editor = await mk('Capture editor', 'editor');
   const viewer = await mk('Capture viewer', 'viewer');
   const outsider = await mk('Other newsroom', 'editor');

@@ -41,9 +41,9 @@ async function setup(label: string) {
   const ctx = createContext(testConfig({ DATABASE_URL: url }));
   afterAll(() => ctx.close());
   const sequencer = await useSequencer(ctx);
-  const editor = await createUser(ctx.prisma, { name: 'Editor', role: 'editor' }, 'system:test');
+  const editor = await createUser(ctx, { name: 'Editor', role: 'editor' }, 'system:test');
   const p = { id: editor.id, name: editor.name, role: editor.role };
-  const inv = await createInvestigation(ctx.prisma, p, { title: label });
+  const inv = await createInvestigation(ctx, p, { title: label });
   const claim = await createClaim(ctx, p, inv.id, {
     statement: 'A claim.',
     claimant: { name: 'Someone' },

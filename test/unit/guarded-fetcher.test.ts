@@ -101,6 +101,24 @@ function routes(req: http.IncomingMessage, res: http.ServerResponse): void {
     }
     case '/silent':
       return; // never answers
+    case '/trickle': {
+      // `bytes` bytes every 50 ms, `total` bytes in all: a body that never pauses long enough
+      // for the idle timeout but may be slower than a rate floor.
+      const bytes = Number(q.get('bytes') ?? 10);
+      let left = Number(q.get('total') ?? 50_000);
+      res.writeHead(200, { 'content-length': String(left) });
+      const tick = setInterval(() => {
+        const n = Math.min(bytes, left);
+        left -= n;
+        if (res.destroyed) clearInterval(tick);
+        else if (left === 0) {
+          clearInterval(tick);
+          res.end('x'.repeat(n));
+        } else res.write('x'.repeat(n));
+      }, 50);
+      res.on('close', () => clearInterval(tick));
+      return;
+    }
     case '/stalled-body':
       res.writeHead(200, { 'content-length': '100' });
       res.write('ten bytes!');
@@ -373,6 +391,39 @@ describe('guarded fetcher: size, time and framing limits', () => {
     const fetcher = makeFetcher({ headersTimeoutMs: 8_000, idleTimeoutMs: 200, totalTimeoutMs: 5_000 });
     const res = await fetcher.fetch(allowed.url('/stalled-body'));
     await transient(readAll(res), 'body_timeout');
+  });
+
+  it('a body trickling under the rate floor is ended (too_slow), though it never goes idle', async () => {
+    // 10 bytes per 50 ms = 200 bytes/s, floor 1,000 bytes/s over each 300 ms window.
+    const opts = { idleTimeoutMs: 300, totalTimeoutMs: 5_000 };
+    const slow = await makeFetcher({ ...opts, minBytesPerSecond: 1_000 }).fetch(allowed.url('/trickle'));
+    await transient(
+      readAll(slow),
+      'too_slow',
+      /^body arrived at \d+ bytes\/s over 300 ms, below the 1000 bytes\/s minimum$/,
+    );
+    // Without the floor the same body runs into the total timeout instead.
+    const noFloor = await makeFetcher({ ...opts, totalTimeoutMs: 1_000 }).fetch(allowed.url('/trickle'));
+    await transient(readAll(noFloor), 'timeout');
+    // Faster than the floor: read to its end (100 bytes per 50 ms = 2,000 bytes/s).
+    const fast = await makeFetcher({ ...opts, minBytesPerSecond: 1_000 }).fetch(
+      allowed.url('/trickle?bytes=100&total=3000'),
+    );
+    expect((await readAll(fast)).length).toBe(3000);
+  });
+
+  it('a slow reader (our own backpressure) is not taken for a slow server', async () => {
+    const fetcher = makeFetcher({ idleTimeoutMs: 200, totalTimeoutMs: 5_000, minBytesPerSecond: 1_000 });
+    const res = await fetcher.fetch(allowed.url('/trickle?bytes=1000&total=8000'));
+    let got = 0;
+    await res.pipeTo({
+      write(chunk) {
+        got += chunk.length;
+        return false; // ask to wait after every chunk
+      },
+      drained: () => new Promise((r) => setTimeout(r, 300)),
+    });
+    expect(got).toBe(8000);
   });
 
   it('the headers timeout does not wait for the idle one', async () => {

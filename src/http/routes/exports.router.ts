@@ -1,14 +1,15 @@
 // Audit exports: request (202), status with progress, download.
 import { Router } from 'express';
 import { z } from 'zod';
-import { idParam } from '../../claims/claims.schema.ts';
+import { idParam, listQuery } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
-import { exportSchema } from '../../exports/export-view.schema.ts';
+import { exportPageSchema, exportSchema } from '../../exports/export-view.schema.ts';
 import {
   exportFileName,
   exportInput,
   exportMediaType,
   exportView,
+  listExports,
   requestExport,
   visibleExport,
 } from '../../exports/exports.service.ts';
@@ -16,7 +17,7 @@ import { AppError } from '../../lib/errors.ts';
 import { principalOf } from '../authenticate.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
-import { parseBody, parseParams } from '../validate.ts';
+import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
 export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
   const { prisma } = ctx;
@@ -40,6 +41,21 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
     const body = parseBody(exportInput, req);
     const view = await requestExport(ctx, principalOf(req), body);
     res.status(202).location(`/v1/exports/${view.id}`).json(view);
+  });
+
+  docs.route({
+    method: 'get',
+    path: '/v1/exports',
+    operationId: 'listExports',
+    summary: 'My exports, newest first (every export for admins)',
+    security,
+    request: { query: listQuery },
+    responses: { 200: jsonResponse('a page of exports', exportPageSchema), ...problemResponses(400, 401) },
+  });
+  router.get('/exports', async (req, res) => {
+    const q = parseQuery(listQuery, req);
+    const { rows, nextCursor } = await listExports(prisma, principalOf(req), q.limit, q.cursor);
+    res.json({ items: rows.map(exportView), nextCursor });
   });
 
   docs.route({

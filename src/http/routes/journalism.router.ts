@@ -16,7 +16,6 @@ import {
   idParam,
   investigationInput,
   listQuery,
-  memberInput,
 } from '../../claims/claims.schema.ts';
 import { citeSource, createClaim, getClaim, visibleClaim } from '../../claims/claims.service.ts';
 import { listClaims, updateClaim } from '../../claims/claims-edit.service.ts';
@@ -24,10 +23,8 @@ import type { AppContext } from '../../context.ts';
 import {
   investigationPageSchema,
   investigationSchema,
-  membershipSchema,
 } from '../../investigations/investigation-view.schema.ts';
 import {
-  addMember,
   createInvestigation,
   getInvestigation,
   investigationView,
@@ -88,7 +85,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.post('/investigations', async (req, res) => {
     res
       .status(201)
-      .json(await createInvestigation(prisma, principalOf(req), parseBody(investigationInput, req)));
+      .json(await createInvestigation(ctx, principalOf(req), parseBody(investigationInput, req)));
   });
 
   doc(
@@ -109,24 +106,6 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.get('/investigations/:id', async (req, res) => {
     const { id } = parseParams(idParam, req);
     res.json(investigationView(await getInvestigation(prisma, principalOf(req), id)));
-  });
-
-  doc(
-    'addMember',
-    'post',
-    '/v1/investigations/{id}/members',
-    'Add a member (admin, editor member)',
-    201,
-    membershipSchema,
-    {
-      body: memberInput,
-    },
-  );
-  router.post('/investigations/:id/members', async (req, res) => {
-    const { id } = parseParams(idParam, req);
-    const p = principalOf(req);
-    await getInvestigation(prisma, p, id);
-    res.status(201).json(await addMember(prisma, p, id, parseBody(memberInput, req).userId));
   });
 
   doc(

@@ -1,15 +1,16 @@
-// Users (admins only): create with a token shown once, revoke every token of a user.
+// Users (admins only): list, create with a token shown once, revoke every token of a user.
 import { Router } from 'express';
 import { z } from 'zod';
-import { notFoundUnlessId } from '../../access/access.ts';
 import { actorOf } from '../../access/principal.ts';
+import { listQuery } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
+import { timestampSchema } from '../../evidence/evidence-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
-import { createUser, revokeTokens, roles } from '../../users/users.service.ts';
+import { createUser, listUsers, revokeTokens, roles } from '../../users/users.service.ts';
 import { principalOf } from '../authenticate.ts';
 import { withholdOnReplay } from '../idempotency.ts';
-import { type ApiDocs, bearerAuth, problemResponses } from '../openapi.ts';
-import { parseBody, parseParams } from '../validate.ts';
+import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
+import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
 const userInput = z
   .strictObject({ name: z.string().trim().min(1).max(200), role: z.enum(roles) })
@@ -25,8 +26,38 @@ const createdUser = z
   })
   .openapi('CreatedUser');
 
+const userListSchema = z
+  .strictObject({
+    items: z.array(
+      z.strictObject({
+        id: z.string(),
+        name: z.string(),
+        role: z.enum(roles),
+        createdAt: timestampSchema,
+        activeTokens: z.number().int(),
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('UserPage');
+
 export function usersRouter(ctx: AppContext, docs: ApiDocs) {
   const router = Router();
+
+  docs.route({
+    method: 'get',
+    path: '/v1/users',
+    operationId: 'listUsers',
+    summary: 'Every user with role and number of live tokens (admin)',
+    security: bearerAuth,
+    request: { query: listQuery },
+    responses: { 200: jsonResponse('a page of users', userListSchema), ...problemResponses(400, 401, 403) },
+  });
+  router.get('/users', async (req, res) => {
+    if (principalOf(req).role !== 'admin') throw new AppError('forbidden', 'Only admins list users.');
+    const q = parseQuery(listQuery, req);
+    res.json(await listUsers(ctx, q.limit, q.cursor));
+  });
 
   docs.route({
     method: 'post',
@@ -48,7 +79,7 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
     res
       .status(201)
       .set('Cache-Control', 'no-store')
-      .json(await createUser(ctx.prisma, input, actorOf(p)));
+      .json(await createUser(ctx, input, actorOf(p)));
   });
 
   docs.route({
@@ -70,10 +101,7 @@ export function usersRouter(ctx: AppContext, docs: ApiDocs) {
     const p = principalOf(req);
     if (p.role !== 'admin') throw new AppError('forbidden', 'Only admins revoke tokens.');
     const { id } = parseParams(z.strictObject({ id: z.string().max(64) }), req);
-    notFoundUnlessId(id, 'user');
-    if (!(await ctx.prisma.user.findUnique({ where: { id } })))
-      throw new AppError('not_found', `No user ${id}.`);
-    res.json({ revoked: await revokeTokens(ctx.prisma, id, actorOf(p)) });
+    res.json({ revoked: await revokeTokens(ctx, id, actorOf(p)) });
   });
 
   return router;

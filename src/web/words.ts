@@ -1,0 +1,122 @@
+// What the pages say in words: checks ("declared 31 s · observed 31.0 s ✓"), sizes, times, and
+// each custody event as a sentence. Pure functions (the templates only place their output).
+
+export interface CheckLike {
+  name: string;
+  expected: unknown;
+  observed: unknown;
+  passed: boolean;
+}
+
+const checkLabels: Record<string, string> = {
+  durationSeconds: 'duration',
+  mediaType: 'media type',
+  sha256: 'sha256',
+};
+
+const shown = (name: string, value: unknown, observed: boolean): string => {
+  if (value === null || value === undefined) return 'nothing';
+  if (name === 'durationSeconds' && typeof value === 'number')
+    // The declaration as typed; the measurement to a tenth (ffprobe says 31.022).
+    return `${observed ? value.toFixed(1) : String(value)} s`;
+  if (name === 'sha256' && typeof value === 'string') return shortHash(value);
+  return typeof value === 'string' ? value : JSON.stringify(value);
+};
+
+/** "duration: declared 31 s · observed 31.0 s ✓" */
+export function checkWords(c: CheckLike): { label: string; text: string; mark: string; passed: boolean } {
+  return {
+    label: checkLabels[c.name] ?? c.name,
+    text: `declared ${shown(c.name, c.expected, false)} · observed ${shown(c.name, c.observed, true)}`,
+    mark: c.passed ? '✓' : '✗',
+    passed: c.passed,
+  };
+}
+
+export const shortHash = (hex: string | null | undefined) => (hex ? `${hex.slice(0, 12)}…` : '—');
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** "2024-12-17 10:00:03 UTC" (the ledger's times are UTC; so is every time shown). */
+export function when(value: string | Date | null | undefined): string {
+  if (!value) return '—';
+  const d = typeof value === 'string' ? new Date(value) : value;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** A claim's date: the day alone when it was given as midnight UTC (a date-only claim). */
+export function claimDate(iso: string | null): string {
+  if (!iso) return 'no date given';
+  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : when(iso);
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v));
+
+/** One custody event as a sentence (the actor is shown beside it, by name). */
+export function eventWords(type: string, data: Record<string, unknown>): string {
+  const d = (k: string) => str(data[k]);
+  switch (type) {
+    case 'source_cited':
+      return `cited as ${d('relation')} by a claim: ${d('url')}`;
+    case 'recapture_scheduled':
+      return data.everySeconds === null
+        ? 'own recapture schedule cleared'
+        : `recapture scheduled every ${d('everySeconds')} s`;
+    case 'capture_requested':
+      return `capture requested (${d('reason')})`;
+    case 'fetch_started':
+      return `capture started by ${d('worker')}`;
+    case 'fetched': {
+      const redirects = Array.isArray(data.redirects) ? data.redirects.length : 0;
+      return `fetched ${d('url')} → HTTP ${d('status')}, ${bytes(Number(data.bytes ?? 0))} from ${d('remoteAddress')}${
+        redirects ? ` after ${redirects} redirect${redirects > 1 ? 's' : ''}` : ''
+      }`;
+    }
+    case 'stored':
+      return `stored ${d('kind')} (${d('mediaType')}, ${bytes(Number(data.size ?? 0))}), sha256 ${shortHash(d('sha256'))}`;
+    case 'metadata_extracted':
+      return `described with ${d('tool')} (sha256 ${shortHash(d('sha256'))})`;
+    case 'check_passed':
+    case 'check_failed': {
+      const c = checkWords(data.check as CheckLike);
+      return `check ${c.label}: ${c.text} ${c.mark}`;
+    }
+    case 'checks_updated':
+      return `checks of the item recorded (${Array.isArray(data.checks) ? data.checks.length : 0})`;
+    case 'capture_completed':
+      return 'capture completed';
+    case 'capture_failed':
+      return `capture failed: ${d('code')} — ${d('detail')}${data.retryable ? ' (will be retried)' : ''}`;
+    case 'fetch_failed':
+      return `could not fetch ${d('url')}: ${d('code')} — ${d('detail')}`;
+    case 'content_changed':
+      return `content changed: sha256 ${shortHash(d('previousSha256'))} → ${shortHash(d('sha256'))}`;
+    case 'source_gone':
+      return `source gone: ${d('url')} answered HTTP ${d('status')}`;
+    case 'evidence_read':
+      return `preserved bytes read (sha256 ${shortHash(d('sha256'))}, ${
+        data.range ? d('range') : 'whole item'
+      }, ${bytes(Number(data.bytes ?? 0))})`;
+    default:
+      return type.replaceAll('_', ' ');
+  }
+}
+
+/** "user:<id>" → the user's name; workers and the system by what they are. */
+export function actorLabel(actor: string, names: ReadonlyMap<string, string>): string {
+  const [kind, ...rest] = actor.split(':');
+  const what = rest.join(':');
+  if (kind === 'user') return names.get(what) ?? `unknown user ${what.slice(0, 8)}`;
+  if (kind === 'worker') return `worker ${what}`;
+  return `${kind} ${what}`.trim();
+}
