@@ -128,6 +128,7 @@ export async function recordFetch(
       });
       item = inserted = created.row;
       events.push(...created.events);
+      changes.push(...created.changes);
       step = { url: fetched.url, evidenceId: created.row.id, sha256: blob.sha256, kind: created.row.kind };
     }
     const metadata = asObject(item.metadata);

@@ -4,6 +4,7 @@
 // candidate checked with bit_count(hash # query): `npm run bench pdq` measured it against
 // an in-memory multi-index and a brute-force scan (see bench/pdq.bench.ts for the figures).
 import type pg from 'pg';
+import { type SqlChange, single } from '../db/sql-change.ts';
 import type { WriteTx } from '../db/unit-of-work.ts';
 import { PDQ_HEX, PDQ_MATCH_DISTANCE } from './pdq.ts';
 import { probeTokens, segmentTokens } from './pdq-multi-index.ts';
@@ -51,28 +52,29 @@ function checkedHash(hash: string): string {
 }
 
 /**
- * Stores an item's hashes in the caller's transaction (with the event that reports them).
- * Hashes are a function of the bytes, so storing them again changes nothing.
+ * The row change storing an item's hashes, to ride in the statement that inserts the item and
+ * appends the event reporting them (src/db/sql-change.ts): a hash never exists without its
+ * custody record. Hashes are a function of the bytes, so storing them again changes nothing.
  */
+export const mediaHashesChange =
+  (evidenceId: string, frames: readonly FrameHash[]): SqlChange =>
+  (p) =>
+    `INSERT INTO media_hashes (evidence_id, frame_second, hash, quality, segments)
+     SELECT ${p(evidenceId)}::uuid, f.second, ('x' || f.hash)::bit(256), f.quality, f.segments::int[]
+     FROM unnest(${p(frames.map((f) => f.second))}::int[], ${p(frames.map((f) => checkedHash(f.hash)))}::text[],
+       ${p(frames.map((f) => f.quality))}::int[], ${p(frames.map((f) => `{${segmentTokens(f.hash).join(',')}}`))}::text[])
+       AS f(second, hash, quality, segments)
+     ON CONFLICT (evidence_id, frame_second) DO NOTHING`;
+
+/** Stores an item's hashes in the caller's transaction, on their own (see mediaHashesChange). */
 export async function insertMediaHashes(
   tx: WriteTx,
   evidenceId: string,
   frames: readonly FrameHash[],
 ): Promise<number> {
   if (frames.length === 0) return 0;
-  return tx.exec(
-    `INSERT INTO media_hashes (evidence_id, frame_second, hash, quality, segments)
-     SELECT $1::uuid, f.second, ('x' || f.hash)::bit(256), f.quality, f.segments::int[]
-     FROM unnest($2::int[], $3::text[], $4::int[], $5::text[]) AS f(second, hash, quality, segments)
-     ON CONFLICT (evidence_id, frame_second) DO NOTHING`,
-    [
-      evidenceId,
-      frames.map((f) => f.second),
-      frames.map((f) => checkedHash(f.hash)),
-      frames.map((f) => f.quality),
-      frames.map((f) => `{${segmentTokens(f.hash).join(',')}}`),
-    ],
-  );
+  const { text, params } = single(mediaHashesChange(evidenceId, frames));
+  return tx.exec(text, params);
 }
 
 /** An item's hashes in second order (empty when it has none). */
