@@ -307,6 +307,14 @@ describe.skipIf(skipBrowser)('browser capture through the egress proxy', () => {
     const refused = await captureWithBrowser(deps, `http://127.0.0.1:${trap.port}/`).catch((e: unknown) => e);
     expect((refused as BrowserCaptureError).code).toBe('navigation_refused');
     expect((refused as BrowserCaptureError).permanent).toBe(true);
+    expect((refused as BrowserCaptureError).detail).toBe(
+      '127.0.0.1 is a loopback (RFC 1122) address; not fetched',
+    );
+    const tls = await captureWithBrowser(deps, `https://127.0.0.1:${trap.port}/`).catch((e: unknown) => e);
+    expect((tls as BrowserCaptureError).code).toBe('navigation_refused');
+    expect((tls as BrowserCaptureError).detail).toBe(
+      '127.0.0.1 is a loopback (RFC 1122) address; not fetched',
+    );
     expect(trap.connections()).toBe(0);
   }, 60_000);
 

@@ -292,6 +292,10 @@ async function captureInSlot(
       await page.goto(url, { waitUntil: 'load', timeout: limits.pageTimeoutMs });
     } catch (err) {
       if (!(err instanceof errors.TimeoutError)) {
+        // An https page refused at CONNECT reaches the browser only as a tunnel failure: the
+        // session's record says whether the proxy refused it for good.
+        const refused = refusalOf(session.summary(), url);
+        if (refused) throw new BrowserCaptureError('navigation_refused', refused, true, { cause: err });
         throw new BrowserCaptureError('navigation_failed', navigationDetail(err), false, { cause: err });
       }
       settled = false;
@@ -305,10 +309,9 @@ async function captureInSlot(
         false,
       );
     }
-    const refusal = await main.headerValue('x-egress-refused').catch(() => null);
-    if (refusal) {
-      const reason = session.summary().connections.find((c) => c.refused?.code === refusal)?.refused?.reason;
-      throw new BrowserCaptureError('navigation_refused', reason ?? refusal, true);
+    if (await main.headerValue('x-egress-refused').catch(() => null)) {
+      const reason = refusalOf(session.summary(), main.url()) ?? 'refused by the egress proxy';
+      throw new BrowserCaptureError('navigation_refused', reason, true);
     }
     const settleStart = Date.now();
     if (settled) {
@@ -388,6 +391,24 @@ async function closeContext(context: BrowserContext, log: Logger | undefined): P
   await withTimeout(context.close(), CLOSE_TIMEOUT_MS, () => new Error('browser close timed out')).catch(
     (err: unknown) => log?.warn({ err: (err as Error).message }, 'closing the capture browser'),
   );
+}
+
+const PERMANENT_REFUSALS = new Set(['forbidden_address', 'unresolvable', 'bad_url', 'bad_scheme']);
+
+/** The proxy's permanent refusal of a connection to `url`'s host and port, if it refused one. */
+function refusalOf(summary: EgressSessionSummary, url: string): string | undefined {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  const hit = summary.connections.find(
+    (c) =>
+      c.host === target.hostname && c.port === port && c.refused && PERMANENT_REFUSALS.has(c.refused.code),
+  );
+  return hit?.refused?.reason;
 }
 
 /** Chromium's net error name (net::ERR_…), never the message's other text. */
