@@ -2,15 +2,19 @@
 // baseline measured in the same run:
 //   1. one big file (1 GiB of random-ish bytes) served on loopback by a child process and
 //      captured end to end by runCapture() for a source row of the bench database (guarded
-//      fetcher → SHA-256 → LocalBlobStore with fsync, ledger events) — MB/s vs
-//      `openssl dgst -sha256` of the same file, in alternating rounds — target ratio ≥ 0.6×;
-//      then a breakdown of where the capture's time goes (hash in memory, the fetch alone,
-//      fetch + hash, the blob store alone, fetchToStore; CPU of this process and of the origin);
-//   2. 1,000 sources of 100 KB each requested (requestCapture + enqueueCapture) and captured
-//      through the real queue, the real workers (startWorkers + the real handlers) and the real
-//      sequencer — sources/s and p50/p99 requested → captured vs a bare BullMQ worker that does
-//      nothing, at the same concurrency on the same Redis (1,000 no-op jobs: jobs/s and p50/p99
-//      enqueue → completed).
+//      fetcher → SHA-256 → LocalBlobStore with fsync, ledger events) — MB/s vs the slower of
+//      `openssl dgst -sha256` of the same file and `dd … conv=fsync` of it into the blob
+//      directory's file system (a capture both hashes and durably writes: whichever is slower on
+//      this machine bounds it), in alternating rounds — target ratio ≥ 0.8×; then a breakdown of
+//      where the capture's time goes (hash in memory, the fetch alone, fetch + hash, the blob
+//      store alone, fetchToStore; CPU of this process and of the origin);
+//   2. 1,000 sources of 100 KB each requested (requestCapture, one statement, enqueued after it)
+//      and captured through the real queue, the real workers (startWorkers + the real handlers)
+//      and the real sequencer, each party in a context of its own — sources/s and p50/p99
+//      requested → captured vs a bare BullMQ worker that does nothing, at the same concurrency
+//      on the same Redis (1,000 no-op jobs: jobs/s and p50/p99 enqueue → completed), target ratio
+//      ≥ 0.1×; and the SQL statements each party sent per source (lib/statement-count.ts),
+//      target ≤ 15.
 // The origin server (bench/lib/file-server.py, sendfile) runs as its own process; the capture,
 // workers and producers run in this one.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -25,11 +29,13 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { actorOf, type Principal } from '../src/access/principal.ts';
 import { captureDeps } from '../src/capture/capture-deps.ts';
-import { enqueueCapture, requestCapture } from '../src/capture/capture-request.ts';
+import { requestCapture } from '../src/capture/capture-request.ts';
 import { fetchToStore } from '../src/capture/fetch-to-store.ts';
 import { type CaptureDeps, runCapture } from '../src/capture/run-capture.ts';
+import { citeSource, createClaim } from '../src/claims/claims.service.ts';
 import { type Config, parseConfig } from '../src/config/env.ts';
 import { type AppContext, createContext } from '../src/context.ts';
+import { writeStatement } from '../src/db/unit-of-work.ts';
 import type { GuardedFetcher } from '../src/fetch/guarded-fetcher.ts';
 import { createInvestigation } from '../src/investigations/investigations.service.ts';
 import { startSequencer } from '../src/processes/sequencer.ts';
@@ -44,6 +50,7 @@ import { runBench } from './lib/bench-run.ts';
 import { type CpuShare, cpuMeter, describeCpu, gcMeter } from './lib/cpu.ts';
 import { fixedCount, sleep, until } from './lib/load.ts';
 import { formatBytes, type NumberOption, usage } from './lib/options.ts';
+import { statementCounts, statementsBetween, withParty } from './lib/statement-count.ts';
 import {
   latencyLine,
   ms,
@@ -149,6 +156,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       const config = parseConfig({
         ...process.env,
         ...res.env,
+        // This process's own reads (polling, fixtures) are not any party's statements.
+        DATABASE_URL: withParty(res.env.DATABASE_URL!, 'bench'),
         BLOB_DIR: join(dir, 'blobs'),
         FETCH_ALLOWLIST: server.host,
         FETCH_MAX_BYTES: String(Math.max(base.FETCH_MAX_BYTES, sizes.size)),
@@ -357,6 +366,18 @@ async function opensslDigest(file: string): Promise<{ seconds: number; sha256: s
   return { seconds: s, sha256, cpu: (children[0] ?? Number.NaN) + (children[1] ?? Number.NaN) };
 }
 
+/** `dd` copying the file into `out` with one fsync at the end (conv=fsync): a durable write
+ * of the same bytes, as the blob store makes. Seconds. */
+async function durableCopy(file: string, out: string): Promise<number> {
+  const t = performance.now();
+  const child = spawn('dd', [`if=${file}`, `of=${out}`, 'bs=1M', 'conv=fsync', 'status=none'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`dd exited with ${code}`);
+  return seconds(t);
+}
+
 interface CaptureTiming {
   /** fetch() until the response headers. */
   headers: number;
@@ -413,8 +434,8 @@ async function captureOnce(
   serverPid: number,
 ): Promise<CaptureRound> {
   const source = await ctx.prisma.source.create({ data: { investigationId, url, normalizedUrl: url } });
-  const captureId = await ctx.prisma.$transaction((tx) =>
-    requestCapture(tx, {
+  const captureId = await writeStatement(ctx.pool, (tx) =>
+    requestCapture(tx, null, {
       sourceId: source.id,
       reason: 'manual',
       requestedBy: principal.id,
@@ -469,8 +490,9 @@ async function benchBigFile(
       'round',
       'openssl dgst',
       'openssl CPU s',
+      'dd conv=fsync',
       'runCapture',
-      'ratio',
+      'ratio to slower',
       'headers',
       'put',
       'DB + rest',
@@ -492,9 +514,15 @@ async function benchBigFile(
   await removeBlob(warm.sha256); // step 2 stores /src/0 anew
   say(`  warm-up capture of ${formatBytes(sizes.sourceBytes)} (untimed): ${ms(warm.seconds * 1000)}`);
   const ossl: number[] = [];
+  const dds: number[] = [];
   const caps: number[] = [];
+  const ddOut = join(ctx.config.BLOB_DIR, 'bench-dd.tmp');
   for (let r = 1; r <= sizes.rounds; r++) {
     const o = await opensslDigest(file);
+    // dd writes, like the capture, into the pages the previous write's file held.
+    await pages.release();
+    const d = await durableCopy(file, ddOut);
+    pages.hold(ddOut);
     await pages.release();
     const c = await captureOnce(ctx, deps, url(`round=${r}`), principal, investigationId, server.pid);
     if (c.sha256 !== o.sha256)
@@ -502,13 +530,15 @@ async function benchBigFile(
     if (c.kind !== 'document') throw new Error(`round ${r}: stored as ${c.kind}, expected document`);
     pages.hold(await blobPath(c.sha256)); // deleted just before the next write: the next round stores it anew
     ossl.push(mbps(size, o.seconds));
+    dds.push(mbps(size, d));
     caps.push(mbps(size, c.seconds));
     rows.push([
       String(r),
       `${secs(o.seconds)} ${mbText(mbps(size, o.seconds))}`,
       num(o.cpu, 2),
+      `${secs(d)} ${mbText(mbps(size, d))}`,
       `${secs(c.seconds)} ${mbText(mbps(size, c.seconds))}`,
-      times(ratio(o.seconds, c.seconds)),
+      times(ratio(Math.max(o.seconds, d), c.seconds)),
       secs(c.timing.headers),
       secs(c.timing.put),
       secs(c.seconds - c.timing.headers - c.timing.put),
@@ -521,11 +551,17 @@ async function benchBigFile(
   say(
     `  sha256 of every capture = openssl's; stored as kind document (no ffprobe). CPU s: user + system seconds; machine busy: all processes on the machine during the capture (${cpus().length} cores)`,
   );
+  // The limit a capture cannot beat: it must both hash the bytes and write them durably. On
+  // a fast disk hashing bounds it, on a slow one the write; the slower of the two is the limit.
   const osslMb = median(ossl);
+  const ddMb = median(dds);
+  const limitMb = Math.min(osslMb, ddMb);
+  const limitName =
+    osslMb <= ddMb ? 'openssl dgst -sha256 (slower than dd)' : 'dd conv=fsync (slower than openssl)';
   const capMb = median(caps);
-  const bigRatio = ratio(capMb, osslMb);
+  const bigRatio = ratio(capMb, limitMb);
   say(
-    `  median: runCapture ${mbText(capMb)}, openssl ${mbText(osslMb)} → ratio ${times(bigRatio)} (target ≥ 0.6×: ${verdict(bigRatio >= 0.6)})`,
+    `  median: runCapture ${mbText(capMb)}; openssl dgst -sha256 ${mbText(osslMb)}, dd bs=1M conv=fsync into the blob directory's file system ${mbText(ddMb)} → limit ${mbText(limitMb)}, ratio ${times(bigRatio)} (target ≥ 0.8×: ${verdict(bigRatio >= 0.8)})`,
   );
 
   const breakdown = await bigFileBreakdown(ctx, deps, server, sizes, dir, osslMb, capMb, pages);
@@ -545,11 +581,20 @@ async function benchBigFile(
     {
       name: `capture of one ${formatBytes(size)} file, MB/s (runCapture end to end)`,
       measured: mbText(capMb),
-      baselineName: 'openssl dgst -sha256, same file',
-      baseline: mbText(osslMb),
+      baselineName: limitName,
+      baseline: mbText(limitMb),
       ratio: times(bigRatio),
-      target: 'ratio ≥ 0.60×',
-      pass: bigRatio >= 0.6,
+      target: 'ratio ≥ 0.80×',
+      pass: bigRatio >= 0.8,
+    },
+    {
+      name: '  the two baselines: openssl dgst -sha256 / dd conv=fsync',
+      measured: `${mbText(osslMb)} / ${mbText(ddMb)}`,
+      baselineName: '',
+      baseline: '',
+      ratio: '',
+      target: 'information',
+      pass: undefined,
     },
     {
       name: `  runCapture once in cold memory (${COLD_AFTER_MS / 1000} s after a delete)`,
@@ -773,17 +818,23 @@ async function benchQueue(
   say(`  ${latencyLine('enqueue → completed', bare.latency)}`);
 
   // The real thing: an "API" context (its own Prisma pool and producer connection, as the API
-  // process has) requests captures while the workers and the sequencer run.
-  const api = createContext(ctx.config);
-  const sequencer = await startSequencer(ctx);
-  const workers = await startWorkers(ctx, { handlers, concurrency: sizes.concurrency });
+  // process has) requests captures while the workers and the sequencer run, each in a context
+  // of its own (as separate processes would be) whose connections name their party, so the
+  // statements each sends are counted apart (lib/statement-count.ts).
+  const partyContext = (party: string) =>
+    createContext({ ...ctx.config, DATABASE_URL: withParty(ctx.config.DATABASE_URL, party) });
+  const api = partyContext('api');
+  const workerCtx = partyContext('worker');
+  const sequencerCtx = partyContext('sequencer');
+  const sequencer = await startSequencer(sequencerCtx);
+  const workers = await startWorkers(workerCtx, { handlers, concurrency: sizes.concurrency });
   let stopped = false;
   const stopAll = async () => {
     if (stopped) return;
     stopped = true;
     await workers.stop(Date.now() + 15_000);
     await sequencer.stop(Date.now() + 15_000);
-    await api.close();
+    await Promise.all([api.close(), workerCtx.close(), sequencerCtx.close()]);
   };
   try {
     await Promise.all(workers.workers.map((w) => w.waitUntilReady()));
@@ -791,21 +842,22 @@ async function benchQueue(
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const meter = cpuMeter({ server: server.pid });
+    const countedBefore = statementCounts();
     const t0 = Date.now();
     const produce = await fixedCount({
       total: n,
       concurrency: sizes.producers,
       op: async (i) => {
         const sourceId = idOf.get(urls[i]!)!;
-        const captureId = await api.prisma.$transaction((tx) =>
-          requestCapture(tx, {
+        // As the API requests it: one statement, the job enqueued once it commits.
+        const captureId = await writeStatement(api.pool, (tx) =>
+          requestCapture(tx, api.queues, {
             sourceId,
             reason: 'cited',
             requestedBy: principal.id,
             actor: actorOf(principal),
           }),
         );
-        await enqueueCapture(api.queues, captureId);
         enqueuedAt.set(captureId, Date.now());
       },
     });
@@ -890,8 +942,18 @@ async function benchQueue(
       'the sequencer to integrate every event',
     );
     const { rows: le } = await ctx.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM log_entries');
+    const sent = statementsBetween(countedBefore, statementCounts());
     say(
       `  ${ev[0]?.n} evidence items (${ev[0]?.kinds}), ${num(Number(ev[0]?.bytes) / 1e6, 1)} MB; log integrated ${secs(seconds(t))} after the last capture (${num(Number(le[0]?.n))} log entries)`,
+    );
+    const per = (party: string) => (sent.get(party) ?? 0) / Math.max(1, completed.length);
+    const perSource = per('api') + per('worker') + per('sequencer');
+    say(
+      `  SQL statements per source (BEGIN and COMMIT included; counted per connection in this process): ${num(perSource, 1)} = request ${num(per('api'), 1)} + worker ${num(per('worker'), 1)} + sequencer ${num(per('sequencer'), 2)}${[...sent.keys()].some((k) => !['api', 'worker', 'sequencer', 'bench'].includes(k)) ? ` (unattributed: ${JSON.stringify(Object.fromEntries(sent))})` : ''}`,
+    );
+    const cite = await citeStatements(api, principal, investigationId, server);
+    say(
+      `  for comparison, citing a new URL through citeSource (the API's path, without HTTP and authentication): ${num(cite, 1)} statements`,
     );
 
     await stopAll();
@@ -909,8 +971,8 @@ async function benchQueue(
           baselineName: 'no-op BullMQ jobs/s',
           baseline: perSecond(bare.perSecond),
           ratio: times(rateRatio),
-          target: 'reported',
-          pass: undefined,
+          target: 'ratio ≥ 0.10×',
+          pass: ok && rateRatio >= 0.1,
         },
         {
           name: 'requested → captured p50 / p99',
@@ -921,9 +983,41 @@ async function benchQueue(
           target: 'reported',
           pass: undefined,
         },
+        {
+          name: 'SQL statements per source (request + worker + sequencer)',
+          measured: num(perSource, 1),
+          baselineName: 'request / worker / sequencer',
+          baseline: `${num(per('api'), 1)} / ${num(per('worker'), 1)} / ${num(per('sequencer'), 2)}`,
+          ratio: '',
+          target: '≤ 15',
+          pass: perSource <= 15,
+        },
       ],
     };
   } finally {
     await stopAll();
   }
+}
+
+/** Statements the API's citeSource sends to cite a new URL (mean of a few, untimed): what a
+ * capture's request costs when it comes with its citation. */
+async function citeStatements(
+  api: AppContext,
+  principal: Principal,
+  investigationId: string,
+  server: FileServer,
+): Promise<number> {
+  const claim = await createClaim(api, principal, investigationId, {
+    statement: 'A claim the benchmark cites sources for',
+    claimant: { name: 'Bench' },
+  });
+  const n = 10;
+  const before = statementCounts();
+  for (let i = 0; i < n; i++) {
+    await citeSource(api, principal, claim.id, {
+      url: `${server.origin}/src/${1_000_000 + i}`,
+      relation: 'origin',
+    });
+  }
+  return (statementsBetween(before, statementCounts()).get('api') ?? 0) / n;
 }

@@ -14,6 +14,7 @@ export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
   if (!deps) {
     deps = (async () => ({
       prisma: ctx.prisma,
+      pool: ctx.pool,
       blobs: ctx.blobs,
       config: ctx.config,
       log: ctx.log,

@@ -1,15 +1,15 @@
-// The capture's database side: each transaction records one finished step (evidence row and
-// its ledger events, plus the capture's progress) or the capture's end. The capture row is
-// locked first, so two runs of one capture (a retry racing a stalled worker) serialize and the
-// second sees the first's progress instead of recording the step twice.
-import type { PrismaClient } from '../db/prisma.ts';
-import { Prisma } from '../db/prisma.ts';
+// Captures' SQL (src/db/unit-of-work.ts): the reads a capture run needs, each one statement,
+// and its row changes for src/db/sql-change.ts. A step's transaction locks the capture row
+// first (FOR UPDATE), so two runs of one capture (a retry racing a stalled worker) serialize
+// and the second sees the first's progress instead of recording the step twice; the lock's
+// statement also reads what the step then decides on, so a step is lock+read, one write.
+import type pg from 'pg';
+import type { Prisma } from '../db/prisma.ts';
+import { jsonb, type SqlChange } from '../db/sql-change.ts';
+import type { WriteTx } from '../db/unit-of-work.ts';
+import type { EvidenceRow } from '../evidence/evidence.view.ts';
+import { EVIDENCE_COLUMNS, type EvidenceSqlRow, evidenceRowOf } from '../evidence/evidence-store.ts';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
-import { canonicalJson } from '../ledger/canonical.ts';
-import { appendEvent, type Tx } from '../ledger/ledger.repository.ts';
-import { storableDescription } from '../lib/storable-text.ts';
-import { type Check, type Json, runChecks } from './checks.ts';
-import type { FetchedContent, FetchedExchange } from './fetch-to-store.ts';
 
 export interface CaptureStep {
   url: string;
@@ -24,7 +24,7 @@ export interface CaptureProgress {
   skipped?: string[];
 }
 
-export const progressOf = (json: Prisma.JsonValue): CaptureProgress => {
+export const progressOf = (json: Prisma.JsonValue | unknown): CaptureProgress => {
   const p = json as { steps?: CaptureStep[]; skipped?: string[] } | null;
   return {
     steps: Array.isArray(p?.steps) ? p.steps : [],
@@ -32,376 +32,247 @@ export const progressOf = (json: Prisma.JsonValue): CaptureProgress => {
   };
 };
 
-const sourceSubject = (id: string) => ({ type: 'source' as const, id });
+export type CaptureStatus = 'queued' | 'running' | 'completed' | 'failed';
 
-async function lockCapture(tx: Tx, captureId: string) {
-  const rows = await tx.$queryRaw<{ status: string; progress: Prisma.JsonValue; source_id: string }[]>`
-    SELECT status::text AS status, progress, source_id FROM captures WHERE id = ${captureId}::uuid FOR UPDATE`;
-  const row = rows[0];
+/** What a capture run starts from: the capture, its source, and whether the source held
+ * evidence then (if not, nothing fetched can be an item it already has: no lookup first). */
+export interface CaptureToRun {
+  id: string;
+  status: CaptureStatus;
+  progress: CaptureProgress;
+  sourceId: string;
+  source: { id: string; investigationId: string; url: string; platform: unknown };
+  sourceHeldEvidence: boolean;
+}
+
+export async function captureToRun(pool: pg.Pool, captureId: string): Promise<CaptureToRun | undefined> {
+  const { rows } = await pool.query<{
+    status: CaptureStatus;
+    progress: unknown;
+    sourceId: string;
+    investigationId: string;
+    url: string;
+    platform: unknown;
+    held: boolean;
+  }>(
+    `SELECT c.status::text AS status, c.progress, s.id AS "sourceId", s.investigation_id AS "investigationId",
+       s.url, s.platform, EXISTS (SELECT 1 FROM evidence_items e WHERE e.source_id = s.id) AS held
+     FROM captures c JOIN sources s ON s.id = c.source_id WHERE c.id = $1::uuid`,
+    [captureId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    id: captureId,
+    status: r.status,
+    progress: progressOf(r.progress),
+    sourceId: r.sourceId,
+    source: { id: r.sourceId, investigationId: r.investigationId, url: r.url, platform: r.platform },
+    sourceHeldEvidence: r.held,
+  };
+}
+
+export interface LockedCapture {
+  status: CaptureStatus;
+  progress: CaptureProgress;
+  sourceId: string;
+}
+
+interface LockedRow {
+  status: CaptureStatus;
+  progress: unknown;
+  sourceId: string;
+}
+
+const LOCK_COLUMNS = `c.status::text AS status, c.progress, c.source_id AS "sourceId"`;
+
+async function locked<R extends LockedRow>(
+  tx: Pick<WriteTx, 'maybe'>,
+  captureId: string,
+  text: string,
+  params: unknown[],
+): Promise<R & { progress: CaptureProgress }> {
+  const row = await tx.maybe<R>(text, params);
   if (!row) throw new Error(`capture ${captureId} vanished`);
-  return { status: row.status, progress: progressOf(row.progress), sourceId: row.source_id };
+  return { ...row, progress: progressOf(row.progress) };
 }
 
-export interface Analysis {
-  tool: string;
-  metadata: Record<string, Prisma.InputJsonValue | null>;
+/** Locks the capture. */
+export function lockCapture(tx: Pick<WriteTx, 'maybe'>, captureId: string): Promise<LockedCapture> {
+  return locked(tx, captureId, `SELECT ${LOCK_COLUMNS} FROM captures c WHERE c.id = $1::uuid FOR UPDATE`, [
+    captureId,
+  ]);
 }
 
-export interface NewItem {
+/** What ending a capture reads besides its primary item. */
+export interface CompletionReads {
+  /** Every expectation the source's citations declare, oldest citation first. */
+  expectations: Record<string, unknown>[];
+  /** Progress of the source's latest other completed capture (content_changed compares). */
+  previousProgress: CaptureProgress | null;
+}
+
+const COMPLETION_COLUMNS = `coalesce((SELECT jsonb_agg(ct.expected ORDER BY ct.created_at) FROM citations ct
+    WHERE ct.source_id = c.source_id), '[]'::jsonb) AS expectations,
+  (SELECT p.progress FROM captures p WHERE p.source_id = c.source_id AND p.status = 'completed'
+    AND p.id <> c.id ORDER BY p.finished_at DESC LIMIT 1) AS previous`;
+
+const completionOf = (r: {
+  expectations: Record<string, unknown>[];
+  previous: unknown;
+}): CompletionReads => ({
+  expectations: r.expectations,
+  previousProgress: r.previous === null || r.previous === undefined ? null : progressOf(r.previous),
+});
+
+/** An item of the source these bytes are, as a step reads it. */
+export interface HeldItem {
+  id: string;
   kind: EvidenceKind;
   mediaType: string;
-  declaredType: string | null;
-  analysis: Analysis;
+  sha256: string;
+  metadata: unknown;
+  checks: unknown;
 }
 
 /**
- * Records a fetched URL: `fetched`, and for bytes this source did not hold yet an evidence
- * item with `stored` and `metadata_extracted`. Returns the step (the earlier one when this
- * capture had already recorded the URL).
+ * Locks the capture and reads the item of these bytes its source already holds, if any; with
+ * `completion`, also what ending the capture in the same transaction reads.
  */
-export async function recordFetch(
-  prisma: PrismaClient,
-  input: {
-    captureId: string;
-    actor: string;
-    fetched: FetchedContent;
-    item: () => Promise<NewItem> | NewItem;
-  },
-): Promise<CaptureStep> {
-  const { captureId, actor, fetched } = input;
-  // Describe new content before the transaction (ffprobe may take seconds).
-  const cap = await prisma.capture.findUniqueOrThrow({
-    where: { id: captureId },
-    select: { sourceId: true },
-  });
-  const existingBefore = await prisma.evidenceItem.findUnique({
-    where: { sourceId_sha256: { sourceId: cap.sourceId, sha256: fetched.blob.sha256 } },
-    select: { id: true },
-  });
-  const described = existingBefore ? undefined : await input.item();
-  return prisma.$transaction(async (tx) => {
-    const { progress, sourceId } = await lockCapture(tx, captureId);
-    const done = progress.steps.find((s) => s.url === fetched.url);
-    if (done) return done;
-    const { blob, ...exchange } = fetched;
-    await appendFetched(tx, { captureId, actor, sourceId, exchange: { ...exchange, bytes: blob.size } });
-    let step: CaptureStep;
-    const existing = await tx.evidenceItem.findUnique({
-      where: { sourceId_sha256: { sourceId, sha256: fetched.blob.sha256 } },
-      select: { id: true, kind: true },
-    });
-    if (existing) {
-      step = { url: fetched.url, evidenceId: existing.id, sha256: fetched.blob.sha256, kind: existing.kind };
-    } else {
-      const item = described ?? (await input.item());
-      const created = await createEvidence(tx, {
-        sourceId,
-        captureId,
-        actor,
-        sha256: fetched.blob.sha256,
-        size: fetched.blob.size,
-        originUrl: fetched.finalUrl,
-        uploadedBy: null,
-        ...item,
-      });
-      step = { url: fetched.url, evidenceId: created.id, sha256: fetched.blob.sha256, kind: item.kind };
+export async function lockCaptureForStep(
+  tx: Pick<WriteTx, 'maybe'>,
+  captureId: string,
+  sha256: string,
+  completion: boolean,
+): Promise<LockedCapture & { existing?: HeldItem; completion?: CompletionReads }> {
+  const row = await locked<
+    LockedRow & {
+      itemId: string | null;
+      kind: EvidenceKind | null;
+      mediaType: string;
+      metadata: unknown;
+      checks: unknown;
+      expectations: Record<string, unknown>[];
+      previous: unknown;
     }
-    progress.steps.push(step);
-    await tx.capture.update({
-      where: { id: captureId },
-      data: { progress: progress as unknown as Prisma.InputJsonValue },
-    });
-    return step;
-  });
-}
-
-/** The `fetched` event of one HTTP exchange (with or without evidence from it). */
-async function appendFetched(
-  tx: Tx,
-  input: { captureId: string; actor: string; sourceId: string; exchange: FetchedExchange },
-) {
-  const { exchange } = input;
-  await appendEvent(tx, {
-    subject: sourceSubject(input.sourceId),
-    type: 'fetched',
-    actor: input.actor,
-    data: {
-      captureId: input.captureId,
-      url: exchange.url,
-      finalUrl: exchange.finalUrl,
-      status: exchange.status,
-      redirects: exchange.redirects,
-      headers: exchange.headers,
-      remoteAddress: exchange.remoteAddress,
-      bytes: exchange.bytes,
-    },
-  });
-}
-
-/** A secondary fetch that failed (once per capture and URL, so retries do not repeat it). */
-export async function recordSkippedFetch(
-  prisma: PrismaClient,
-  input: { captureId: string; actor: string; url: string; code: string; detail: string },
-): Promise<void> {
-  await prisma.$transaction(async (tx) => {
-    const { progress, sourceId } = await lockCapture(tx, input.captureId);
-    const skipped = progress.skipped ?? [];
-    if (skipped.includes(input.url)) return;
-    progress.skipped = [...skipped, input.url];
-    await appendEvent(tx, {
-      subject: sourceSubject(sourceId),
-      type: 'fetch_failed',
-      actor: input.actor,
-      data: { captureId: input.captureId, url: input.url, code: input.code, detail: input.detail },
-    });
-    await tx.capture.update({
-      where: { id: input.captureId },
-      data: { progress: progress as unknown as Prisma.InputJsonValue },
-    });
-  });
-}
-
-/** An evidence row with its `stored` and `metadata_extracted` events (captures and uploads). */
-export async function createEvidence(
-  tx: Tx,
-  described: NewItem & {
-    sourceId: string;
-    captureId: string | null;
-    actor: string;
-    sha256: string;
-    size: number;
-    originUrl: string | null;
-    uploadedBy: string | null;
-  },
-) {
-  // The one place descriptions are written: hostile text in them is stored escaped, marked.
-  const input = storableDescription(described);
-  // One timestamp for the row and its `stored` event: the export projection reads it there.
-  const at = new Date();
-  const created = await tx.evidenceItem.create({
-    data: {
-      capturedAt: at,
-      sourceId: input.sourceId,
-      captureId: input.captureId,
-      kind: input.kind,
-      mediaType: input.mediaType,
-      declaredType: input.declaredType,
-      size: BigInt(input.size),
-      sha256: input.sha256,
-      metadata: input.analysis.metadata as Prisma.InputJsonValue,
-      originUrl: input.originUrl,
-      uploadedBy: input.uploadedBy,
-    },
-  });
-  await appendEvent(tx, {
-    subject: sourceSubject(input.sourceId),
-    type: 'stored',
-    actor: input.actor,
-    data: {
-      captureId: input.captureId,
-      evidenceId: created.id,
-      kind: input.kind,
-      sha256: input.sha256,
-      size: input.size,
-      mediaType: input.mediaType,
-      originUrl: input.originUrl,
-      declaredType: input.declaredType,
-    },
-    at,
-  });
-  await appendEvent(tx, {
-    subject: sourceSubject(input.sourceId),
-    type: 'metadata_extracted',
-    actor: input.actor,
-    data: {
-      evidenceId: created.id,
-      sha256: input.sha256,
-      tool: input.analysis.tool,
-      metadata: input.analysis.metadata as Record<string, Json>,
-    },
-  });
-  return created;
-}
-
-/**
- * Checks declared expectations against one item: events, and the item's row. By default all
- * of the source's citations are checked (the item is new); with `only`, just those
- * expectations (a new citation of content already captured), merged into the item's checks.
- */
-export async function recordChecks(
-  tx: Tx,
-  input: { sourceId: string; evidenceId: string; actor: string; only?: Record<string, unknown> },
-): Promise<Check[]> {
-  const item = await tx.evidenceItem.findUniqueOrThrow({ where: { id: input.evidenceId } });
-  const expectations = input.only
-    ? [input.only]
-    : (
-        await tx.citation.findMany({
-          where: { sourceId: input.sourceId },
-          select: { expected: true },
-          orderBy: { createdAt: 'asc' },
-        })
-      ).map((c) => c.expected as Record<string, unknown>);
-  const checks = runChecks(
-    expectations.filter((e) => e && Object.keys(e).length > 0),
-    {
-      kind: item.kind,
-      mediaType: item.mediaType,
-      sha256: item.sha256,
-      metadata: item.metadata as Record<string, unknown>,
-    },
+  >(
+    tx,
+    captureId,
+    `SELECT ${LOCK_COLUMNS}, e.id AS "itemId", e.kind::text AS kind, e.media_type AS "mediaType",
+       e.metadata, e.checks${completion ? `, ${COMPLETION_COLUMNS}` : ''}
+     FROM captures c LEFT JOIN evidence_items e ON e.source_id = c.source_id AND e.sha256 = $2
+     WHERE c.id = $1::uuid FOR UPDATE OF c`,
+    [captureId, sha256],
   );
-  for (const check of checks) {
-    await appendEvent(tx, {
-      subject: sourceSubject(input.sourceId),
-      type: check.passed ? 'check_passed' : 'check_failed',
-      actor: input.actor,
-      data: { evidenceId: item.id, check },
-    });
-  }
-  const sameCheck = (a: Check, b: Check) =>
-    a.name === b.name && JSON.stringify(a.expected) === JSON.stringify(b.expected);
-  const kept = input.only
-    ? ((item.checks as unknown as Check[]) ?? []).filter((c) => !checks.some((n) => sameCheck(c, n)))
-    : [];
-  const all = [...kept, ...checks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  // The item's checks as stored, whole: the ledger alone then tells what they are.
-  if (canonicalJson(all) !== canonicalJson(item.checks ?? [])) {
-    await appendEvent(tx, {
-      subject: sourceSubject(input.sourceId),
-      type: 'checks_updated',
-      actor: input.actor,
-      data: { evidenceId: item.id, checks: all },
-    });
-  }
-  await tx.evidenceItem.update({
-    where: { id: item.id },
-    data: { checks: all as unknown as Prisma.InputJsonValue },
-  });
-  return checks;
+  const { itemId, kind, mediaType, metadata, checks, expectations, previous, ...capture } = row;
+  return {
+    ...capture,
+    ...(itemId && kind ? { existing: { id: itemId, kind, mediaType, sha256, metadata, checks } } : {}),
+    ...(completion ? { completion: completionOf({ expectations, previous }) } : {}),
+  };
 }
 
-/** The primary item of the source's latest completed capture, if any. */
-export async function latestPrimaryItem(tx: Tx, sourceId: string): Promise<string | undefined> {
-  const last = await tx.capture.findFirst({
-    where: { sourceId, status: 'completed' },
-    orderBy: { finishedAt: 'desc' },
-    select: { progress: true },
-  });
-  return last ? primaryStep(progressOf(last.progress).steps)?.evidenceId : undefined;
+/** Locks the capture and reads whether its source holds evidence a capture preserved. */
+export async function lockCaptureForFailure(
+  tx: Pick<WriteTx, 'maybe'>,
+  captureId: string,
+): Promise<LockedCapture & { held: boolean }> {
+  // A journalist's upload is not preserved by a capture (it made a never-captured source
+  // `captured` and reported it `source_gone` on a failed recapture).
+  return locked(
+    tx,
+    captureId,
+    `SELECT ${LOCK_COLUMNS}, EXISTS (SELECT 1 FROM evidence_items e
+       WHERE e.source_id = c.source_id AND e.capture_id IS NOT NULL) AS held
+     FROM captures c WHERE c.id = $1::uuid FOR UPDATE`,
+    [captureId],
+  );
 }
 
-const MEDIA_KINDS: readonly EvidenceKind[] = ['video', 'audio', 'image'];
-
-/** The item a capture is about: its first media item, else the first thing it fetched. */
-export function primaryStep(steps: readonly CaptureStep[]): CaptureStep | undefined {
-  return steps.find((s) => MEDIA_KINDS.includes(s.kind)) ?? steps[0];
+/**
+ * Locks the capture and reads what ending it needs: the item `primaryId` (the caller's guess
+ * of the primary item, from the progress it holds; checked against the locked progress) and
+ * the CompletionReads.
+ */
+export async function lockCaptureForCompletion(
+  tx: Pick<WriteTx, 'maybe'>,
+  captureId: string,
+  primaryId: string | null,
+): Promise<LockedCapture & { item: EvidenceRow | null; completion: CompletionReads }> {
+  const row = await locked<
+    LockedRow & { item: EvidenceSqlRow | null; expectations: Record<string, unknown>[]; previous: unknown }
+  >(
+    tx,
+    captureId,
+    `SELECT ${LOCK_COLUMNS},
+       (SELECT to_jsonb(i) FROM (SELECT ${EVIDENCE_COLUMNS} FROM evidence_items e WHERE e.id = $2::uuid) i) AS item,
+       ${COMPLETION_COLUMNS}
+     FROM captures c WHERE c.id = $1::uuid FOR UPDATE OF c`,
+    [captureId, primaryId],
+  );
+  const { item, expectations, previous, ...capture } = row;
+  return {
+    ...capture,
+    item: item && evidenceRowOf({ ...item, capturedAt: new Date(item.capturedAt) }),
+    completion: completionOf({ expectations, previous }),
+  };
 }
 
-/** Ends a capture that fetched everything: checks, `content_changed`, statuses. Idempotent. */
-export async function completeCapture(
-  prisma: PrismaClient,
-  input: { captureId: string; actor: string },
-): Promise<{ checks: Check[]; alreadyDone: boolean }> {
-  return prisma.$transaction(async (tx) => {
-    const { status, progress, sourceId } = await lockCapture(tx, input.captureId);
-    if (status === 'completed' || status === 'failed') return { checks: [], alreadyDone: true };
-    const primary = primaryStep(progress.steps);
-    let checks: Check[] = [];
-    if (primary) {
-      checks = await recordChecks(tx, { sourceId, evidenceId: primary.evidenceId, actor: input.actor });
-      const previous = await tx.capture.findFirst({
-        where: { sourceId, status: 'completed', id: { not: input.captureId } },
-        orderBy: { finishedAt: 'desc' },
-        select: { progress: true },
-      });
-      const before = previous && primaryStep(progressOf(previous.progress).steps);
-      if (before && before.sha256 !== primary.sha256) {
-        await appendEvent(tx, {
-          subject: sourceSubject(sourceId),
-          type: 'content_changed',
-          actor: input.actor,
-          data: { captureId: input.captureId, previousSha256: before.sha256, sha256: primary.sha256 },
-        });
-      }
-    }
-    await tx.capture.update({
-      where: { id: input.captureId },
-      data: { status: 'completed', finishedAt: new Date() },
-    });
-    await tx.source.update({ where: { id: sourceId }, data: { status: 'captured', failure: Prisma.DbNull } });
-    await appendEvent(tx, {
-      subject: sourceSubject(sourceId),
-      type: 'capture_completed',
-      actor: input.actor,
-      data: { captureId: input.captureId },
-    });
-    return { checks, alreadyDone: false };
-  });
-}
+export const insertCapture =
+  (c: { id: string; sourceId: string; reason: string; requestedBy: string | null }): SqlChange =>
+  (p) =>
+    `INSERT INTO captures (id, source_id, reason, requested_by)
+     VALUES (${p(c.id)}::uuid, ${p(c.sourceId)}::uuid, ${p(c.reason)}, ${p(c.requestedBy)}::uuid)`;
 
-export interface CaptureFailure {
-  code: string;
-  detail: string;
-  /** Will the job be tried again? */
-  retryable: boolean;
-  /** The response said the content is gone (404/410, or a platform's "no such post"). */
-  goneStatus?: number;
-  goneUrl?: string;
-  /** The exchange that said so, recorded as `fetched` before the failure (no evidence from it). */
-  exchange?: FetchedExchange;
-}
+/** An attempt begins: started_at keeps the first attempt's time. */
+export const startCapture =
+  (id: string, worker: string): SqlChange =>
+  (p) =>
+    `UPDATE captures SET status = 'running', attempts = attempts + 1, worker = ${p(worker)},
+       started_at = coalesce(started_at, now())
+     WHERE id = ${p(id)}::uuid`;
 
-/** Records a failed attempt; when it is the last one, the capture (and perhaps source) fail. */
-export async function failCapture(
-  prisma: PrismaClient,
-  input: { captureId: string; actor: string; failure: CaptureFailure },
-): Promise<void> {
-  const { failure } = input;
-  await prisma.$transaction(async (tx) => {
-    const { status, sourceId } = await lockCapture(tx, input.captureId);
-    if (status === 'completed' || status === 'failed') return;
-    // Evidence a capture preserved; a journalist's upload is not one (it made a never-captured
-    // source `captured` and reported it `source_gone` on a failed recapture).
-    const held = await tx.evidenceItem.count({ where: { sourceId, captureId: { not: null } } });
-    if (failure.exchange) {
-      await appendFetched(tx, {
-        captureId: input.captureId,
-        actor: input.actor,
-        sourceId,
-        exchange: failure.exchange,
-      });
-    }
-    if (failure.goneStatus !== undefined && held > 0) {
-      // Deleted posts are exactly what investigators need to prove: say so in the chain.
-      await appendEvent(tx, {
-        subject: sourceSubject(sourceId),
-        type: 'source_gone',
-        actor: input.actor,
-        data: { captureId: input.captureId, status: failure.goneStatus, url: failure.goneUrl ?? '' },
-      });
-    }
-    await appendEvent(tx, {
-      subject: sourceSubject(sourceId),
-      type: 'capture_failed',
-      actor: input.actor,
-      data: {
-        captureId: input.captureId,
-        code: failure.code,
-        detail: failure.detail,
-        retryable: failure.retryable,
-      },
-    });
-    if (failure.retryable) return;
-    const recorded = { code: failure.code, detail: failure.detail };
-    await tx.capture.update({
-      where: { id: input.captureId },
-      data: { status: 'failed', finishedAt: new Date(), failure: recorded },
-    });
-    // A source that holds evidence from an earlier capture stays captured; the failure shows.
-    await tx.source.update({
-      where: { id: sourceId },
-      data: { status: held > 0 ? 'captured' : 'failed', failure: recorded },
-    });
-  });
+export const setCaptureProgress =
+  (id: string, progress: CaptureProgress): SqlChange =>
+  (p) =>
+    `UPDATE captures SET progress = ${p(jsonb(progress))}::jsonb WHERE id = ${p(id)}::uuid`;
+
+/** The capture's end; with `progress`, its last step's progress in the same UPDATE. */
+export const endCapture =
+  (
+    id: string,
+    end: {
+      status: 'completed' | 'failed';
+      at: Date;
+      failure: { code: string; detail: string } | null;
+      progress?: CaptureProgress;
+    },
+  ): SqlChange =>
+  (p) =>
+    `UPDATE captures SET status = ${p(end.status)}::"CaptureStatus", finished_at = ${p(end.at)}::timestamptz,
+       failure = ${p(end.failure === null ? null : jsonb(end.failure))}::jsonb
+       ${end.progress ? `, progress = ${p(jsonb(end.progress))}::jsonb` : ''}
+     WHERE id = ${p(id)}::uuid`;
+
+/**
+ * Captured sources whose latest capture is older than their recapture interval (their own,
+ * else `everySeconds`; 0 = none), with no capture waiting or running: at most `limit`, or just
+ * `only` when given (the re-check under the source's lock).
+ */
+export async function dueRecaptures(
+  db: pg.Pool | pg.ClientBase,
+  q: { everySeconds: number; limit: number; only?: string },
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT s.id FROM sources s
+     WHERE s.status = 'captured'
+       AND ($3::uuid IS NULL OR s.id = $3::uuid)
+       AND coalesce(s.recapture_every_seconds, nullif($1::int, 0)) IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM captures c WHERE c.source_id = s.id AND c.status IN ('queued', 'running'))
+       AND (SELECT max(c.requested_at) FROM captures c WHERE c.source_id = s.id)
+           < now() - make_interval(secs => coalesce(s.recapture_every_seconds, $1::int))
+     ORDER BY s.id LIMIT $2`,
+    [q.everySeconds, q.limit, q.only ?? null],
+  );
+  return rows.map((r) => r.id);
 }

@@ -1,5 +1,6 @@
 // Declared vs observed: each `expected` value a citation declares is checked against what a
 // capture observed. A failed check is data (a ledger event and a row), never an error.
+import { canonicalJson } from '../ledger/canonical.ts';
 
 /** JSON as the ledger's event catalogue types it. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -72,4 +73,37 @@ function checkOne(name: string, expected: unknown, item: ObservedItem): Check | 
     default:
       return undefined;
   }
+}
+
+/** What checking expectations against an item changes. */
+export interface CheckOutcome {
+  /** The checks just made (each a check_passed / check_failed event). */
+  checks: Check[];
+  /** The item's checks as they are to be stored, whole, sorted by name. */
+  all: Check[];
+  /** `all` differs from what the item held (a checks_updated event and a row change). */
+  changed: boolean;
+}
+
+/**
+ * Checks `expectations` against an item. By default they are all of its source's citations'
+ * and replace what it held (the item is new, or newly primary); with `merge`, they are one new
+ * citation's and replace only the checks of the same name and expected value.
+ */
+export function checkItem(
+  item: Omit<ObservedItem, 'metadata'> & { metadata: unknown; checks: unknown },
+  expectations: readonly Record<string, unknown>[],
+  merge = false,
+): CheckOutcome {
+  const metadata = (item.metadata ?? {}) as Record<string, unknown>;
+  const checks = runChecks(
+    expectations.filter((e) => e && Object.keys(e).length > 0),
+    { kind: item.kind, mediaType: item.mediaType, sha256: item.sha256, metadata },
+  );
+  const held = Array.isArray(item.checks) ? (item.checks as Check[]) : [];
+  const sameCheck = (a: Check, b: Check) =>
+    a.name === b.name && JSON.stringify(a.expected) === JSON.stringify(b.expected);
+  const kept = merge ? held.filter((c) => !checks.some((n) => sameCheck(c, n))) : [];
+  const all = [...kept, ...checks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { checks, all, changed: canonicalJson(all) !== canonicalJson(item.checks ?? []) };
 }

@@ -8,7 +8,19 @@ import { analyzeFile } from '../media/analyze.ts';
 import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
 import { parseSyndicationPost, pickBestVideoVariant, postCreatedAt } from '../media/x-syndication.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-import type { NewItem } from './capture-store.ts';
+
+export interface Analysis {
+  tool: string;
+  metadata: Record<string, unknown>;
+}
+
+/** An item described, ready to be recorded (src/evidence/evidence-record.ts). */
+export interface NewItem {
+  kind: EvidenceKind;
+  mediaType: string;
+  declaredType: string | null;
+  analysis: Analysis;
+}
 
 const PROBE_TIMEOUT_MS = 60_000;
 const MAX_RECORD_BYTES = 5 * 1024 * 1024;

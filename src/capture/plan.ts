@@ -69,12 +69,14 @@ export function captureHost(
   }
 }
 
-/** Targets a fetched step adds: a record's media, a page's declared media. */
+/** Targets a fetched step adds: a record's media, a page's declared media. `metadata`: the
+ * item's, when the caller holds it (else it is read). */
 export async function planFollowUps(
   deps: { prisma: PrismaClient },
   target: Target,
   step: CaptureStep,
   queued: readonly Target[],
+  metadata?: Record<string, unknown>,
 ): Promise<Target[]> {
   const seen = new Set(queued.map((t) => t.url));
   const fresh = (urls: string[], role: Target['role']) =>
@@ -82,8 +84,9 @@ export async function planFollowUps(
 
   // Both read what describe() extracted when the item was stored (the same bytes always
   // describe the same way), so nothing is parsed twice.
+  const metaOf = () => (metadata ? Promise.resolve(metadata) : itemMetadata(deps.prisma, step.evidenceId));
   if (target.role === 'post_metadata') {
-    const meta = await itemMetadata(deps.prisma, step.evidenceId);
+    const meta = await metaOf();
     if (typeof meta.postId !== 'string') {
       const why = typeof meta.error === 'string' ? meta.error : 'no post in the record';
       throw new PlanError('bad_post_metadata', `post record unreadable: ${why}`.slice(0, 500));
@@ -96,7 +99,7 @@ export async function planFollowUps(
     );
   }
   if (target.role === 'cited' && step.kind === 'page') {
-    const meta = await itemMetadata(deps.prisma, step.evidenceId);
+    const meta = await metaOf();
     const declared = Array.isArray(meta.declaredMedia) ? (meta.declaredMedia as { url?: unknown }[]) : [];
     const urls = declared.map((d) => d.url).filter((u): u is string => typeof u === 'string');
     return fresh(urls, 'declared').slice(0, MAX_DECLARED_MEDIA);

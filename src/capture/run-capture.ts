@@ -3,27 +3,30 @@
 // it, then check declared against observed and end the capture. Every step is recorded as it
 // finishes (capture-store.ts), so a retry after a crash resumes where the last run stopped.
 import { hostname } from 'node:os';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { FetchError, FetchTransientError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
-import { appendEvent } from '../ledger/ledger.repository.ts';
 import type { HostLease, HostSlots } from '../queue/host-slots.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import {
-  type CaptureStep,
   completeCapture,
   failCapture,
-  progressOf,
+  markStarted,
   recordFetch,
   recordSkippedFetch,
-} from './capture-store.ts';
+} from './capture-steps.ts';
+import { type CaptureProgress, type CaptureStep, type CaptureToRun, captureToRun } from './capture-store.ts';
 import { describe } from './describe.ts';
 import { ContentGoneError, fetchPostRecord, fetchToStore, PostNotFoundError } from './fetch-to-store.ts';
 import { captureHost, PlanError, planFollowUps, planSource, type Target } from './plan.ts';
 
 export interface CaptureDeps {
+  /** Reads that stay on Prisma (an item's metadata a resumed run did not record itself). */
   prisma: PrismaClient;
+  /** The write path and the hot reads (src/db/unit-of-work.ts). */
+  pool: pg.Pool;
   blobs: BlobStore;
   fetcher: GuardedFetcher;
   config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'>;
@@ -69,10 +72,8 @@ export async function runCapture(
   opts: { resumeAfterHostWait?: boolean } = {},
 ): Promise<{ status: 'completed' | 'skipped'; steps: number }> {
   const actor = workerActor();
-  const capture = await deps.prisma.capture.findUnique({
-    where: { id: captureId },
-    include: { source: true },
-  });
+  // One read: the capture, its source, and whether the source held evidence already.
+  const capture = await captureToRun(deps.pool, captureId);
   if (!capture) throw new CaptureRefused(`no capture ${captureId}`);
   if (capture.status === 'completed' || capture.status === 'failed') return { status: 'skipped', steps: 0 };
   // The slot is taken before anything is recorded, so a capture that waits for its host adds
@@ -88,7 +89,8 @@ export async function runCapture(
   try {
     lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
     if (host && deps.hostSlots && !lease) throw new HostBusy(host, resuming);
-    if (!resuming) await markStarted(deps.prisma, captureId, capture.sourceId, capture.source.url, actor);
+    if (!resuming)
+      await markStarted(deps.pool, { captureId, sourceId: capture.sourceId, url: capture.source.url, actor });
     return await runStarted(deps, capture, actor, attempt, host);
   } finally {
     for (const [held, what] of [
@@ -104,39 +106,55 @@ export async function runCapture(
 
 async function runStarted(
   deps: CaptureDeps,
-  capture: { id: string; sourceId: string; source: { url: string; platform: unknown } },
+  capture: CaptureToRun,
   actor: string,
   attempt: { number: number; max: number },
   host: string | undefined,
 ): Promise<{ status: 'completed'; steps: number }> {
   const captureId = capture.id;
-
+  // The progress read when the run began, kept up to date by each step it records (a step's
+  // transaction re-reads it under the capture's lock, so a racing run is still seen there).
+  let progress: CaptureProgress = capture.progress;
   try {
     const queue: Target[] = planSource(capture.source, deps.config);
     const steps: CaptureStep[] = [];
     for (let i = 0; i < queue.length; i++) {
       const target = queue[i]!;
-      let step: CaptureStep;
+      let recorded: { step: CaptureStep; metadata?: Record<string, unknown>; completed?: boolean };
+      // Nothing follows the step: its transaction may end the capture too (recordFetch).
+      const isLast = async (step: CaptureStep, metadata: Record<string, unknown>) =>
+        i === queue.length - 1 &&
+        (await planFollowUps(deps, target, step, queue, metadata).then(
+          (more) => more.length === 0,
+          () => false, // a plan error is raised below, after the step is recorded
+        ));
       try {
-        step = await captureTarget(deps, captureId, actor, target, i, host);
+        const done = progress.steps.find((s) => s.url === target.url);
+        if (done) recorded = { step: done };
+        else {
+          const result = await captureTarget(deps, capture, actor, target, i, host, isLast);
+          progress = result.progress;
+          recorded = result;
+        }
       } catch (err) {
         // What a page merely declares is third-party content: its failure is recorded and
         // the capture of the page itself goes on.
         const failure = target.role === 'declared' && describeFailure(err, { number: 1, max: 1 });
         if (!failure) throw err;
-        await recordSkippedFetch(deps.prisma, { captureId, actor, url: target.url, ...failure });
+        await recordSkippedFetch(deps.pool, { captureId, actor, url: target.url, ...failure });
         continue;
       }
-      steps.push(step);
-      queue.push(...(await planFollowUps(deps, target, step, queue)));
+      steps.push(recorded.step);
+      if (recorded.completed) return { status: 'completed', steps: steps.length };
+      queue.push(...(await planFollowUps(deps, target, recorded.step, queue, recorded.metadata)));
     }
-    await completeCapture(deps.prisma, { captureId, actor });
+    await completeCapture(deps.pool, { captureId, actor, progress });
     return { status: 'completed', steps: steps.length };
   } catch (err) {
     if (err instanceof HostBusy) throw err; // nothing failed: the job waits for the host
     const failure = describeFailure(err, attempt);
     if (!failure) throw err;
-    await failCapture(deps.prisma, { captureId, actor, failure });
+    await failCapture(deps.pool, { captureId, actor, failure });
     deps.log.warn({ captureId, code: failure.code, detail: failure.detail }, 'capture attempt failed');
     if (failure.retryable) throw new CaptureRetry(`${failure.code}: ${failure.detail}`);
     throw new CaptureRefused(`${failure.code}: ${failure.detail}`);
@@ -170,47 +188,19 @@ async function otherHostSlot(
   throw new FetchTransientError('host_busy', `every capture slot of ${host} is taken`);
 }
 
-async function markStarted(
-  prisma: PrismaClient,
-  captureId: string,
-  sourceId: string,
-  url: string,
-  actor: string,
-) {
-  await prisma.$transaction(async (tx) => {
-    // One statement: started_at keeps the first attempt's time.
-    await tx.$executeRaw`
-      UPDATE captures SET status = 'running', attempts = attempts + 1, worker = ${actor},
-        started_at = coalesce(started_at, now())
-      WHERE id = ${captureId}::uuid`;
-    await tx.source.update({ where: { id: sourceId }, data: { status: 'capturing' } });
-    await appendEvent(tx, {
-      subject: { type: 'source', id: sourceId },
-      type: 'fetch_started',
-      actor,
-      data: { captureId, url, worker: actor },
-    });
-  });
-}
-
-/** Fetches (unless this capture already recorded the URL), describes and records one target. */
+/** Fetches, describes and records one target the capture has not recorded yet. */
 async function captureTarget(
   deps: CaptureDeps,
-  captureId: string,
+  capture: CaptureToRun,
   actor: string,
   target: Target,
   index: number,
   host: string | undefined,
-): Promise<CaptureStep> {
-  const cap = await deps.prisma.capture.findUniqueOrThrow({
-    where: { id: captureId },
-    select: { progress: true },
-  });
-  const done = progressOf(cap.progress).steps.find((s) => s.url === target.url);
-  if (done) return done;
-  const lease = await otherHostSlot(deps, captureId, host, target);
+  isLast: (step: CaptureStep, metadata: Record<string, unknown>) => Promise<boolean>,
+) {
+  const lease = await otherHostSlot(deps, capture.id, host, target);
   try {
-    return await fetchAndRecord(deps, captureId, actor, target, index);
+    return await fetchAndRecord(deps, capture, actor, target, index, isLast);
   } finally {
     await lease?.release().catch(() => {}); // it expires on its own
   }
@@ -218,21 +208,25 @@ async function captureTarget(
 
 async function fetchAndRecord(
   deps: CaptureDeps,
-  captureId: string,
+  capture: CaptureToRun,
   actor: string,
   target: Target,
   index: number,
-): Promise<CaptureStep> {
+  isLast: (step: CaptureStep, metadata: Record<string, unknown>) => Promise<boolean>,
+) {
   const fetchTarget = target.role === 'post_metadata' ? fetchPostRecord : fetchToStore;
   const fetched = await fetchTarget(deps.fetcher, deps.blobs, target.url, {
     maxBytes: deps.config.FETCH_MAX_BYTES,
-    tmpKey: `${captureId}-${index}`,
+    tmpKey: `${capture.id}-${index}`,
     accept: target.accept,
   });
-  return recordFetch(deps.prisma, {
-    captureId,
+  return recordFetch(deps.pool, {
+    captureId: capture.id,
+    sourceId: capture.sourceId,
+    sourceHeldEvidence: capture.sourceHeldEvidence,
     actor,
     fetched,
+    isLast,
     item: () =>
       describe(deps, {
         sha256: fetched.blob.sha256,

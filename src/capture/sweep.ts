@@ -1,16 +1,17 @@
 // The capture sweep (see workers/jobs/capture-sweep.job.ts): repairs what a crash or a lost
 // enqueue can leave behind, and requests due recaptures.
 import type { AppContext } from '../context.ts';
-import { Prisma } from '../db/prisma.ts';
+import { writeTransaction } from '../db/unit-of-work.ts';
 import { type JobRows, repairLostJobs } from '../queue/lost-jobs.ts';
 import { captureJobId, enqueueCapture, requestCapture } from './capture-request.ts';
-import { failCapture } from './capture-store.ts';
+import { failCapture } from './capture-steps.ts';
+import { dueRecaptures } from './capture-store.ts';
 
 const BATCH = 500;
 
 /** Captures for the lost-job repair: a capture BullMQ gave up on is failed, so its source
  * does not stay `capturing` forever; one whose job vanished resumes from its progress. */
-const captureJobRows = ({ prisma, queues }: AppContext): JobRows => ({
+const captureJobRows = ({ prisma, pool, queues }: AppContext): JobRows => ({
   queue: 'capture',
   jobId: captureJobId,
   enqueue: (id) => enqueueCapture(queues, id),
@@ -24,7 +25,7 @@ const captureJobRows = ({ prisma, queues }: AppContext): JobRows => ({
     return rows.map((r) => r.id);
   },
   fail: (id, reason) =>
-    failCapture(prisma, {
+    failCapture(pool, {
       captureId: id,
       actor: 'system:capture-sweep',
       failure: { code: 'job_failed', detail: reason.slice(0, 500), retryable: false },
@@ -32,7 +33,7 @@ const captureJobRows = ({ prisma, queues }: AppContext): JobRows => ({
 });
 
 export async function sweepCaptures(ctx: AppContext) {
-  const { prisma, config } = ctx;
+  const { config } = ctx;
   // 1. Captures whose job was lost, or failed without our handler recording it.
   const { requeued, repaired } = await repairLostJobs(ctx.queues, captureJobRows(ctx));
 
@@ -40,34 +41,26 @@ export async function sweepCaptures(ctx: AppContext) {
   //    (their own, else the global one), with no capture waiting or running. Each is asked
   //    again under a per-source lock in the transaction that requests it, so two sweeps running
   //    at once request one recapture, not two.
-  const dueSources = (db: Pick<typeof prisma, '$queryRaw'>, only?: string) => db.$queryRaw<{ id: string }[]>`
-    SELECT s.id FROM sources s
-    WHERE s.status = 'captured'
-      AND ${only === undefined ? Prisma.sql`TRUE` : Prisma.sql`s.id = ${only}::uuid`}
-      AND coalesce(s.recapture_every_seconds, nullif(${config.RECAPTURE_EVERY_SECONDS}::int, 0)) IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM captures c WHERE c.source_id = s.id AND c.status IN ('queued', 'running'))
-      AND (SELECT max(c.requested_at) FROM captures c WHERE c.source_id = s.id)
-          < now() - make_interval(secs => coalesce(s.recapture_every_seconds, ${config.RECAPTURE_EVERY_SECONDS}::int))
-    ORDER BY s.id LIMIT ${BATCH}`;
-  const scheduled: string[] = [];
-  for (const { id } of await dueSources(prisma)) {
-    const captureId = await prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`recapture:${id}`}, 0))) l`;
-      const still = await dueSources(tx, id);
-      if (still.length === 0) return undefined; // another sweep requested it meanwhile
-      return requestCapture(tx, {
+  const every = config.RECAPTURE_EVERY_SECONDS;
+  let scheduled = 0;
+  for (const id of await dueRecaptures(ctx.pool, { everySeconds: every, limit: BATCH })) {
+    const requested = await writeTransaction(ctx.pool, async (tx) => {
+      await tx.lock(`recapture:${id}`);
+      const still = await dueRecaptures(tx.client, { everySeconds: every, limit: 1, only: id });
+      if (still.length === 0) return false; // another sweep requested it meanwhile
+      await requestCapture(tx, ctx.queues, {
         sourceId: id,
         reason: 'scheduled',
         requestedBy: null,
         actor: 'system:recapture',
       });
+      return true;
     });
-    if (captureId) scheduled.push(captureId);
+    if (requested) scheduled++;
   }
-  for (const captureId of scheduled) await enqueueCapture(ctx.queues, captureId);
 
   // 3. Partial files of writers killed mid-download (a retry of the same capture replaces its
   //    own; this catches captures that were never retried).
   const tmpRemoved = await ctx.blobs.sweepTemporary(2 * config.FETCH_TIMEOUT_MS);
-  return { requeued, repaired, scheduled: scheduled.length, tmpRemoved };
+  return { requeued, repaired, scheduled, tmpRemoved };
 }

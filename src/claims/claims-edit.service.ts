@@ -2,60 +2,69 @@
 // changed, before and after, and the actor.
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
+import type { AppContext } from '../context.ts';
 import { Prisma, type PrismaClient } from '../db/prisma.ts';
-import { appendEvent } from '../ledger/ledger.repository.ts';
+import { writeWithEvents } from '../db/sql-change.ts';
+import { writeTransaction } from '../db/unit-of-work.ts';
 import { AppError } from '../lib/errors.ts';
 import type { ClaimListQuery, ClaimPatch } from './claims.schema.ts';
 import { claimView } from './claims.service.ts';
+import { type ClaimRow, lockClaim, updateClaimRow } from './claims-store.ts';
 
 type ClaimField = ReturnType<typeof claimView>[keyof ReturnType<typeof claimView>];
 
-export async function updateClaim(prisma: PrismaClient, p: Principal, id: string, patch: ClaimPatch) {
+export async function updateClaim(
+  { prisma, pool }: Pick<AppContext, 'prisma' | 'pool'>,
+  p: Principal,
+  id: string,
+  patch: ClaimPatch,
+) {
   notFoundUnlessId(id, 'claim');
-  return prisma.$transaction(async (tx) => {
+  return writeTransaction(pool, async (tx) => {
     // Row lock: two concurrent edits each record the true before-state.
-    const locked = await tx.$queryRaw<
-      { id: string }[]
-    >`SELECT id FROM claims WHERE id = ${id}::uuid FOR UPDATE`;
-    const current = locked.length ? await tx.claim.findUnique({ where: { id } }) : null;
+    const current = await lockClaim(tx, id);
     if (!current) throw new AppError('not_found', `No claim ${id}.`);
     await assertMember(prisma, p, current.investigationId, 'claim', id);
     requireRole(p, 'write', 'edit claims');
-    const next = await tx.claim.update({
-      where: { id },
-      data: {
-        ...(patch.statement !== undefined ? { statement: patch.statement } : {}),
-        ...(patch.claimant !== undefined
-          ? { claimantName: patch.claimant.name, claimantRole: patch.claimant.role ?? null }
-          : {}),
-        ...(patch.claimedAt !== undefined ? { claimedAt: new Date(patch.claimedAt) } : {}),
-        ...(patch.language !== undefined ? { language: patch.language } : {}),
-        ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
-        ...(patch.status !== undefined ? { status: patch.status } : {}),
-      },
-    });
+    // The edit's time is its event's: the export projection takes updatedAt from claim_updated.
+    const at = new Date();
+    const next: ClaimRow = {
+      ...current,
+      ...(patch.statement !== undefined ? { statement: patch.statement } : {}),
+      ...(patch.claimant !== undefined
+        ? { claimantName: patch.claimant.name, claimantRole: patch.claimant.role ?? null }
+        : {}),
+      ...(patch.claimedAt !== undefined ? { claimedAt: new Date(patch.claimedAt) } : {}),
+      ...(patch.language !== undefined ? { language: patch.language } : {}),
+      ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
+      ...(patch.status !== undefined ? { status: patch.status } : {}),
+      updatedAt: at,
+    };
     const before: Record<string, ClaimField> = {};
     const after: Record<string, ClaimField> = {};
     const [b, a] = [claimView(current), claimView(next)];
-    // The edit's time is its event's: the export projection takes updatedAt from claim_updated.
-    // A patch that changes nothing is no edit (no event, updatedAt kept).
-    const at = new Date();
     for (const key of ['statement', 'claimant', 'claimedAt', 'language', 'tags', 'status'] as const) {
       if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) {
         before[key] = b[key];
         after[key] = a[key];
       }
     }
-    if (Object.keys(after).length === 0) return a;
-    await tx.claim.update({ where: { id }, data: { updatedAt: at } });
-    await appendEvent(tx, {
-      subject: { type: 'claim', id },
-      type: 'claim_updated',
-      actor: actorOf(p),
-      data: { before, after },
-      at,
-    });
-    return { ...a, updatedAt: at.toISOString() };
+    // A patch that changes nothing is no edit (no write, no event, updatedAt kept).
+    if (Object.keys(after).length === 0) return b;
+    await writeWithEvents(
+      tx,
+      [updateClaimRow(next)],
+      [
+        {
+          subject: { type: 'claim', id },
+          type: 'claim_updated',
+          actor: actorOf(p),
+          data: { before, after },
+          at,
+        },
+      ],
+    );
+    return a;
   });
 }
 

@@ -2,19 +2,26 @@
 // transaction; a cited URL is normalized and reused within its investigation.
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
-import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
-import { latestPrimaryItem, recordChecks } from '../capture/capture-store.ts';
-import type { Json } from '../capture/checks.ts';
+import { captureRequest, enqueueAfterCommit } from '../capture/capture-request.ts';
+import { primaryStep } from '../capture/capture-steps.ts';
+import { progressOf } from '../capture/capture-store.ts';
+import { checkItem, type Json } from '../capture/checks.ts';
 import type { AppContext } from '../context.ts';
+import { newId } from '../db/ids.ts';
 import type { PrismaClient } from '../db/prisma.ts';
+import { type SqlChange, writeWithEvents } from '../db/sql-change.ts';
 import { writeTransaction } from '../db/unit-of-work.ts';
-import { appendEvent } from '../ledger/ledger.repository.ts';
+import { checkRecord } from '../evidence/evidence-record.ts';
+import { evidenceById } from '../evidence/evidence-store.ts';
+import type { EventType } from '../ledger/event-types.ts';
+import { type AppendInput, appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import { normalizeSourceUrl, UrlRejectedError } from '../sources/normalize-url.ts';
 import { sourceView, sourceViews } from '../sources/sources.service.ts';
+import { citedSource, insertSource, type SourceRow } from '../sources/sources-store.ts';
 import type { ClaimView } from './claim-view.schema.ts';
 import type { CitationInput, ClaimInput } from './claims.schema.ts';
-import { type ClaimRow, insertClaim } from './claims-store.ts';
+import { type ClaimRow, insertCitation, insertClaim } from './claims-store.ts';
 
 export const claimView = (c: ClaimRow): ClaimView => ({
   id: c.id,
@@ -101,7 +108,7 @@ export async function getClaim(prisma: PrismaClient, p: Principal, id: string) {
 }
 
 export async function citeSource(
-  { prisma, queues, log }: Pick<AppContext, 'prisma' | 'queues' | 'log'>,
+  { prisma, pool, queues }: Pick<AppContext, 'prisma' | 'pool' | 'queues'>,
   p: Principal,
   claimId: string,
   input: CitationInput,
@@ -120,7 +127,8 @@ export async function citeSource(
     throw err;
   }
   const expected = input.expected ?? {};
-  const result = await prisma.$transaction(async (tx) => {
+  const actor = actorOf(p);
+  const result = await writeTransaction(pool, async (tx) => {
     // One timestamp for the rows and their events: the export projection reads it there.
     const at = new Date();
     // Serialize citations of one URL in one investigation so two requests cannot both create
@@ -128,86 +136,102 @@ export async function citeSource(
     // An X post is one source whatever URL spelling cites it (with or without its handle).
     const postId = normalized.platform?.postId;
     const identity = postId ? `x:${postId}` : normalized.normalizedUrl;
-    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`source:${claim.investigationId}:${identity}`}, 0))) l`;
-    let source = await tx.source.findFirst({
-      where: {
-        investigationId: claim.investigationId,
-        ...(postId
-          ? { platform: { path: ['postId'], equals: postId } }
-          : { normalizedUrl: normalized.normalizedUrl }),
-      },
-      orderBy: { createdAt: 'asc' },
+    await tx.lock(`source:${claim.investigationId}:${identity}`);
+    const found = await citedSource(tx, {
+      investigationId: claim.investigationId,
+      claimId,
+      relation: input.relation,
+      postId,
+      normalizedUrl: normalized.normalizedUrl,
     });
-    const created = !source;
-    source ??= await tx.source.create({
-      data: {
-        investigationId: claim.investigationId,
-        url: normalized.url,
-        normalizedUrl: normalized.normalizedUrl,
-        platform: normalized.platform ?? undefined,
-        createdAt: at,
-      },
-    });
-    const duplicate = await tx.citation.findUnique({
-      where: { claimId_sourceId_relation: { claimId, sourceId: source.id, relation: input.relation } },
-    });
-    if (duplicate)
+    if (found?.duplicate)
       throw new AppError('conflict', `The claim already cites this source as ${input.relation}.`);
-    const citation = await tx.citation.create({
-      data: {
-        claimId,
-        sourceId: source.id,
-        relation: input.relation,
-        expected,
-        note: input.note ?? null,
-        createdAt: at,
-      },
-    });
-    const actor = actorOf(p);
-    await appendEvent(tx, {
-      subject: { type: 'claim', id: claimId },
-      type: 'citation_added',
-      actor,
-      data: {
-        citationId: citation.id,
-        sourceId: source.id,
-        relation: input.relation,
-        expected,
-        note: citation.note,
-      },
-      at,
-    });
-    await appendEvent(tx, {
-      subject: { type: 'source', id: source.id },
-      type: 'source_cited',
-      actor,
-      data: {
-        claimId,
-        citationId: citation.id,
+    const changes: SqlChange[] = [];
+    let source: SourceRow;
+    if (found) {
+      const { duplicate: _d, lastProgress: _p, ...row } = found;
+      source = row;
+    } else {
+      source = {
+        id: newId(),
+        investigationId: claim.investigationId,
         url: normalized.url,
         normalizedUrl: normalized.normalizedUrl,
-        relation: input.relation,
-        expected,
-        investigationId: source.investigationId,
-        platform: (source.platform ?? null) as Json,
+        // As stored: what jsonb keeps of it.
+        platform: normalized.platform ? JSON.parse(JSON.stringify(normalized.platform)) : null,
+        status: 'pending',
+        failure: null,
+        recaptureEverySeconds: null,
+        createdAt: at,
+      };
+      changes.push(insertSource(source));
+    }
+    const citation = {
+      id: newId(),
+      claimId,
+      sourceId: source.id,
+      relation: input.relation,
+      expected,
+      note: input.note ?? null,
+      createdAt: at,
+    };
+    changes.push(insertCitation(citation));
+    const events: AppendInput<EventType>[] = [
+      {
+        subject: { type: 'claim', id: claimId },
+        type: 'citation_added',
+        actor,
+        data: {
+          citationId: citation.id,
+          sourceId: source.id,
+          relation: input.relation,
+          expected,
+          note: citation.note,
+        },
+        at,
       },
-      at,
-    });
+      {
+        subject: { type: 'source', id: source.id },
+        type: 'source_cited',
+        actor,
+        data: {
+          claimId,
+          citationId: citation.id,
+          url: normalized.url,
+          normalizedUrl: normalized.normalizedUrl,
+          relation: input.relation,
+          expected,
+          investigationId: source.investigationId,
+          platform: (source.platform ?? null) as Json,
+        },
+        at,
+      },
+    ];
     // A new source is captured: the request is recorded with the citation, the job is
     // enqueued after the commit (a lost enqueue is repaired by the capture sweep).
-    const captureId = created
-      ? await requestCapture(tx, { sourceId: source.id, reason: 'cited', requestedBy: p.id, actor })
-      : null;
+    let captureId: string | null = null;
+    if (!found) {
+      const request = captureRequest({ sourceId: source.id, reason: 'cited', requestedBy: p.id, actor });
+      captureId = request.captureId;
+      changes.push(...request.changes);
+      events.push(...request.events);
+      enqueueAfterCommit(tx, queues, captureId);
+    }
     // A reused source that is already captured has its content checked against what this
     // citation declares, now (a capture in progress will check every citation when it ends).
-    if (!created && Object.keys(expected).length > 0) {
-      const primary = await latestPrimaryItem(tx, source.id);
-      if (primary)
-        await recordChecks(tx, { sourceId: source.id, evidenceId: primary, actor, only: expected });
+    const primary = found?.lastProgress && primaryStep(progressOf(found.lastProgress).steps);
+    if (primary && Object.keys(expected).length > 0) {
+      const item = await evidenceById(tx, primary.evidenceId);
+      const record = checkRecord(
+        { sourceId: source.id, evidenceId: item.id, actor, existing: true },
+        checkItem(item, [expected], true),
+      );
+      changes.push(...record.changes);
+      events.push(...record.events);
     }
-    return { citation, source, created, captureId };
+    await writeWithEvents(tx, changes, events);
+    return { citation, source, created: !found, captureId };
   });
-  if (result.captureId) await enqueueCaptureAfterCommit(queues, result.captureId, log);
   return {
     citation: {
       id: result.citation.id,

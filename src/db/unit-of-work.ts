@@ -39,23 +39,41 @@ const ATTEMPTS = 3;
 // `<subject type>:<subject id>`, so keys here must not take that form.
 const LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';
 
-export async function writeTransaction<T>(pool: pg.Pool, work: (tx: WriteTx) => Promise<T>): Promise<T> {
+export function writeTransaction<T>(pool: pg.Pool, work: (tx: WriteTx) => Promise<T>): Promise<T> {
+  return run(pool, work, false);
+}
+
+/**
+ * A write that is ONE statement needs no BEGIN and COMMIT: PostgreSQL runs a lone statement as
+ * its own transaction, atomic with everything in it (data-modifying WITH queries, the ledger
+ * append's advisory lock, which then lasts exactly as long as the statement). Hot one-statement
+ * writes (a capture requested or started, an evidence read) save two round trips of three.
+ * The work may issue only one statement (a second would not be atomic with the first: a
+ * programming error, thrown before it is sent) and cannot take `tx.lock`.
+ */
+export function writeStatement<T>(pool: pg.Pool, work: (tx: WriteTx) => Promise<T>): Promise<T> {
+  return run(pool, work, true);
+}
+
+async function run<T>(pool: pg.Pool, work: (tx: WriteTx) => Promise<T>, single: boolean): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     const after: (() => Promise<unknown> | unknown)[] = [];
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await work(txOn(client, after));
-      await client.query('COMMIT');
+      if (!single) await client.query('BEGIN');
+      const result = await work(txOn(client, after, single));
+      if (!single) await client.query('COMMIT');
       client.release();
       await runAfterCommit(after);
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
+      if (!single) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          broken = rollbackErr as Error; // the connection is gone: do not return it to the pool
+        }
       }
       client.release(broken);
       const code = (err as { code?: string }).code;
@@ -65,9 +83,16 @@ export async function writeTransaction<T>(pool: pg.Pool, work: (tx: WriteTx) => 
   }
 }
 
-function txOn(client: pg.ClientBase, after: (() => Promise<unknown> | unknown)[]): WriteTx {
+function txOn(client: pg.ClientBase, after: (() => Promise<unknown> | unknown)[], single: boolean): WriteTx {
+  let sent = false;
+  const send = async <R extends object>(text: string, params?: readonly unknown[]) => {
+    if (single && sent)
+      throw new Error(`writeStatement allows one statement; a second: ${text.slice(0, 80)}`);
+    sent = true;
+    return client.query<R>(text, params as unknown[]);
+  };
   const rows = async <R extends object>(text: string, params?: readonly unknown[]) =>
-    (await client.query<R>(text, params as unknown[])).rows;
+    (await send<R>(text, params)).rows;
   return {
     client,
     rows,
@@ -81,10 +106,11 @@ function txOn(client: pg.ClientBase, after: (() => Promise<unknown> | unknown)[]
       return found[0];
     },
     async exec(text: string, params?: readonly unknown[]) {
-      return (await client.query(text, params as unknown[])).rowCount ?? 0;
+      return (await send(text, params)).rowCount ?? 0;
     },
     async lock(key: string) {
-      await client.query(LOCK_SQL, [key]);
+      if (single) throw new Error('writeStatement cannot hold an advisory lock: use writeTransaction');
+      await send(LOCK_SQL, [key]);
     },
     afterCommit(fn) {
       after.push(fn);

@@ -4,17 +4,23 @@ import type { Readable } from 'node:stream';
 import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
 import { captureDeps } from '../capture/capture-deps.ts';
-import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
-import { createEvidence, recordChecks } from '../capture/capture-store.ts';
+import { captureRequest, enqueueAfterCommit } from '../capture/capture-request.ts';
+import { checkItem } from '../capture/checks.ts';
 import { describe } from '../capture/describe.ts';
+import { citationExpectations } from '../claims/claims-store.ts';
 import type { AppContext } from '../context.ts';
 import type { PrismaClient } from '../db/prisma.ts';
+import { writeWithEvents } from '../db/sql-change.ts';
+import { writeStatement, writeTransaction } from '../db/unit-of-work.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
 import { AppError } from '../lib/errors.ts';
 import { clip } from '../media/json.ts';
+import { recaptureSchedule } from '../sources/recapture-schedule.ts';
 import { visibleSource } from '../sources/sources.service.ts';
 import type { ByteRange } from '../storage/blob-store.ts';
 import { evidenceView } from './evidence.view.ts';
+import { checkRecord, newEvidence } from './evidence-record.ts';
+import { evidenceById, evidenceBySha, insertEvidence } from './evidence-store.ts';
 
 export async function visibleEvidence(prisma: PrismaClient, p: Principal, id: string) {
   notFoundUnlessId(id, 'evidence item');
@@ -49,7 +55,7 @@ export async function readEvidenceContent(
     throw new AppError('gone', `The bytes of evidence item ${id} are not in the blob store.`);
   }
   const length = range ? range.end - range.start + 1 : size;
-  await ctx.prisma.$transaction((tx) =>
+  await writeStatement(ctx.pool, (tx) =>
     appendEvent(tx, {
       subject: { type: 'source', id: item.sourceId },
       type: 'evidence_read',
@@ -65,15 +71,34 @@ export async function readEvidenceContent(
   return { item: evidenceView(item), stream: ctx.blobs.read(item.sha256, range), length };
 }
 
-/** Capture a source again (editor). */
-export async function captureAgain(ctx: AppContext, p: Principal, sourceId: string) {
+/**
+ * Capture a source again (editor); with `recaptureEverySeconds` (a number, or null to clear
+ * it) also set the source's own recapture interval, with its `recapture_scheduled` event
+ * first. One statement; the job is enqueued after it commits.
+ */
+export async function captureAgain(
+  ctx: Pick<AppContext, 'prisma' | 'pool' | 'queues'>,
+  p: Principal,
+  sourceId: string,
+  opts: { recaptureEverySeconds?: number | null } = {},
+) {
   const source = await visibleSource(ctx.prisma, p, sourceId);
   requireRole(p, 'write', 'capture sources');
-  const captureId = await ctx.prisma.$transaction((tx) =>
-    requestCapture(tx, { sourceId: source.id, reason: 'manual', requestedBy: p.id, actor: actorOf(p) }),
-  );
-  await enqueueCaptureAfterCommit(ctx.queues, captureId, ctx.log);
-  return { captureId };
+  const actor = actorOf(p);
+  const schedule =
+    opts.recaptureEverySeconds === undefined
+      ? { changes: [], events: [] }
+      : recaptureSchedule({ sourceId: source.id, everySeconds: opts.recaptureEverySeconds, actor });
+  const request = captureRequest({ sourceId: source.id, reason: 'manual', requestedBy: p.id, actor });
+  await writeStatement(ctx.pool, async (tx) => {
+    await writeWithEvents(
+      tx,
+      [...schedule.changes, ...request.changes],
+      [...schedule.events, ...request.events],
+    );
+    enqueueAfterCommit(tx, ctx.queues, request.captureId);
+  });
+  return { captureId: request.captureId };
 }
 
 /**
@@ -97,14 +122,12 @@ export async function addUpload(
   const described = await describe(deps, { sha256: blob.sha256, head: blob.head, declaredType });
   if (filename) described.analysis.metadata.filename = clip(filename, 255);
   const actor = actorOf(p);
-  return ctx.prisma.$transaction(async (tx) => {
+  return writeTransaction(ctx.pool, async (tx) => {
     // Serialize with a concurrent upload of the same bytes (unique (source, sha256)).
-    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`upload:${sourceId}:${blob.sha256}`}, 0))) l`;
-    const again = await tx.evidenceItem.findUnique({
-      where: { sourceId_sha256: { sourceId, sha256: blob.sha256 } },
-    });
+    await tx.lock(`upload:${sourceId}:${blob.sha256}`);
+    const again = await evidenceBySha(tx, sourceId, blob.sha256);
     if (again) return { item: evidenceView(again), created: false };
-    const created = await createEvidence(tx, {
+    const created = newEvidence({
       ...described,
       kind: 'upload',
       sourceId,
@@ -115,8 +138,16 @@ export async function addUpload(
       originUrl: null,
       uploadedBy: p.id,
     });
-    await recordChecks(tx, { sourceId, evidenceId: created.id, actor });
-    const item = await tx.evidenceItem.findUniqueOrThrow({ where: { id: created.id } });
-    return { item: evidenceView(item), created: true };
+    const { row } = created;
+    const outcome = checkItem(
+      { ...row, metadata: row.metadata as Record<string, unknown> },
+      await citationExpectations(tx, sourceId),
+    );
+    // Inserted with its checks: the events say what they are, as for a captured item.
+    row.checks = outcome.all;
+    const checks = checkRecord({ sourceId, evidenceId: row.id, actor, existing: false }, outcome);
+    await writeWithEvents(tx, [insertEvidence(row)], [...created.events, ...checks.events]);
+    // The view as any later read shows it (jsonb's own key order).
+    return { item: evidenceView(await evidenceById(tx, row.id)), created: true };
   });
 }

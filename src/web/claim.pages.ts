@@ -39,7 +39,7 @@ export function claimPages(ctx: AppContext) {
   router.post('/claims/:id/status', async (req, res) => {
     const p = principal(req);
     const claim = await visibleClaim(prisma, p, req.params.id); // 404 before 400/403
-    await updateClaim(prisma, p, claim.id, parseForm(claimPatch, compact({ status: field(req, 'status') })));
+    await updateClaim(ctx, p, claim.id, parseForm(claimPatch, compact({ status: field(req, 'status') })));
     res.redirect(303, `/claims/${claim.id}`);
   });
 

@@ -19,6 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { captureDeps } from '../../src/capture/capture-deps.ts';
 import { requestCapture } from '../../src/capture/capture-request.ts';
 import { runCapture } from '../../src/capture/run-capture.ts';
+import { writeStatement } from '../../src/db/unit-of-work.ts';
 import { handlers } from '../../workers/handlers.ts';
 import { startWorkers } from '../../workers/worker-runner.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
@@ -197,8 +198,8 @@ describe('a retry racing a run that is still alive', () => {
     expect(initial.evidence.map((e: { sha256: string }) => e.sha256)).toEqual([sha256('before')]);
 
     // A capture whose job a stalled worker still runs while the retry starts: two runs at once.
-    const captureId = await env.ctx.prisma.$transaction((tx) =>
-      requestCapture(tx, {
+    const captureId = await writeStatement(env.ctx.pool, (tx) =>
+      requestCapture(tx, null, {
         sourceId: cited.source.id,
         reason: 'manual',
         requestedBy: editor.id,

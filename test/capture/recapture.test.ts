@@ -13,6 +13,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { requestCapture } from '../../src/capture/capture-request.ts';
 import { sweepCaptures } from '../../src/capture/sweep.ts';
+import { writeStatement } from '../../src/db/unit-of-work.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import type { Route } from '../helpers/fixture-server.ts';
 import { useFixtureServer } from '../helpers/fixture-server.ts';
@@ -224,8 +225,13 @@ describe('the capture sweep', () => {
     await settled(sourceId);
     lost.state.body = 'A page whose capture job was lost, captured by the sweep.';
     // The API's path without the enqueue after commit (as if the process died right there).
-    const captureId = await env.ctx.prisma.$transaction((tx) =>
-      requestCapture(tx, { sourceId, reason: 'manual', requestedBy: editor.id, actor: `user:${editor.id}` }),
+    const captureId = await writeStatement(env.ctx.pool, (tx) =>
+      requestCapture(tx, null, {
+        sourceId,
+        reason: 'manual',
+        requestedBy: editor.id,
+        actor: `user:${editor.id}`,
+      }),
     );
     // Younger than 30 s: the sweep leaves it (its enqueue may still be on its way).
     expect(await sweepCaptures(env.ctx)).toMatchObject({ requeued: 0 });

@@ -2,7 +2,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireRole } from '../../access/access.ts';
-import { actorOf } from '../../access/principal.ts';
 import { idParam } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
 import {
@@ -14,7 +13,6 @@ import {
 } from '../../evidence/evidence.service.ts';
 import { evidenceItemSchema } from '../../evidence/evidence-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
-import { setRecaptureInterval } from '../../sources/recapture-schedule.ts';
 import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
 import type { ByteRange } from '../../storage/blob-store.ts';
@@ -58,15 +56,7 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     const p = principalOf(req);
     await visibleSource(prisma, p, id); // 404 before 400 for outsiders
     const body = parseBody(captureInput, req);
-    requireRole(p, 'write', 'capture sources');
-    if (body.recaptureEverySeconds !== undefined) {
-      await setRecaptureInterval(prisma, {
-        sourceId: id,
-        everySeconds: body.recaptureEverySeconds,
-        actor: actorOf(p),
-      });
-    }
-    res.status(202).json(await captureAgain(ctx, p, id));
+    res.status(202).json(await captureAgain(ctx, p, id, body));
   });
 
   docs.route({

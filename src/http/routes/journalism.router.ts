@@ -158,7 +158,7 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
     await visibleClaim(prisma, p, id); // 404 for outsiders before validation errors
-    res.json(await updateClaim(prisma, p, id, parseBody(claimPatch, req)));
+    res.json(await updateClaim(ctx, p, id, parseBody(claimPatch, req)));
   });
 
   doc(
