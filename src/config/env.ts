@@ -67,7 +67,8 @@ export const envSchema = z.object({
   /** ffprobe binary: `auto` uses the one on PATH, else the copy installed from npm. */
   FFPROBE_PATH: z.string().min(1).default('auto'),
   /** Chromium for browser captures (screenshot, DOM, WACZ): `auto` looks where Debian and
-   * Ubuntu install it; none found (or a path that is not executable) → `browser_unavailable`. */
+   * Ubuntu install it; none found (or a path that is not executable) → `browser_unavailable`;
+   * `off`: no browser step at all (pages captured as without issue 14, nothing recorded). */
   BROWSER_PATH: z.string().min(1).default('auto'),
   /** Browsers running at once per worker process (each is hundreds of MB). */
   BROWSER_CONCURRENCY: positiveInt.default(2),
