@@ -20,6 +20,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   api: () => import('./api.bench.ts'),
   capture: () => import('./capture.bench.ts'),
   export: () => import('./export.bench.ts'),
+  pdq: () => import('./pdq.bench.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,7 @@
 // What a job handler receives and how handlers are bound to catalogue names.
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { BrowserCaptureDeps } from '../src/capture/browser/capture-with-browser.ts';
 import type { AppContext } from '../src/context.ts';
 import type { JobName, JobPayload } from '../src/jobs/catalogue.ts';
 
@@ -10,6 +11,8 @@ export interface JobContext {
   /** The worker's lock token for the job (BullMQ's job.moveToDelayed needs it). */
   token: string | undefined;
   log: Logger;
+  /** The process's browser and egress proxy for page captures; absent with BROWSER_PATH=off. */
+  browser?: BrowserCaptureDeps;
 }
 
 export interface JobHandler<N extends JobName = JobName> {

@@ -1,6 +1,9 @@
 // The worker process: one BullMQ Worker per queue of the catalogue, payloads validated
-// before handlers run, permanent failures (bad payload, refused input) not retried.
+// before handlers run, permanent failures (bad payload, refused input) not retried. A process
+// that captures owns the egress proxy and browser slots of page captures (issue 14), started
+// here and closed after its jobs at shutdown.
 import { type WorkerOptions as BullWorkerOptions, UnrecoverableError, Worker } from 'bullmq';
+import { type BrowserCapture, startBrowserCapture } from '../src/capture/browser/browser-deps.ts';
 import type { AppContext } from '../src/context.ts';
 import { findJobSpec, jobNames, queueNames } from '../src/jobs/catalogue.ts';
 import type { Component } from '../src/processes/component.ts';
@@ -25,6 +28,12 @@ export async function startWorkers(
   opts: WorkerOptions,
 ): Promise<Component & { workers: Worker[] }> {
   const handlers = indexHandlers(opts.catalogueNames ?? jobNames, opts.handlers);
+  // BROWSER_PATH=off: no browser step at all (pages captured as before issue 14, nothing
+  // recorded about it); a browser that is not there is `browser_unavailable` in each capture.
+  const browser: BrowserCapture | undefined =
+    handlers.has('capture.source') && ctx.config.BROWSER_PATH !== 'off'
+      ? await startBrowserCapture(ctx)
+      : undefined;
   const connection = createRedis(ctx.config.REDIS_URL, 'worker');
   await warnUnlessNoEviction(connection, ctx.log);
 
@@ -38,7 +47,13 @@ export async function startWorkers(
         const parsed = spec.schema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`invalid payload: ${parsed.error.message}`);
         const log = ctx.log.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
-        return handler.run(parsed.data as never, { ctx, job, token, log });
+        return handler.run(parsed.data as never, {
+          ctx,
+          job,
+          token,
+          log,
+          ...(browser ? { browser: browser.deps } : {}),
+        });
       },
       {
         connection,
@@ -78,6 +93,8 @@ export async function startWorkers(
       clearTimeout(timer);
       await Promise.all(workers.map((w) => w.close(true)));
       connection.disconnect();
+      // After the jobs: a capture still in its page would lose its proxy mid-load.
+      await browser?.close();
     },
   };
 }

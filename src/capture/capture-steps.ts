@@ -12,8 +12,11 @@ import { type EvidenceInsert, evidenceBySha, insertEvidence } from '../evidence/
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import type { EventType } from '../ledger/event-types.ts';
 import type { AppendInput } from '../ledger/ledger.repository.ts';
+import { escapeUnstorableJson } from '../lib/storable-text.ts';
 import { markSourceCapturing, setSourceOutcome } from '../sources/sources-store.ts';
+import type { BrowserCaptureResult, StoredOutput } from './browser/capture-with-browser.ts';
 import {
+  browserKey,
   type CaptureProgress,
   type CaptureStep,
   type CompletionReads,
@@ -22,11 +25,12 @@ import {
   lockCapture,
   lockCaptureForCompletion,
   lockCaptureForFailure,
+  lockCaptureForItems,
   lockCaptureForStep,
   setCaptureProgress,
   startCapture,
 } from './capture-store.ts';
-import { type Check, checkItem } from './checks.ts';
+import { type Check, checkItem, type Json } from './checks.ts';
 import type { NewItem } from './describe.ts';
 import type { FetchedContent, FetchedExchange } from './fetch-to-store.ts';
 
@@ -128,6 +132,7 @@ export async function recordFetch(
       });
       item = inserted = created.row;
       events.push(...created.events);
+      changes.push(...created.changes);
       step = { url: fetched.url, evidenceId: created.row.id, sha256: blob.sha256, kind: created.row.kind };
     }
     const metadata = asObject(item.metadata);
@@ -213,6 +218,115 @@ export async function recordSkippedFetch(
         },
       ],
     );
+  });
+}
+
+/** The three items of a browser step, as the event names them. */
+export type BrowserOutputs<T> = { screenshot: T; dom: T; webArchive: T };
+
+/**
+ * Records a page's browser step in one transaction: its three items (each with `stored` and
+ * `metadata_extracted`, or the source's item of the same bytes), `browser_captured`, and the
+ * step's progress key, so a retry does not load the page again. Idempotent: a step this
+ * capture already recorded is returned as it was. The blobs are written before; a crash
+ * before the commit leaves blobs but no rows.
+ */
+export async function recordBrowserCapture(
+  pool: pg.Pool,
+  input: {
+    captureId: string;
+    actor: string;
+    url: string;
+    result: BrowserCaptureResult;
+    items: BrowserOutputs<NewItem>;
+  },
+): Promise<{ domEvidenceId: string; progress: CaptureProgress }> {
+  const { captureId, actor, url, result } = input;
+  const key = browserKey(url);
+  const outputs: BrowserOutputs<StoredOutput> = {
+    screenshot: result.screenshot,
+    dom: result.dom,
+    webArchive: result.wacz,
+  };
+  const names = Object.keys(outputs) as (keyof BrowserOutputs<unknown>)[];
+  return writeTransaction(pool, async (tx) => {
+    const shas = names.map((n) => outputs[n].sha256);
+    const { progress, sourceId, existing } = await lockCaptureForItems(tx, captureId, shas);
+    const done = progress.browser?.find((b) => b.key === key);
+    if (done) return { domEvidenceId: done.domEvidenceId ?? '', progress };
+    const changes: SqlChange[] = [];
+    const events: AppendInput<EventType>[] = [];
+    const ids = {} as BrowserOutputs<string>;
+    for (const name of names) {
+      const blob = outputs[name];
+      const held = existing.get(blob.sha256);
+      if (held) {
+        ids[name] = held.id;
+        continue;
+      }
+      const created = newEvidence({
+        sourceId,
+        captureId,
+        actor,
+        sha256: blob.sha256,
+        size: blob.size,
+        originUrl: result.meta.finalUrl,
+        uploadedBy: null,
+        ...input.items[name],
+      });
+      ids[name] = created.row.id;
+      changes.push(insertEvidence(created.row), ...created.changes);
+      events.push(...created.events);
+    }
+    const { meta } = result;
+    // Title, URL and user agent come from the page and the browser: stored escaped if need be.
+    const data = escapeUnstorableJson({
+      captureId,
+      url,
+      finalUrl: meta.finalUrl,
+      status: meta.status,
+      title: meta.title,
+      browser: meta.browser,
+      userAgent: meta.userAgent,
+      viewport: meta.viewport,
+      settled: meta.settled,
+      timings: meta.timings,
+      archive: meta.archive,
+      connections: result.connections as unknown as Record<string, Json>,
+      evidenceIds: ids,
+    }).value;
+    events.push({ subject: sourceSubject(sourceId), type: 'browser_captured', actor, data });
+    const next = { ...progress, browser: [...(progress.browser ?? []), { key, domEvidenceId: ids.dom }] };
+    changes.push(setCaptureProgress(captureId, next));
+    await writeWithEvents(tx, changes, events);
+    return { domEvidenceId: ids.dom, progress: next };
+  });
+}
+
+/** A page's browser step given up (no browser, a permanent error, or the last attempt's
+ * error): `browser_capture_failed`, once per capture and page; the capture goes on. */
+export async function recordBrowserFailure(
+  pool: pg.Pool,
+  input: { captureId: string; actor: string; url: string; code: string; detail: string },
+): Promise<CaptureProgress> {
+  const key = browserKey(input.url);
+  return writeTransaction(pool, async (tx) => {
+    const { progress, sourceId } = await lockCapture(tx, input.captureId);
+    if (progress.browser?.some((b) => b.key === key)) return progress;
+    const next = { ...progress, browser: [...(progress.browser ?? []), { key, domEvidenceId: null }] };
+    await writeWithEvents(
+      tx,
+      [setCaptureProgress(input.captureId, next)],
+      [
+        {
+          subject: sourceSubject(sourceId),
+          type: 'browser_capture_failed',
+          actor: input.actor,
+          data: { captureId: input.captureId, url: input.url, code: input.code, detail: input.detail },
+        },
+      ],
+    );
+    return next;
   });
 }
 

@@ -18,17 +18,30 @@ export interface CaptureStep {
   kind: EvidenceKind;
 }
 
+/** A page's browser step, recorded (captured, or given up with browser_capture_failed). */
+export interface BrowserStep {
+  /** `browser:<url>`: a retry finds it and does not load the page again. */
+  key: string;
+  /** The rendered DOM's item (what follow-ups read); null when the step failed. */
+  domEvidenceId: string | null;
+}
+
 export interface CaptureProgress {
   steps: CaptureStep[];
   /** Secondary URLs whose failure is already recorded. */
   skipped?: string[];
+  /** Browser steps recorded (issue 14). */
+  browser?: BrowserStep[];
 }
 
+export const browserKey = (url: string) => `browser:${url}`;
+
 export const progressOf = (json: Prisma.JsonValue | unknown): CaptureProgress => {
-  const p = json as { steps?: CaptureStep[]; skipped?: string[] } | null;
+  const p = json as { steps?: CaptureStep[]; skipped?: string[]; browser?: BrowserStep[] } | null;
   return {
     steps: Array.isArray(p?.steps) ? p.steps : [],
     ...(Array.isArray(p?.skipped) ? { skipped: p.skipped } : {}),
+    ...(Array.isArray(p?.browser) ? { browser: p.browser } : {}),
   };
 };
 
@@ -170,6 +183,25 @@ export async function lockCaptureForStep(
     ...(itemId && kind ? { existing: { id: itemId, kind, mediaType, sha256, metadata, checks } } : {}),
     ...(completion ? { completion: completionOf({ expectations, previous }) } : {}),
   };
+}
+
+/** Locks the capture and reads the items of these bytes its source already holds, by sha256. */
+export async function lockCaptureForItems(
+  tx: Pick<WriteTx, 'maybe'>,
+  captureId: string,
+  sha256s: readonly string[],
+): Promise<LockedCapture & { existing: Map<string, HeldItem> }> {
+  const row = await locked<LockedRow & { items: (HeldItem & { sha256: string })[] }>(
+    tx,
+    captureId,
+    `SELECT ${LOCK_COLUMNS}, coalesce((SELECT jsonb_agg(jsonb_build_object('id', e.id, 'kind', e.kind,
+         'mediaType', e.media_type, 'sha256', e.sha256, 'metadata', e.metadata, 'checks', e.checks))
+       FROM evidence_items e WHERE e.source_id = c.source_id AND e.sha256 = ANY($2::text[])), '[]'::jsonb) AS items
+     FROM captures c WHERE c.id = $1::uuid FOR UPDATE OF c`,
+    [captureId, sha256s],
+  );
+  const { items, ...capture } = row;
+  return { ...capture, existing: new Map(items.map((i) => [i.sha256, i])) };
 }
 
 /** Locks the capture and reads whether its source holds evidence a capture preserved. */

@@ -5,6 +5,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import { analyzeFile } from '../media/analyze.ts';
+import { hashEvidence, pdqEventData } from '../media/pdq-evidence.ts';
+import type { FrameHash } from '../media/pdq-store.ts';
 import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
 import { parseSyndicationPost, pickBestVideoVariant, postCreatedAt } from '../media/x-syndication.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -20,6 +22,9 @@ export interface NewItem {
   mediaType: string;
   declaredType: string | null;
   analysis: Analysis;
+  /** Perceptual hashes of an image or video (issue 17), stored with the item; also in
+   * `analysis.metadata.pdq`, so the metadata_extracted event carries them. */
+  hashes?: FrameHash[];
 }
 
 const PROBE_TIMEOUT_MS = 60_000;
@@ -55,6 +60,9 @@ export async function describe(
       metadata: { error: `${err.name}: ${err.message}`.slice(0, 500) },
     }));
   const metadata = { ...analysis.metadata } as NewItem['analysis']['metadata'];
+  const hashes =
+    kind === 'post_metadata' ? undefined : await perceptualHashes(deps, input.sha256, sniffed.mediaType);
+  if (hashes) metadata.pdq = hashes.event;
   const declared = input.declaredType?.slice(0, 255) ?? null;
   if (declared) {
     const cmp = compareDeclaredType(declared, sniffed.mediaType);
@@ -65,7 +73,26 @@ export async function describe(
     mediaType: sniffed.mediaType,
     declaredType: declared,
     analysis: { tool: analysis.tool, metadata },
+    ...(hashes?.frames.length ? { hashes: hashes.frames } : {}),
   };
+}
+
+/** PDQ of an image, or of one frame a second of a video; undefined for anything else. Content
+ * that does not decode (or no ffmpeg here) leaves its reason in the metadata, like any tool. */
+async function perceptualHashes(
+  deps: { blobs: BlobStore; ffprobePath: string },
+  sha256: string,
+  mediaType: string,
+): Promise<{ frames: FrameHash[]; event: Record<string, unknown> } | undefined> {
+  try {
+    const hashes = await hashEvidence(deps, { sha256, mediaType });
+    return hashes ? { frames: hashes.frames, event: pdqEventData(hashes) } : undefined;
+  } catch (err) {
+    return {
+      frames: [],
+      event: { algorithm: 'pdq', error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 500) },
+    };
+  }
 }
 
 /** The facts of an X post record worth reading without opening the JSON. */

@@ -1,5 +1,6 @@
 // What a capture fetches. A plain URL is fetched as it was cited; a web page adds the media it
-// declares (og:video, og:image, twitter:player:stream), one level deep. An X post is read
+// declares (og:video, og:image, twitter:player:stream), one level deep, and with a browser
+// the media its rendered DOM shows (<video>, <source>). An X post is read
 // through the platform's public syndication record (X pages need JavaScript and a login, so
 // the x.com page itself is not fetched): the record is kept as `post_metadata` evidence and
 // every attached video (highest-bitrate MP4) and photo is captured.
@@ -78,9 +79,7 @@ export async function planFollowUps(
   queued: readonly Target[],
   metadata?: Record<string, unknown>,
 ): Promise<Target[]> {
-  const seen = new Set(queued.map((t) => t.url));
-  const fresh = (urls: string[], role: Target['role']) =>
-    urls.filter((u) => !seen.has(u) && seen.add(u)).map((url): Target => ({ url, role }));
+  const fresh = (urls: string[], role: Target['role']) => freshTargets(queued, urls, role);
 
   // Both read what describe() extracted when the item was stored (the same bytes always
   // describe the same way), so nothing is parsed twice.
@@ -105,6 +104,32 @@ export async function planFollowUps(
     return fresh(urls, 'declared').slice(0, MAX_DECLARED_MEDIA);
   }
   return [];
+}
+
+/**
+ * Media the rendered page shows or declares (the browser step's `dom` item: its `<video>` and
+ * `<source>` elements, and og:video and friends as script left them), fetched as media the
+ * page declares: through the guarded fetcher, one level deep, at most MAX_DECLARED_MEDIA.
+ * `metadata`: the dom item's, when the caller holds it (else it is read).
+ */
+export async function planRenderedFollowUps(
+  deps: { prisma: PrismaClient },
+  domEvidenceId: string,
+  queued: readonly Target[],
+  metadata?: Record<string, unknown>,
+): Promise<Target[]> {
+  const meta = metadata ?? (await itemMetadata(deps.prisma, domEvidenceId));
+  const listed = (v: unknown) => (Array.isArray(v) ? (v as { url?: unknown }[]) : []);
+  const urls = [...listed(meta.renderedMedia), ...listed(meta.declaredMedia)]
+    .map((d) => d.url)
+    .filter((u): u is string => typeof u === 'string');
+  return freshTargets(queued, urls, 'declared').slice(0, MAX_DECLARED_MEDIA);
+}
+
+/** `urls` not queued yet, each once, as targets of `role`. */
+function freshTargets(queued: readonly Target[], urls: readonly string[], role: Target['role']): Target[] {
+  const seen = new Set(queued.map((t) => t.url));
+  return urls.filter((u) => !seen.has(u) && seen.add(u)).map((url): Target => ({ url, role }));
 }
 
 async function itemMetadata(prisma: PrismaClient, evidenceId: string): Promise<Record<string, unknown>> {

@@ -8,19 +8,44 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { FetchError, FetchTransientError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import { DEFAULT_MAX_PAGE_BYTES, readHead } from '../media/analyze.ts';
 import type { HostLease, HostSlots } from '../queue/host-slots.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import {
+  type BrowserCaptureDeps,
+  BrowserCaptureError,
+  type BrowserCaptureResult,
+  captureWithBrowser,
+  type StoredOutput,
+} from './browser/capture-with-browser.ts';
+import { renderedMedia } from './browser/rendered-media.ts';
+import {
+  type BrowserOutputs,
   completeCapture,
   failCapture,
   markStarted,
+  recordBrowserCapture,
+  recordBrowserFailure,
   recordFetch,
   recordSkippedFetch,
 } from './capture-steps.ts';
-import { type CaptureProgress, type CaptureStep, type CaptureToRun, captureToRun } from './capture-store.ts';
-import { describe } from './describe.ts';
+import {
+  browserKey,
+  type CaptureProgress,
+  type CaptureStep,
+  type CaptureToRun,
+  captureToRun,
+} from './capture-store.ts';
+import { describe, type NewItem } from './describe.ts';
 import { ContentGoneError, fetchPostRecord, fetchToStore, PostNotFoundError } from './fetch-to-store.ts';
-import { captureHost, PlanError, planFollowUps, planSource, type Target } from './plan.ts';
+import {
+  captureHost,
+  PlanError,
+  planFollowUps,
+  planRenderedFollowUps,
+  planSource,
+  type Target,
+} from './plan.ts';
 
 export interface CaptureDeps {
   /** Reads that stay on Prisma (an item's metadata a resumed run did not record itself). */
@@ -36,6 +61,10 @@ export interface CaptureDeps {
   hostSlots?: Pick<HostSlots, 'tryAcquire'>;
   /** The per-investigation share (absent: no limit). */
   investigationSlots?: Pick<HostSlots, 'tryAcquire'>;
+  /** The worker process's browser and egress proxy (src/capture/browser/browser-deps.ts).
+   * Absent (BROWSER_PATH=off, or code that runs captures without a worker): pages are
+   * captured without a browser step and nothing about it is recorded. */
+  browser?: BrowserCaptureDeps;
 }
 
 export const workerActor = () => `worker:${hostname()}:${process.pid}`;
@@ -115,6 +144,12 @@ async function runStarted(
   // The progress read when the run began, kept up to date by each step it records (a step's
   // transaction re-reads it under the capture's lock, so a racing run is still seen there).
   let progress: CaptureProgress = capture.progress;
+  // A cited page gets a browser step after its own, unless one is recorded already.
+  const browserDue = (target: Target, step: CaptureStep) =>
+    deps.browser !== undefined &&
+    target.role === 'cited' &&
+    step.kind === 'page' &&
+    !progress.browser?.some((b) => b.key === browserKey(target.url));
   try {
     const queue: Target[] = planSource(capture.source, deps.config);
     const steps: CaptureStep[] = [];
@@ -124,6 +159,7 @@ async function runStarted(
       // Nothing follows the step: its transaction may end the capture too (recordFetch).
       const isLast = async (step: CaptureStep, metadata: Record<string, unknown>) =>
         i === queue.length - 1 &&
+        !browserDue(target, step) &&
         (await planFollowUps(deps, target, step, queue, metadata).then(
           (more) => more.length === 0,
           () => false, // a plan error is raised below, after the step is recorded
@@ -147,6 +183,12 @@ async function runStarted(
       steps.push(recorded.step);
       if (recorded.completed) return { status: 'completed', steps: steps.length };
       queue.push(...(await planFollowUps(deps, target, recorded.step, queue, recorded.metadata)));
+      if (deps.browser && target.role === 'cited' && recorded.step.kind === 'page') {
+        const rendered = await browserStep(deps, deps.browser, capture, actor, target.url, progress, attempt);
+        progress = rendered.progress;
+        if (rendered.domEvidenceId)
+          queue.push(...(await planRenderedFollowUps(deps, rendered.domEvidenceId, queue)));
+      }
     }
     await completeCapture(deps.pool, { captureId, actor, progress });
     return { status: 'completed', steps: steps.length };
@@ -238,6 +280,75 @@ async function fetchAndRecord(
   });
 }
 
+/**
+ * The page as a browser sees it (issue 14): screenshot, rendered DOM and WACZ, recorded with
+ * `browser_captured` in one transaction (capture-steps.ts). No browser, a permanent error, or
+ * the last attempt's error is recorded as `browser_capture_failed` and the page capture goes
+ * on; an error another attempt may heal is thrown (the job is retried and resumes here).
+ */
+async function browserStep(
+  deps: CaptureDeps,
+  browser: BrowserCaptureDeps,
+  capture: CaptureToRun,
+  actor: string,
+  url: string,
+  progress: CaptureProgress,
+  attempt: { number: number; max: number },
+): Promise<{ progress: CaptureProgress; domEvidenceId: string | null }> {
+  const done = progress.browser?.find((b) => b.key === browserKey(url));
+  if (done) return { progress, domEvidenceId: done.domEvidenceId };
+  let result: BrowserCaptureResult;
+  try {
+    // Named after the capture: a retry replaces the partial files of a crashed run.
+    result = await captureWithBrowser(browser, url, { tmpKey: capture.id });
+  } catch (err) {
+    if (!(err instanceof BrowserCaptureError)) throw err;
+    if (!err.permanent && attempt.number < attempt.max) throw err;
+    deps.log.warn({ captureId: capture.id, code: err.code, detail: err.detail }, 'browser step given up');
+    const next = await recordBrowserFailure(deps.pool, {
+      captureId: capture.id,
+      actor,
+      url,
+      code: err.code,
+      detail: err.detail,
+    });
+    return { progress: next, domEvidenceId: null };
+  }
+  const items = await describeBrowserOutputs(deps, result);
+  return recordBrowserCapture(deps.pool, { captureId: capture.id, actor, url, result, items });
+}
+
+/** The browser step's three blobs described like any item; the DOM also lists the media its
+ * elements show (what planRenderedFollowUps reads); the WACZ keeps its own media type (its
+ * bytes sniff as a plain ZIP). */
+async function describeBrowserOutputs(
+  deps: CaptureDeps,
+  result: BrowserCaptureResult,
+): Promise<BrowserOutputs<NewItem>> {
+  const baseUrl = result.meta.finalUrl;
+  const one = (out: StoredOutput, kind: NewItem['kind']) =>
+    describe(deps, { sha256: out.sha256, head: out.head, declaredType: null, forcedKind: kind, baseUrl });
+  const [screenshot, dom, webArchive] = await Promise.all([
+    one(result.screenshot, 'screenshot'),
+    one(result.dom, 'dom'),
+    one(result.wacz, 'web_archive'),
+  ]);
+  const shown = await deps.blobs
+    .withLocalFile(result.dom.sha256, async (path) => {
+      const { bytes } = await readHead(path, DEFAULT_MAX_PAGE_BYTES);
+      return renderedMedia(bytes.toString('utf8'), baseUrl);
+    })
+    .catch(() => []);
+  return {
+    screenshot,
+    dom: {
+      ...dom,
+      analysis: { ...dom.analysis, metadata: { ...dom.analysis.metadata, renderedMedia: shown } },
+    },
+    webArchive: { ...webArchive, mediaType: result.wacz.mediaType },
+  };
+}
+
 function describeFailure(err: unknown, attempt: { number: number; max: number }) {
   const last = attempt.number >= attempt.max;
   if (err instanceof ContentGoneError) {
@@ -266,6 +377,9 @@ function describeFailure(err: unknown, attempt: { number: number; max: number })
     return { code: err.code, detail: err.detail, retryable };
   }
   if (err instanceof PlanError) return { code: err.code, detail: err.message, retryable: false };
+  // Only a browser error another attempt may heal reaches here (browserStep records the rest).
+  if (err instanceof BrowserCaptureError)
+    return { code: `browser_${err.code}`, detail: err.detail, retryable: !err.permanent && !last };
   // Our own bug or a database outage: retried silently; the last attempt is recorded so the
   // capture never stays `running` forever.
   if (last)

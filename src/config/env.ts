@@ -66,6 +66,16 @@ export const envSchema = z.object({
   UPLOAD_MAX_BYTES: positiveInt.default(1024 ** 3),
   /** ffprobe binary: `auto` uses the one on PATH, else the copy installed from npm. */
   FFPROBE_PATH: z.string().min(1).default('auto'),
+  /** Chromium for browser captures (screenshot, DOM, WACZ): `auto` looks where Debian and
+   * Ubuntu install it; none found (or a path that is not executable) → `browser_unavailable`;
+   * `off`: no browser step at all (pages captured as without issue 14, nothing recorded). */
+  BROWSER_PATH: z.string().min(1).default('auto'),
+  /** Browsers running at once per worker process (each is hundreds of MB). */
+  BROWSER_CONCURRENCY: positiveInt.default(2),
+  /** Navigation to screenshot; a page not settled by then is shot as it stands. */
+  BROWSER_PAGE_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Response bodies kept in one page's WACZ; later responses are left out (and counted). */
+  BROWSER_ARCHIVE_MAX_BYTES: positiveInt.default(256 * 1024 * 1024),
   /** Recapture every captured source this often (0: only sources with their own interval). */
   RECAPTURE_EVERY_SECONDS: z.coerce.number().int().min(0).default(0),
   /** How often the capture sweep looks for due recaptures and captures left unqueued. */

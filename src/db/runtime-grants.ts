@@ -60,6 +60,9 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   evidence_items: ['SELECT', 'INSERT', 'UPDATE'],
   // Status, progress and digest of an export build.
   exports: ['SELECT', 'INSERT', 'UPDATE'],
+  // PDQ hashes of an item, written once with its description (a function of the bytes:
+  // ON CONFLICT DO NOTHING, never changed); read by the similarity search.
+  media_hashes: ['SELECT', 'INSERT'],
   // Web app sign-in creates a session; sign-out and expiry delete it (src/web/session.ts).
   web_sessions: ['SELECT', 'INSERT', 'DELETE'],
 };

@@ -8,6 +8,7 @@ import type { SqlChange } from '../db/sql-change.ts';
 import type { EventType } from '../ledger/event-types.ts';
 import type { AppendInput } from '../ledger/ledger.repository.ts';
 import { storableDescription } from '../lib/storable-text.ts';
+import { mediaHashesChange } from '../media/pdq-store.ts';
 import { type EvidenceInsert, setEvidenceChecks } from './evidence-store.ts';
 
 const sourceSubject = (id: string) => ({ type: 'source' as const, id });
@@ -16,6 +17,8 @@ export interface NewEvidence {
   /** The row to insert (insertEvidence); `checks` may be set before it is. */
   row: EvidenceInsert;
   events: AppendInput<EventType>[];
+  /** Other rows of the item (its perceptual hashes), written in the same statement. */
+  changes: SqlChange[];
 }
 
 /** A new item of a source, described: its row and events, one timestamp for both. */
@@ -52,6 +55,7 @@ export function newEvidence(
   const subject = sourceSubject(input.sourceId);
   return {
     row,
+    changes: described.hashes?.length ? [mediaHashesChange(row.id, described.hashes)] : [],
     events: [
       {
         subject,

@@ -24,6 +24,10 @@ export const evidenceKinds = [
   'document',
   'post_metadata',
   'upload',
+  'screenshot',
+  'dom',
+  'web_archive',
+  'platform_metadata',
 ] as const;
 
 export const evidenceItemSchema = z

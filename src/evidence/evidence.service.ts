@@ -146,7 +146,11 @@ export async function addUpload(
     // Inserted with its checks: the events say what they are, as for a captured item.
     row.checks = outcome.all;
     const checks = checkRecord({ sourceId, evidenceId: row.id, actor, existing: false }, outcome);
-    await writeWithEvents(tx, [insertEvidence(row)], [...created.events, ...checks.events]);
+    await writeWithEvents(
+      tx,
+      [insertEvidence(row), ...created.changes],
+      [...created.events, ...checks.events],
+    );
     // The view as any later read shows it (jsonb's own key order).
     return { item: evidenceView(await evidenceById(tx, row.id)), created: true };
   });

@@ -127,6 +127,36 @@ export const eventCatalogue = {
     'source',
     z.strictObject({ captureId: z.string(), url, code: z.string(), detail: z.string() }),
   ],
+  /**
+   * A cited page as a browser saw it (issue 14): its screenshot, rendered DOM and WACZ items
+   * (stored in the same statement), the browser and how the page loaded, and every connection
+   * the page made through the egress proxy (refusals included).
+   */
+  browser_captured: [
+    'source',
+    z.strictObject({
+      captureId: z.string(),
+      url,
+      finalUrl: url,
+      status: z.number().int(),
+      title: z.string(),
+      browser: z.strictObject({ name: z.string(), version: z.string() }),
+      userAgent: z.string(),
+      viewport: z.strictObject({ width: z.number().int(), height: z.number().int() }),
+      /** False: the page had not settled by the deadline and was shot as it stood. */
+      settled: z.boolean(),
+      timings: z.record(z.string(), json),
+      archive: z.record(z.string(), json),
+      connections: z.record(z.string(), json),
+      evidenceIds: z.strictObject({ screenshot: z.string(), dom: z.string(), webArchive: z.string() }),
+    }),
+  ],
+  /** The browser step of a page gave up for good (or there is no browser: browser_unavailable);
+   * the page itself is captured as without a browser. */
+  browser_capture_failed: [
+    'source',
+    z.strictObject({ captureId: z.string(), url, code: z.string(), detail: z.string() }),
+  ],
   content_changed: [
     'source',
     z.strictObject({ captureId: z.string(), previousSha256: sha256Hex, sha256: sha256Hex }),

@@ -38,7 +38,7 @@ export interface Analysis {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_MAX_PAGE_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_MAX_PAGE_BYTES = 5 * 1024 * 1024;
 
 const require = createRequire(import.meta.url);
 const versionCache = new Map<string, string | null>();
@@ -147,7 +147,10 @@ export function pageCharset(bytes: Buffer, contentType?: string | null): string 
   return meta;
 }
 
-async function readHead(filePath: string, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+export async function readHead(
+  filePath: string,
+  max: number,
+): Promise<{ bytes: Buffer; truncated: boolean }> {
   const handle = await open(filePath, 'r');
   try {
     // One byte more than the limit tells whether there was more; small files stay small.

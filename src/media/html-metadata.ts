@@ -77,7 +77,7 @@ interface RawDeclaration {
   groupId: number;
 }
 
-function httpUrl(value: string, base: URL | null): string | null {
+export function httpUrl(value: string, base: URL | null): string | null {
   const trimmed = value.trim();
   if (trimmed === '' || trimmed.length > PAGE_LIMITS.url) return null;
   try {

@@ -255,6 +255,12 @@ const routes: RouteCase[] = [
   { method: 'get', template: '/v1/evidence/{id}', path: () => `/v1/evidence/${evidence.id}`, expect: read },
   {
     method: 'get',
+    template: '/v1/evidence/{id}/similar',
+    path: () => `/v1/evidence/${evidence.id}/similar`,
+    expect: read,
+  },
+  {
+    method: 'get',
     template: '/v1/evidence/{id}/content',
     path: () => `/v1/evidence/${evidence.id}/content`,
     expect: read,

@@ -12,6 +12,8 @@ import {
   visibleEvidence,
 } from '../../evidence/evidence.service.ts';
 import { evidenceItemSchema } from '../../evidence/evidence-view.schema.ts';
+import { similarEvidence } from '../../evidence/similar.service.ts';
+import { similarQuerySchema, similarResponseSchema } from '../../evidence/similar-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
 import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
@@ -20,7 +22,7 @@ import { principalOf } from '../authenticate.ts';
 import { digestHeaders, pipeBlob } from '../blob-response.ts';
 import { receiveUpload } from '../multipart.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
-import { parseBody, parseParams } from '../validate.ts';
+import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
 const captureInput = z.strictObject({
   /** Also set (or with null clear) this source's recapture interval. */
@@ -105,6 +107,24 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
   });
   router.get('/evidence/:id', async (req, res) => {
     res.json(await getEvidence(prisma, principalOf(req), parseParams(idParam, req).id));
+  });
+
+  docs.route({
+    method: 'get',
+    path: '/v1/evidence/{id}/similar',
+    operationId: 'listSimilarEvidence',
+    summary: 'The same (sha256) and similar (PDQ) media in the investigations the caller may see',
+    security,
+    request: { params, query: similarQuerySchema },
+    responses: {
+      200: jsonResponse('same and similar evidence items', similarResponseSchema),
+      ...problemResponses(400, 401, 404),
+    },
+  });
+  router.get('/evidence/:id/similar', async (req, res) => {
+    const { id } = parseParams(idParam, req);
+    const q = parseQuery(similarQuerySchema, req);
+    res.json(await similarEvidence(ctx, principalOf(req), id, q));
   });
 
   docs.route({
