@@ -1,6 +1,6 @@
 // Claims and the sources they cite. Rows and their ledger events are written in one
 // transaction; a cited URL is normalized and reused within its investigation.
-import { assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
+import { assertInvestigationVisible, assertMember, notFoundUnlessId, requireRole } from '../access/access.ts';
 import { actorOf, type Principal } from '../access/principal.ts';
 import { enqueueCaptureAfterCommit, requestCapture } from '../capture/capture-request.ts';
 import { latestPrimaryItem, recordChecks } from '../capture/capture-store.ts';
@@ -30,28 +30,33 @@ export const claimView = (c: ClaimRow): ClaimView => ({
   updatedAt: c.updatedAt.toISOString(),
 });
 
+/**
+ * Logs a claim and its claim_created event. `input` may be given as a function, called once
+ * the investigation is known to be visible: a route passes its body parser there, so an
+ * outsider gets 404 before any 400 about the body (and never learns what a valid body is).
+ */
 export async function createClaim(
-  { prisma, pool }: Pick<AppContext, 'prisma' | 'pool'>,
+  { pool }: Pick<AppContext, 'pool'>,
   p: Principal,
   investigationId: string,
-  input: ClaimInput,
+  input: ClaimInput | (() => ClaimInput),
 ) {
-  notFoundUnlessId(investigationId, 'investigation');
-  const inv = await prisma.investigation.findUnique({ where: { id: investigationId } });
-  if (!inv) throw new AppError('not_found', `No investigation ${investigationId}.`);
-  await assertMember(prisma, p, investigationId, 'investigation', investigationId);
+  // One plain-pg query for existence and membership: the hot path's reads (was two Prisma
+  // reads here and two more in the route, ~4× this request's CPU).
+  await assertInvestigationVisible(pool, p, investigationId, 'investigation', investigationId);
+  const claimInput = typeof input === 'function' ? input() : input;
   requireRole(p, 'write', 'create claims');
   return writeTransaction(pool, async (tx) => {
     // One timestamp for the row and its event: the export projection reads it there.
     const at = new Date();
     const claim = await insertClaim(tx, {
       investigationId,
-      statement: input.statement,
-      claimantName: input.claimant.name,
-      claimantRole: input.claimant.role ?? null,
-      claimedAt: input.claimedAt ? new Date(input.claimedAt) : null,
-      language: input.language ?? null,
-      tags: input.tags ?? [],
+      statement: claimInput.statement,
+      claimantName: claimInput.claimant.name,
+      claimantRole: claimInput.claimant.role ?? null,
+      claimedAt: claimInput.claimedAt ? new Date(claimInput.claimedAt) : null,
+      language: claimInput.language ?? null,
+      tags: claimInput.tags ?? [],
       createdBy: p.id,
       at,
     });
