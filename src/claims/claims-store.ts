@@ -1,9 +1,8 @@
 // Claims' SQL on the write path (src/db/unit-of-work.ts): each function one parameterized
 // statement in the caller's transaction, returning rows shaped like Prisma's `Claim`, so the
 // views serve rows read either way.
-import { newId } from '../db/ids.ts';
 import type { Prisma } from '../db/prisma.ts';
-import type { WriteTx } from '../db/unit-of-work.ts';
+import type { Statement } from '../ledger/ledger.repository.ts';
 
 export type ClaimRow = Prisma.ClaimGetPayload<object>;
 
@@ -25,23 +24,45 @@ export interface NewClaim {
   at: Date;
 }
 
-export function insertClaim(tx: WriteTx, c: NewClaim): Promise<ClaimRow> {
-  return tx.one<ClaimRow>(
-    `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
-       language, tags, created_by, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-     RETURNING ${CLAIM_COLUMNS}`,
-    [
-      newId(),
-      c.investigationId,
-      c.statement,
-      c.claimantName,
-      c.claimantRole,
-      c.claimedAt,
-      c.language,
-      c.tags,
-      c.createdBy,
-      c.at,
+/** A new claim's row exactly as claimInsert stores it (status starts unverified, API.md). */
+export const newClaimRow = (c: NewClaim & { id: string }): ClaimRow => ({
+  id: c.id,
+  investigationId: c.investigationId,
+  statement: c.statement,
+  claimantName: c.claimantName,
+  claimantRole: c.claimantRole,
+  claimedAt: c.claimedAt,
+  language: c.language,
+  tags: c.tags,
+  status: 'unverified',
+  createdBy: c.createdBy,
+  createdAt: c.at,
+  updatedAt: c.at,
+});
+
+/**
+ * The INSERT of `row` (from newClaimRow) for writeWithEvent (src/ledger/ledger.repository.ts):
+ * every column given, so the stored row is the one its claim_created event describes, and the
+ * claim and its event are one statement.
+ */
+export function claimInsert(row: ClaimRow): Statement {
+  return {
+    text: `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
+       language, tags, status, created_by, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unverified', $9, $10, $11)
+     RETURNING id AS subject_id`,
+    params: [
+      row.id,
+      row.investigationId,
+      row.statement,
+      row.claimantName,
+      row.claimantRole,
+      row.claimedAt,
+      row.language,
+      row.tags,
+      row.createdBy,
+      row.createdAt,
+      row.updatedAt,
     ],
-  );
+  };
 }
