@@ -1,5 +1,6 @@
 // The sequencer: integrates appended ledger events into the one global Merkle log in
 // batches and signs a C2SP checkpoint after each. One active instance at a time.
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { openCheckpoint, signCheckpoint } from './checkpoint.ts';
@@ -141,8 +142,9 @@ export interface SequencerLoop {
 
 /**
  * Runs the sequencer: waits for the session-level lease (a standby instance keeps trying),
- * then integrates a batch whenever events are pending — at least every intervalMs, and
- * back-to-back while batches come out full.
+ * then integrates a batch whenever events are pending — a batch starts every intervalMs
+ * (counted from the start of the previous one, so an event waits at most one interval plus
+ * one batch), and back-to-back while batches come out full or take longer than the interval.
  */
 export function runSequencerLoop(deps: SequencerDeps & { intervalMs: number }): SequencerLoop {
   let stopped = false;
@@ -178,9 +180,12 @@ export function runSequencerLoop(deps: SequencerDeps & { intervalMs: number }): 
         markActive();
         await ensureInitialCheckpoint(client, deps);
         while (!stopped) {
+          const started = performance.now();
           const batch = await integrateBatch(client, deps);
-          if (batch) deps.log.debug({ integrated: batch.integrated, size: batch.size }, 'batch integrated');
-          if (!batch || batch.integrated < deps.batchSize) await sleep(deps.intervalMs);
+          const ms = performance.now() - started;
+          if (batch)
+            deps.log.debug({ integrated: batch.integrated, size: batch.size, ms }, 'batch integrated');
+          if (!batch || batch.integrated < deps.batchSize) await sleep(Math.max(0, deps.intervalMs - ms));
         }
         await client.query('SELECT pg_advisory_unlock($1, $2)', [...LEASE]);
         client.release();
