@@ -45,9 +45,21 @@ export async function assertMember(
 }
 
 /**
+ * The SQL condition "investigation `alias` is visible to the caller" (the rule of assertMember:
+ * admins see every investigation, others those they are members of), for statements that
+ * check visibility as they read or write: `userParam` holds the caller's id, `adminParam`
+ * whether the caller is an admin (e.g. `$2`, `$3`; their values: visibilityParams(p)).
+ */
+export const investigationVisibleSql = (alias: string, userParam: string, adminParam: string) =>
+  `(${adminParam}::boolean OR EXISTS (SELECT 1 FROM memberships m WHERE m.investigation_id = ${alias}.id AND m.user_id = ${userParam}::uuid))`;
+
+/** The values of investigationVisibleSql's two parameters, in its order. */
+export const visibilityParams = (p: Principal): [string, boolean] => [p.id, p.role === 'admin'];
+
+/**
  * assertMember and the investigation's existence in one plain-pg query, for hot write paths
  * (POST claim) where two Prisma reads cost more CPU than the write itself. Resolves when the
- * investigation exists and `p` may see it (admins see every one); 404 otherwise.
+ * investigation exists and `p` may see it; 404 otherwise.
  */
 export async function assertInvestigationVisible(
   pool: pg.Pool,
@@ -57,11 +69,9 @@ export async function assertInvestigationVisible(
   id: string,
 ): Promise<void> {
   notFoundUnlessId(investigationId, 'investigation');
-  const { rows } = await pool.query<{ member: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM memberships m WHERE m.investigation_id = i.id AND m.user_id = $2) AS member
-     FROM investigations i WHERE i.id = $1`,
-    [investigationId, p.id],
+  const { rows } = await pool.query<{ visible: boolean }>(
+    `SELECT ${investigationVisibleSql('i', '$2', '$3')} AS visible FROM investigations i WHERE i.id = $1`,
+    [investigationId, ...visibilityParams(p)],
   );
-  const row = rows[0];
-  if (!row || (!row.member && p.role !== 'admin')) throw new AppError('not_found', `No ${kind} ${id}.`);
+  if (!rows[0]?.visible) throw new AppError('not_found', `No ${kind} ${id}.`);
 }

@@ -1,6 +1,8 @@
 // Claims' SQL on the write path (src/db/unit-of-work.ts): each function one parameterized
 // statement in the caller's transaction, returning rows shaped like Prisma's `Claim`, so the
 // views serve rows read either way.
+import { investigationVisibleSql, visibilityParams } from '../access/access.ts';
+import type { Principal } from '../access/principal.ts';
 import type { Prisma } from '../db/prisma.ts';
 import type { Statement } from '../ledger/ledger.repository.ts';
 
@@ -41,15 +43,19 @@ export const newClaimRow = (c: NewClaim & { id: string }): ClaimRow => ({
 });
 
 /**
- * The INSERT of `row` (from newClaimRow) for writeWithEvent (src/ledger/ledger.repository.ts):
- * every column given, so the stored row is the one its claim_created event describes, and the
- * claim and its event are one statement.
+ * The INSERT of `row` (from newClaimRow) for writeWithEvent (src/ledger/ledger.repository.ts),
+ * made only if `viewer` may see the claim's investigation (access.ts): no row, and so no event,
+ * when it does not exist or is not theirs. Every column is given, so the stored row is the one
+ * its claim_created event describes, and checking, writing and appending are one statement.
  */
-export function claimInsert(row: ClaimRow): Statement {
+export function claimInsert(row: ClaimRow, viewer: Principal): Statement {
   return {
     text: `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
        language, tags, status, created_by, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unverified', $9, $10, $11)
+     SELECT $1::uuid, i.id, $3::text, $4::text, $5::text, $6::timestamptz, $7::text, $8::text[],
+       'unverified', $9::uuid, $10::timestamptz, $11::timestamptz
+     FROM investigations i
+     WHERE i.id = $2::uuid AND ${investigationVisibleSql('i', '$12', '$13')}
      RETURNING id AS subject_id`,
     params: [
       row.id,
@@ -63,6 +69,7 @@ export function claimInsert(row: ClaimRow): Statement {
       row.createdBy,
       row.createdAt,
       row.updatedAt,
+      ...visibilityParams(viewer),
     ],
   };
 }

@@ -32,8 +32,8 @@ export const claimView = (c: ClaimRow): ClaimView => ({
 
 /**
  * Logs a claim and its claim_created event. `input` may be given as a function, called once
- * the investigation is known to be visible: a route passes its body parser there, so an
- * outsider gets 404 before any 400 about the body (and never learns what a valid body is).
+ * the caller is known to be allowed to learn whether it is valid: a route passes its body
+ * parser there, so an outsider gets 404 before any 400 about the body (or 403 about its role).
  */
 export async function createClaim(
   { pool }: Pick<AppContext, 'pool'>,
@@ -41,11 +41,17 @@ export async function createClaim(
   investigationId: string,
   input: ClaimInput | (() => ClaimInput),
 ) {
-  // One plain-pg query for existence and membership: the hot path's reads (was two Prisma
-  // reads here and two more in the route, ~4× this request's CPU).
-  await assertInvestigationVisible(pool, p, investigationId, 'investigation', investigationId);
-  const claimInput = typeof input === 'function' ? input() : input;
-  requireRole(p, 'write', 'create claims');
+  notFoundUnlessId(investigationId, 'investigation');
+  const visible = () =>
+    assertInvestigationVisible(pool, p, investigationId, 'investigation', investigationId);
+  let claimInput: ClaimInput;
+  try {
+    claimInput = typeof input === 'function' ? input() : input;
+    requireRole(p, 'write', 'create claims');
+  } catch (err) {
+    await visible(); // 404 first for outsiders
+    throw err;
+  }
   // One timestamp for the row and its event: the export projection reads it there.
   const at = new Date();
   const row = newClaimRow({
@@ -61,15 +67,16 @@ export async function createClaim(
     at,
   });
   const view = claimView(row);
-  // The row and its claim_created event in one autocommitted statement: both or neither, one
-  // round trip instead of four (BEGIN, INSERT, append, COMMIT) on the busiest write.
-  await writeWithEvent(pool, claimInsert(row), {
+  // Visibility check, row and claim_created event in one autocommitted statement: all or
+  // nothing, one round trip on the busiest write (was: two reads, BEGIN, INSERT, append, COMMIT).
+  const event = await writeWithEvent(pool, claimInsert(row, p), {
     subject: { type: 'claim', id: row.id },
     type: 'claim_created',
     actor: actorOf(p),
     data: { investigationId, claim: view },
     at,
   });
+  if (!event) throw new AppError('not_found', `No investigation ${investigationId}.`);
   return view;
 }
 

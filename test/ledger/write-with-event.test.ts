@@ -3,6 +3,7 @@
 // transaction path, both or neither written, and never an event whose body and chain disagree.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { Principal } from '../../src/access/principal.ts';
 import type { ClaimRow } from '../../src/claims/claims-store.ts';
 import { claimInsert, newClaimRow } from '../../src/claims/claims-store.ts';
 import { newId } from '../../src/db/ids.ts';
@@ -28,8 +29,14 @@ async function investigation(): Promise<{ investigationId: string; userId: strin
     'write-with-event',
     userId,
   ]);
+  await ctx.pool.query('INSERT INTO memberships (investigation_id, user_id) VALUES ($1, $2)', [
+    investigationId,
+    userId,
+  ]);
   return { investigationId, userId };
 }
+
+const editor = (id: string): Principal => ({ id, name: 'Writer', role: 'editor' });
 
 function claimRow(investigationId: string, userId: string): ClaimRow {
   return newClaimRow({
@@ -73,7 +80,7 @@ describe('writeWithEvent', () => {
   it('writes the row and appends its event in one autocommitted statement, as the chain expects', async () => {
     const { investigationId, userId } = await investigation();
     const row = claimRow(investigationId, userId);
-    const event = await writeWithEvent(ctx.pool, claimInsert(row), claimCreated(row, userId));
+    const event = await writeWithEvent(ctx.pool, claimInsert(row, editor(userId)), claimCreated(row, userId));
     expect(event).toMatchObject({ seq: 1, prev: null, subject: { type: 'claim', id: row.id } });
     expectSealed(event!);
     // The stored row is the row the event describes.
@@ -103,7 +110,7 @@ describe('writeWithEvent', () => {
     const row = claimRow(investigationId, userId);
     await expect(
       writeTransaction(ctx.pool, async (tx) => {
-        await writeWithEvent(tx, claimInsert(row), claimCreated(row, userId));
+        await writeWithEvent(tx, claimInsert(row, editor(userId)), claimCreated(row, userId));
         throw new Error('abandon');
       }),
     ).rejects.toThrow('abandon');
@@ -128,22 +135,54 @@ describe('writeWithEvent', () => {
 
     // A row whose id is not the event's subject: the statement fails, neither is written.
     const other = claimRow(investigationId, userId);
-    await expect(writeWithEvent(ctx.pool, claimInsert(other), claimCreated(row, userId))).rejects.toThrow(
-      /subject_id/,
-    );
+    await expect(
+      writeWithEvent(ctx.pool, claimInsert(other, editor(userId)), claimCreated(row, userId)),
+    ).rejects.toThrow(/subject_id/);
     expect(await storedRow(other.id)).toBeUndefined();
     expect(await readSubjectEvents(ctx.prisma, { type: 'claim', id: row.id })).toHaveLength(0);
     expect(await readSubjectEvents(ctx.prisma, { type: 'claim', id: other.id })).toHaveLength(0);
 
     // An event the catalogue refuses: refused before anything is sent.
     await expect(
-      writeWithEvent(ctx.pool, claimInsert(row), {
+      writeWithEvent(ctx.pool, claimInsert(row, editor(userId)), {
         ...claimCreated(row, userId),
         // biome-ignore lint/suspicious/noExplicitAny: deliberately ill-typed input
         data: { claim: {} } as any,
       }),
     ).rejects.toThrow();
     expect(await storedRow(row.id)).toBeUndefined();
+  });
+});
+
+describe('claimInsert (POST claim: check, write and append in one statement)', () => {
+  it('writes nothing for a caller who may not see the investigation; an admin needs no membership', async () => {
+    const { investigationId, userId } = await investigation();
+    const outsider = await investigation(); // a user who is a member elsewhere only
+    const row = claimRow(investigationId, outsider.userId);
+    expect(
+      await writeWithEvent(
+        ctx.pool,
+        claimInsert(row, editor(outsider.userId)),
+        claimCreated(row, outsider.userId),
+      ),
+    ).toBeUndefined();
+    const missing = claimRow(randomUUID(), userId);
+    expect(
+      await writeWithEvent(ctx.pool, claimInsert(missing, editor(userId)), claimCreated(missing, userId)),
+    ).toBeUndefined();
+    for (const id of [row.id, missing.id]) {
+      expect(await storedRow(id)).toBeUndefined();
+      expect(await readSubjectEvents(ctx.prisma, { type: 'claim', id })).toHaveLength(0);
+    }
+    const admin: Principal = { id: outsider.userId, name: 'Admin', role: 'admin' };
+    const event = await writeWithEvent(ctx.pool, claimInsert(row, admin), claimCreated(row, admin.id));
+    expect(event).toMatchObject({ seq: 1, subject: { id: row.id } });
+    expect(await storedRow(row.id)).toBeDefined();
+    // The member of the investigation it is, of course.
+    const own = claimRow(investigationId, userId);
+    expect(
+      await writeWithEvent(ctx.pool, claimInsert(own, editor(userId)), claimCreated(own, userId)),
+    ).toBeDefined();
   });
 });
 
