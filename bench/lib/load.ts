@@ -26,10 +26,17 @@ export async function closedLoop(opts: {
   warmupMs: number;
   durationMs: number;
   op: (client: number, iteration: number) => Promise<void>;
+  /** Called when the measured window opens and when it closes (e.g. to meter CPU over it). */
+  onWindowStart?: () => void;
+  onWindowEnd?: () => void;
 }): Promise<ClosedLoopResult> {
   const t0 = Date.now();
   const windowStart = t0 + opts.warmupMs;
   const windowEnd = windowStart + opts.durationMs;
+  const timers = [
+    opts.onWindowStart && setTimeout(opts.onWindowStart, opts.warmupMs),
+    opts.onWindowEnd && setTimeout(opts.onWindowEnd, opts.warmupMs + opts.durationMs),
+  ];
   const result: ClosedLoopResult = {
     completed: 0,
     errors: 0,
@@ -58,7 +65,11 @@ export async function closedLoop(opts: {
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
+  try {
+    await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
+  } finally {
+    for (const t of timers) if (t) clearTimeout(t);
+  }
   result.opsPerSecond = result.completed / (opts.durationMs / 1000);
   return result;
 }
