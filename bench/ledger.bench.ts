@@ -35,7 +35,7 @@ import { bulkInsertChains } from '../test/helpers/ledger-fixtures.ts';
 import type { BenchResources } from './lib/bench-db.ts';
 import { runBench } from './lib/bench-run.ts';
 import { cpuMeter, describeCpu } from './lib/cpu.ts';
-import { closedLoop, fixedCount, sleep, until } from './lib/load.ts';
+import { type ClosedLoopResult, closedLoop, fixedCount, sleep, until } from './lib/load.ts';
 import { fullGc, liveHeapPeak, type MemoryPeak, sampleMemory } from './lib/memory.ts';
 import { type NumberOption, usage } from './lib/options.ts';
 import {
@@ -61,6 +61,12 @@ const spec = {
     help: 'measured seconds of appends and of bare INSERTs',
   },
   warmup: { name: 'warmup', full: 3, quick: 1, fractional: true, help: 'warm-up seconds before each' },
+  rounds: {
+    name: 'rounds',
+    full: 2,
+    quick: 1,
+    help: 'interleaved rounds of bare INSERTs and appends (step 1)',
+  },
   clients: { name: 'clients', full: 32, quick: 32, help: 'concurrent clients (and pool size) for step 1' },
   subjects: { name: 'subjects', full: 1000, quick: 1000, help: 'subjects the appends are spread over' },
   seqBatch: { name: 'seq-batch', full: 2000, quick: 2000, help: 'sequencer batch size during appends' },
@@ -199,9 +205,41 @@ function batchRecorder() {
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 
+/** What a measured window cost the server beyond CPU: WAL bytes written and checkpoints. */
+function walMeter(pool: pg.Pool) {
+  const read = async () => {
+    const { rows } = await pool.query<{ lsn: string; checkpoints: string }>(
+      `SELECT pg_current_wal_lsn()::text AS lsn,
+              (checkpoints_timed + checkpoints_req)::text AS checkpoints FROM pg_stat_bgwriter`,
+    );
+    return rows[0]!;
+  };
+  let start: Promise<{ lsn: string; checkpoints: string }> | undefined;
+  let end: Promise<{ lsn: string; checkpoints: string }> | undefined;
+  return {
+    /** For closedLoop's window hooks. */
+    onWindowStart: () => {
+      start = read();
+    },
+    onWindowEnd: () => {
+      end = read();
+    },
+    async result(ops: number): Promise<string> {
+      const [a, b] = await Promise.all([start, end]);
+      if (!a || !b) return 'WAL: not measured';
+      const { rows } = await pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS bytes', [
+        b.lsn,
+        a.lsn,
+      ]);
+      const checkpoints = Number(b.checkpoints) - Number(a.checkpoints);
+      return `WAL ${num(Number(rows[0]?.bytes) / Math.max(1, ops))} bytes per operation; ${checkpoints} checkpoint(s) in the window (server-wide: each one makes the next change to every page log a full-page image)`;
+    },
+  };
+}
+
 async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]> {
   section(
-    `1. appends vs bare INSERTs: ${sizes.clients} clients, ${num(sizes.subjects)} subjects, ${sizes.warmup} s warm-up + ${sizes.duration} s each`,
+    `1. appends vs bare INSERTs: ${sizes.clients} clients, ${num(sizes.subjects)} subjects, ${sizes.rounds} interleaved round(s) of ${sizes.warmup} s warm-up + ${sizes.duration} s each`,
   );
   const subjects: Subject[] = Array.from({ length: sizes.subjects }, () => ({
     type: 'user',
@@ -224,20 +262,6 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
   const bare = new pg.Pool({ connectionString: res.url, max: sizes.clients });
   bare.on('error', () => undefined); // an idle client dropped by the server: the pool replaces it
   await bare.query('CREATE TABLE bench_bare (id bigserial PRIMARY KEY, subject text, payload text)');
-  let cpu = cpuMeter();
-  const bareRun = await closedLoop({
-    ...window,
-    op: async () => {
-      await bare.query('INSERT INTO bench_bare (subject, payload) VALUES ($1, $2)', [pick().id, payload]);
-    },
-  });
-  const bareCpu = cpu.stop();
-  await bare.end();
-  say(
-    `bare INSERT:  ${perSecond(bareRun.opsPerSecond)} (${num(bareRun.completed)} in ${sizes.duration} s, ${bareRun.errors} errors)`,
-  );
-  say(`  ${latencyLine('latency', summarize(bareRun.latencies))}`);
-  say(`  ${describeCpu(bareCpu, 'load generator')}`);
 
   // Appends through the real write path, with the real sequencer integrating meanwhile.
   const appendPool = createPgPool(res.url, sizes.clients);
@@ -276,61 +300,92 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
       () => `the sequencer to integrate every append (${state})`,
     );
   };
+  /** One measured closed loop, printed with its latency, cores and WAL. */
+  const measure = async (
+    label: string,
+    latencyLabel: string,
+    op: (client: number, i: number) => Promise<void>,
+  ) => {
+    const wal = walMeter(seqPool);
+    let meter: ReturnType<typeof cpuMeter> | undefined;
+    let cpu: ReturnType<ReturnType<typeof cpuMeter>['stop']> | undefined;
+    const run = await closedLoop({
+      ...window,
+      op,
+      onWindowStart: () => {
+        meter = cpuMeter();
+        wal.onWindowStart();
+      },
+      onWindowEnd: () => {
+        cpu = meter?.stop();
+        wal.onWindowEnd();
+      },
+    });
+    say(
+      `${label}: ${perSecond(run.opsPerSecond)} (${num(run.completed)} in ${sizes.duration} s, ${run.errors} errors${run.firstError ? `; first: ${run.firstError}` : ''})`,
+    );
+    say(`  ${latencyLine(latencyLabel, summarize(run.latencies))}`);
+    if (cpu) say(`  ${describeCpu(cpu, 'load generator')}`);
+    say(`  ${await wal.result(run.completed)}`);
+    return run;
+  };
   try {
     await loop.active;
     watcher = checkpointWatcher(res.url, sizes.poll);
+    // Bare INSERTs and appends alternate, so that other work on a shared machine weighs on
+    // both alike; the ratio is of the totals.
+    const bareRuns: ClosedLoopResult[] = [];
+    const appendRuns: ClosedLoopResult[] = [];
+    const lags: ReturnType<typeof monitorEventLoopDelay>[] = [];
+    for (let round = 1; round <= sizes.rounds; round++) {
+      if (sizes.rounds > 1) say(`round ${round}:`);
+      bareRuns.push(
+        await measure('bare INSERT', 'latency', async () => {
+          await bare.query('INSERT INTO bench_bare (subject, payload) VALUES ($1, $2)', [pick().id, payload]);
+        }),
+      );
+      // The target: one append, one autocommitted statement (appendEvent on the pool; how
+      // writeWithEvent commits a row and its event), against one autocommitted INSERT.
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lags.push(lag);
+      lag.enable();
+      appendRuns.push(
+        await measure('appendEvent, one autocommitted statement', 'statement latency', async (client, i) => {
+          const appended = await appendEvent(appendPool, event(client, i));
+          commits.push({ hash: appended.hash, at: Date.now() });
+        }),
+      );
+      lag.disable();
+      const t = performance.now();
+      await drained();
+      say(`  backlog drained ${secs(seconds(t))} after the load stopped`);
+    }
+    const total = (runs: ClosedLoopResult[]) => runs.reduce((n, r) => n + r.opsPerSecond, 0) / runs.length;
+    const bareRate = total(bareRuns);
+    const appendRate = total(appendRuns);
+    const appendLatency = summarize(appendRuns.flatMap((r) => r.latencies));
+    say(
+      `  event-loop delay of this process during the appends (per round): ${lags.map((lag) => `p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}, max ${ms(lag.max / 1e6)}`).join('; ')}`,
+    );
+    const appendRatio = ratio(appendRate, bareRate);
+    say(
+      `ratio appends/bare = ${perSecond(appendRate)} / ${perSecond(bareRate)} = ${times(appendRatio)}${sizes.rounds > 1 ? ` (rounds: ${appendRuns.map((r, i) => times(ratio(r.opsPerSecond, bareRuns[i]!.opsPerSecond))).join(', ')})` : ''} (target ≥ ${APPEND_TARGET}×: ${verdict(appendRatio >= APPEND_TARGET)})`,
+    );
 
     // For comparison: each append in a unit of work of its own (BEGIN, append, COMMIT), as a
     // write with more statements than its event runs; the same sequencer integrating.
-    cpu = cpuMeter();
-    const txRun = await closedLoop({
-      ...window,
-      op: async (client, i) => {
+    const txRun = await measure(
+      'for comparison, appendEvent in writeTransaction (BEGIN, append, COMMIT)',
+      'transaction latency',
+      async (client, i) => {
         await writeTransaction(appendPool, (tx) => appendEvent(tx, event(client, i)));
       },
-    });
-    const txCpu = cpu.stop();
-    say(
-      `appendEvent in writeTransaction (BEGIN, append, COMMIT): ${perSecond(txRun.opsPerSecond)} (${num(txRun.completed)} in ${sizes.duration} s, ${txRun.errors} errors${txRun.firstError ? `; first: ${txRun.firstError}` : ''})`,
     );
-    say(`  ${latencyLine('transaction latency', summarize(txRun.latencies))}`);
-    say(`  ${describeCpu(txCpu, 'load generator')}`);
-    const txRatio = ratio(txRun.opsPerSecond, bareRun.opsPerSecond);
+    const txRatio = ratio(txRun.opsPerSecond, bareRate);
     say(`  ratio to bare INSERTs = ${times(txRatio)} (reported; 3 statements vs 1)`);
-    let t = performance.now();
-    await drained();
-    say(`  backlog drained ${secs(seconds(t))} after the load stopped`);
 
-    // The target: one append, one autocommitted statement (appendEvent on the pool; how
-    // writeWithEvent commits a row and its event), against one autocommitted INSERT.
-    const lag = monitorEventLoopDelay({ resolution: 10 });
-    lag.enable();
-    cpu = cpuMeter();
-    const appendRun = await closedLoop({
-      ...window,
-      op: async (client, i) => {
-        const appended = await appendEvent(appendPool, event(client, i));
-        commits.push({ hash: appended.hash, at: Date.now() });
-      },
-    });
-    const appendCpu = cpu.stop();
-    lag.disable();
-    say(
-      `appendEvent, one autocommitted statement: ${perSecond(appendRun.opsPerSecond)} (${num(appendRun.completed)} in ${sizes.duration} s, ${appendRun.errors} errors${appendRun.firstError ? `; first: ${appendRun.firstError}` : ''})`,
-    );
-    const appendLatency = summarize(appendRun.latencies);
-    say(`  ${latencyLine('statement latency', appendLatency)}`);
-    say(`  ${describeCpu(appendCpu, 'load generator')}`);
-    say(
-      `  event-loop delay of this process meanwhile: p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}, max ${ms(lag.max / 1e6)}`,
-    );
-    const appendRatio = ratio(appendRun.opsPerSecond, bareRun.opsPerSecond);
-    say(
-      `  ratio appends/bare = ${times(appendRatio)} (target ≥ ${APPEND_TARGET}×: ${verdict(appendRatio >= APPEND_TARGET)})`,
-    );
-
-    // 2. Time from commit to integration, for every append committed in the window.
-    t = performance.now();
+    // 2. Time from commit to integration, for every append committed in a measured window.
+    const t = performance.now();
     await drained();
     say(`  backlog drained ${secs(seconds(t))} after the load stopped`);
     const w = watcher;
@@ -348,7 +403,7 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     const delays: number[] = [];
     let missing = 0;
     for (const c of commits) {
-      if (c.at < appendRun.windowStart || c.at > appendRun.windowEnd) continue;
+      if (!appendRuns.some((r) => c.at >= r.windowStart && c.at <= r.windowEnd)) continue;
       const index = indexOf.get(c.hash);
       const at = index === undefined ? undefined : w.integratedAt(index);
       if (at === undefined) missing++;
@@ -362,9 +417,11 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     say(
       `  sequencer: batch ${sizes.seqBatch}, interval ${sizes.seqInterval} ms; ${cps[0]?.n ?? '?'} checkpoints signed, mean ${cps[0]?.sizes ?? '?'} events each${missing ? `; ${missing} commits never seen integrated` : ''}`,
     );
-    const b = summarize(batches.times.filter((x) => x.at >= appendRun.windowStart).map((x) => x.ms));
+    const during = batches.times.filter((x) =>
+      appendRuns.some((r) => x.at >= r.windowStart && x.at <= r.windowEnd),
+    );
     say(
-      `  ${latencyLine('batch time (integrateBatch) during the appends', b)}; mean ${num(mean(batches.times.filter((x) => x.at >= appendRun.windowStart).map((x) => x.integrated)))} events`,
+      `  ${latencyLine('batch time (integrateBatch) during the appends', summarize(during.map((x) => x.ms)))}; mean ${num(mean(during.map((x) => x.integrated)))} events`,
     );
     const integrated = integration.p99 <= INTEGRATION_TARGET_MS && missing === 0;
     say(
@@ -374,18 +431,18 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     return [
       {
         name: `appends/s, one statement each (${sizes.clients} clients, ${num(sizes.subjects)} subjects, sequencer on)`,
-        measured: perSecond(appendRun.opsPerSecond),
+        measured: perSecond(appendRate),
         baselineName: 'bare single-row INSERT/s',
-        baseline: perSecond(bareRun.opsPerSecond),
+        baseline: perSecond(bareRate),
         ratio: times(appendRatio),
         target: `ratio ≥ ${APPEND_TARGET}×`,
-        pass: appendRatio >= APPEND_TARGET && appendRun.errors === 0,
+        pass: appendRatio >= APPEND_TARGET && appendRuns.every((r) => r.errors === 0),
       },
       {
         name: 'appends/s in writeTransaction (BEGIN, append, COMMIT)',
         measured: perSecond(txRun.opsPerSecond),
         baselineName: 'bare single-row INSERT/s',
-        baseline: perSecond(bareRun.opsPerSecond),
+        baseline: perSecond(bareRate),
         ratio: times(txRatio),
         target: 'reported',
         pass: txRun.errors === 0 ? undefined : false,
@@ -403,6 +460,7 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
   } finally {
     await watcher?.stop().catch(() => undefined);
     await loop.stop();
+    await bare.end();
     await appendPool.end();
     await seqPool.end();
   }
