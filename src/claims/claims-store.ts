@@ -1,6 +1,6 @@
 // Claims' SQL on the write path (src/db/unit-of-work.ts): each function one parameterized
-// statement in the caller's transaction, returning rows shaped like Prisma's `Claim`, so the
-// views serve rows read either way.
+// statement — run in the caller's transaction, or built for writeWithEvent to run with its
+// event — on rows shaped like Prisma's `Claim`, so the views serve rows read either way.
 import { investigationVisibleSql, visibilityParams } from '../access/access.ts';
 import type { Principal } from '../access/principal.ts';
 import type { Prisma } from '../db/prisma.ts';

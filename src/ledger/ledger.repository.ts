@@ -115,9 +115,10 @@ export interface Statement {
  * A row write and its event in ONE statement, for a state change whose event needs nothing
  * the database makes (ids from newId(), times from JavaScript):
  *   WITH w AS (<write>) SELECT … FROM w, ledger_append(…, w.subject_id, …)
- * `write` is an INSERT or UPDATE (its own $1 … $n) returning the event's subject id as
- * `subject_id`; the event is appended once per row it returns, so a write that matches no row
- * (a conditional INSERT … SELECT … WHERE) appends nothing and this returns undefined. On the pg
+ * `write` is an INSERT or UPDATE (its own $1 … $n) of at most one row (by its key), returning
+ * the event's subject id as `subject_id`; the event is appended per row it returns, so a write
+ * that matches no row (a conditional INSERT … SELECT … WHERE) appends nothing and this returns
+ * undefined. On the pg
  * pool the statement is a transaction of its own: one round trip instead of BEGIN, write,
  * append, COMMIT, with the same guarantee (both or neither). In a unit of work it is one
  * statement of that transaction. Same checks and chain guarantees as appendEvent.
