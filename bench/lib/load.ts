@@ -33,10 +33,17 @@ export async function closedLoop(opts: {
   const t0 = Date.now();
   const windowStart = t0 + opts.warmupMs;
   const windowEnd = windowStart + opts.durationMs;
-  const timers = [
-    opts.onWindowStart && setTimeout(opts.onWindowStart, opts.warmupMs),
-    opts.onWindowEnd && setTimeout(opts.onWindowEnd, opts.warmupMs + opts.durationMs),
-  ];
+  // Each hook runs once: on its timer, or (when the clients finish first) right after them.
+  const once = (fn: (() => void) | undefined) => {
+    let done = fn === undefined;
+    return () => {
+      if (!done) fn?.();
+      done = true;
+    };
+  };
+  const start = once(opts.onWindowStart);
+  const end = once(opts.onWindowEnd);
+  const timers = [setTimeout(start, opts.warmupMs), setTimeout(end, opts.warmupMs + opts.durationMs)];
   const result: ClosedLoopResult = {
     completed: 0,
     errors: 0,
@@ -68,7 +75,9 @@ export async function closedLoop(opts: {
   try {
     await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
   } finally {
-    for (const t of timers) if (t) clearTimeout(t);
+    for (const t of timers) clearTimeout(t);
+    start();
+    end();
   }
   result.opsPerSecond = result.completed / (opts.durationMs / 1000);
   return result;
