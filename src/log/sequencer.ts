@@ -46,11 +46,16 @@ export async function integrateBatch(
       await client.query('ROLLBACK');
       return null;
     }
+    // The batch's ids first, then one index probe per id: with the LIMIT outside the joins, a
+    // log_pending whose statistics still count the rows integrated since the last autovacuum
+    // (hundreds of thousands) made the planner merge-join it with the whole of ledger_events and
+    // log_entries — a batch cost grew with the ledger (138 ms at 275k events, 7.6 ms this way).
     const queued = await client.query<{ event_id: string; hash: Buffer; done: boolean }>(
       `SELECT p.event_id, e.hash, l.event_id IS NOT NULL AS done
-       FROM log_pending p JOIN ledger_events e ON e.id = p.event_id
+       FROM (SELECT event_id FROM log_pending ORDER BY event_id LIMIT $1) p
+       JOIN ledger_events e ON e.id = p.event_id
        LEFT JOIN log_entries l ON l.event_id = p.event_id
-       ORDER BY p.event_id LIMIT $1`,
+       ORDER BY p.event_id`,
       [deps.batchSize],
     );
     // A queue row for an event already in the log (only a hand-made INSERT leaves one: a batch
