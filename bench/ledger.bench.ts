@@ -27,10 +27,10 @@ import { sealBody } from '../src/ledger/canonical.ts';
 import type { Subject } from '../src/ledger/event-types.ts';
 import { appendEvent } from '../src/ledger/ledger.repository.ts';
 import { type LedgerReport, verifyLedger } from '../src/ledger/verify-ledger.ts';
-import { createLogger, logger } from '../src/lib/logger.ts';
+import { logger } from '../src/lib/logger.ts';
 import { latestCheckpoint } from '../src/log/log.repository.ts';
 import { checkRecord, hashLeaf } from '../src/log/merkle.ts';
-import { ensureInitialCheckpoint, integrateBatch, runSequencerLoop } from '../src/log/sequencer.ts';
+import { ensureInitialCheckpoint, integrateBatch } from '../src/log/sequencer.ts';
 import { bulkInsertChains } from '../test/helpers/ledger-fixtures.ts';
 import type { BenchResources } from './lib/bench-db.ts';
 import { runBench } from './lib/bench-run.ts';
@@ -38,6 +38,7 @@ import { cpuMeter, describeCpu } from './lib/cpu.ts';
 import { type ClosedLoopResult, closedLoop, fixedCount, sleep, until } from './lib/load.ts';
 import { fullGc, liveHeapPeak, type MemoryPeak, sampleMemory } from './lib/memory.ts';
 import { type NumberOption, usage } from './lib/options.ts';
+import { startSequencerProcess } from './lib/sequencer-process.ts';
 import {
   latencyLine,
   mib,
@@ -188,21 +189,6 @@ function checkpointWatcher(url: string, everyMs: number) {
   };
 }
 
-/** A sequencer logger that keeps each batch's size and duration (its debug line) and passes
- * warnings and errors on to the bench's log. */
-function batchRecorder() {
-  const times: { at: number; integrated: number; ms: number }[] = [];
-  const log = createLogger('debug', {
-    write(line: string) {
-      const entry = JSON.parse(line) as { level: number; msg: string; integrated?: number; ms?: number };
-      if (entry.msg === 'batch integrated') {
-        times.push({ at: Date.now(), integrated: entry.integrated ?? 0, ms: entry.ms ?? 0 });
-      } else if (entry.level >= 40) process.stderr.write(line);
-    },
-  }).child({ component: 'sequencer' });
-  return { log, times };
-}
-
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 
 /** What a measured window cost the server beyond CPU: WAL bytes written and checkpoints. */
@@ -266,12 +252,8 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
   // Appends through the real write path, with the real sequencer integrating meanwhile.
   const appendPool = createPgPool(res.url, sizes.clients);
   const seqPool = createPgPool(res.url, 3);
-  const batches = batchRecorder();
-  const loop = runSequencerLoop({
-    pool: seqPool,
-    log: batches.log,
-    origin: parseConfig({ ...process.env, ...res.env }).LOG_ORIGIN,
-    signerKey: res.signerKey,
+  // The sequencer in its own process, as the service runs it (bench/lib/sequencer-process.ts).
+  const sequencer = await startSequencerProcess(res, {
     batchSize: sizes.seqBatch,
     intervalMs: sizes.seqInterval,
   });
@@ -313,7 +295,7 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
       ...window,
       op,
       onWindowStart: () => {
-        meter = cpuMeter();
+        meter = cpuMeter({ sequencer: sequencer.pid });
         wal.onWindowStart();
       },
       onWindowEnd: () => {
@@ -330,7 +312,6 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     return run;
   };
   try {
-    await loop.active;
     watcher = checkpointWatcher(res.url, sizes.poll);
     // Bare INSERTs and appends alternate, so that other work on a shared machine weighs on
     // both alike; the ratio is of the totals.
@@ -390,7 +371,7 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     say(`  backlog drained ${secs(seconds(t))} after the load stopped`);
     const w = watcher;
     await w.stop();
-    await loop.stop();
+    await sequencer.stop();
     const { rows: entries } = await seqPool.query<{ h: string; i: string }>(
       `SELECT encode(event_hash, 'hex') AS h, log_index::text AS i FROM log_entries`,
     );
@@ -417,7 +398,7 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     say(
       `  sequencer: batch ${sizes.seqBatch}, interval ${sizes.seqInterval} ms; ${cps[0]?.n ?? '?'} checkpoints signed, mean ${cps[0]?.sizes ?? '?'} events each${missing ? `; ${missing} commits never seen integrated` : ''}`,
     );
-    const during = batches.times.filter((x) =>
+    const during = sequencer.batches.filter((x) =>
       appendRuns.some((r) => x.at >= r.windowStart && x.at <= r.windowEnd),
     );
     say(
@@ -459,7 +440,7 @@ async function benchAppends(res: BenchResources, sizes: Sizes): Promise<Result[]
     ];
   } finally {
     await watcher?.stop().catch(() => undefined);
-    await loop.stop();
+    await sequencer.stop();
     await bare.end();
     await appendPool.end();
     await seqPool.end();
