@@ -26,10 +26,24 @@ export async function closedLoop(opts: {
   warmupMs: number;
   durationMs: number;
   op: (client: number, iteration: number) => Promise<void>;
+  /** Called when the measured window opens and when it closes (e.g. to meter CPU over it). */
+  onWindowStart?: () => void;
+  onWindowEnd?: () => void;
 }): Promise<ClosedLoopResult> {
   const t0 = Date.now();
   const windowStart = t0 + opts.warmupMs;
   const windowEnd = windowStart + opts.durationMs;
+  // Each hook runs once: on its timer, or (when the clients finish first) right after them.
+  const once = (fn: (() => void) | undefined) => {
+    let done = fn === undefined;
+    return () => {
+      if (!done) fn?.();
+      done = true;
+    };
+  };
+  const start = once(opts.onWindowStart);
+  const end = once(opts.onWindowEnd);
+  const timers = [setTimeout(start, opts.warmupMs), setTimeout(end, opts.warmupMs + opts.durationMs)];
   const result: ClosedLoopResult = {
     completed: 0,
     errors: 0,
@@ -58,7 +72,13 @@ export async function closedLoop(opts: {
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
+  try {
+    await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    start();
+    end();
+  }
   result.opsPerSecond = result.completed / (opts.durationMs / 1000);
   return result;
 }

@@ -1,10 +1,13 @@
 // Claims' and citations' SQL on the write path (src/db/unit-of-work.ts): each function one
-// parameterized statement in the caller's transaction (or a change for src/db/sql-change.ts),
-// returning rows shaped like Prisma's `Claim`, so the views serve rows read either way.
-import { newId } from '../db/ids.ts';
+// parameterized statement in the caller's transaction, a change for src/db/sql-change.ts, or a
+// statement for writeWithEvent (ledger.repository.ts) to run with its event — on rows shaped like
+// Prisma's `Claim`, so the views serve rows read either way.
+import { investigationVisibleSql, visibilityParams } from '../access/access.ts';
+import type { Principal } from '../access/principal.ts';
 import type { Prisma } from '../db/prisma.ts';
 import { jsonb, type SqlChange } from '../db/sql-change.ts';
 import type { WriteTx } from '../db/unit-of-work.ts';
+import type { Statement } from '../ledger/ledger.repository.ts';
 
 export type ClaimRow = Prisma.ClaimGetPayload<object>;
 
@@ -27,26 +30,54 @@ export interface NewClaim {
   at: Date;
 }
 
-export function insertClaim(tx: WriteTx, c: NewClaim): Promise<ClaimRow> {
-  return tx.one<ClaimRow>(
-    `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
-       claimed_at_precision, language, tags, created_by, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $11::"ClaimedAtPrecision", $7, $8, $9, $10, $10)
-     RETURNING ${CLAIM_COLUMNS}`,
-    [
-      newId(),
-      c.investigationId,
-      c.statement,
-      c.claimantName,
-      c.claimantRole,
-      c.claimedAt,
-      c.language,
-      c.tags,
-      c.createdBy,
-      c.at,
-      c.claimedAtPrecision,
+/** A new claim's row exactly as claimInsert stores it (status starts unverified, API.md). */
+export const newClaimRow = (c: NewClaim & { id: string }): ClaimRow => ({
+  id: c.id,
+  investigationId: c.investigationId,
+  statement: c.statement,
+  claimantName: c.claimantName,
+  claimantRole: c.claimantRole,
+  claimedAt: c.claimedAt,
+  claimedAtPrecision: c.claimedAtPrecision,
+  language: c.language,
+  tags: c.tags,
+  status: 'unverified',
+  createdBy: c.createdBy,
+  createdAt: c.at,
+  updatedAt: c.at,
+});
+
+/**
+ * The INSERT of `row` (from newClaimRow) for writeWithEvent (src/ledger/ledger.repository.ts),
+ * made only if `viewer` may see the claim's investigation (access.ts): no row, and so no event,
+ * when it does not exist or is not theirs. Every column is given, so the stored row is the one
+ * its claim_created event describes, and checking, writing and appending are one statement.
+ */
+export function claimInsert(row: ClaimRow, viewer: Principal): Statement {
+  return {
+    text: `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
+       claimed_at_precision, language, tags, status, created_by, created_at, updated_at)
+     SELECT $1::uuid, i.id, $3::text, $4::text, $5::text, $6::timestamptz, $14::"ClaimedAtPrecision",
+       $7::text, $8::text[], 'unverified', $9::uuid, $10::timestamptz, $11::timestamptz
+     FROM investigations i
+     WHERE i.id = $2::uuid AND ${investigationVisibleSql('i', '$12', '$13')}
+     RETURNING id AS subject_id`,
+    params: [
+      row.id,
+      row.investigationId,
+      row.statement,
+      row.claimantName,
+      row.claimantRole,
+      row.claimedAt,
+      row.language,
+      row.tags,
+      row.createdBy,
+      row.createdAt,
+      row.updatedAt,
+      ...visibilityParams(viewer),
+      row.claimedAtPrecision,
     ],
-  );
+  };
 }
 
 /** The claim, locked until the transaction ends (two concurrent edits each see the true

@@ -46,8 +46,9 @@ export interface LedgerEventView extends EventBody {
  * (different subjects proceed in parallel), and the unique (subject, seq) index makes a fork
  * impossible even without it. The event is queued for the sequencer in the same transaction,
  * so it is integrated if and only if it commits.
- * `tx` is a unit of work (src/db/unit-of-work.ts), a pg client inside BEGIN … COMMIT, or (until
- * every write has moved to the unit of work) a Prisma interactive transaction.
+ * `tx` is a unit of work (src/db/unit-of-work.ts), a pg client inside BEGIN … COMMIT, the pg
+ * pool itself (the append is then one autocommitted statement, a transaction of its own), or
+ * (until every write has moved to the unit of work) a Prisma interactive transaction.
  */
 export async function appendEvent<T extends EventType>(
   tx: AppendTarget,
@@ -87,21 +88,69 @@ export async function appendEvents(
         ]);
   if (rows.length !== parts.length)
     throw new Error(`ledger append returned ${rows.length} of ${parts.length} rows`);
-  return parts.map(({ frame }, i) => {
-    const head = rows[i]!;
-    const { subject, type, actor, at, data } = frame;
-    return {
-      subject,
-      seq: head.seq,
-      prev: head.prev,
-      type,
-      actor,
-      at,
-      data,
-      hash: head.hash,
-      logIndex: null,
-    };
-  });
+  return parts.map(({ frame }, i) => viewOf(frame, rows[i]!));
+}
+
+type Frame = ReturnType<typeof frameOf>;
+
+const viewOf = ({ subject, type, actor, at, data }: Frame, head: AppendedRow): LedgerEventView => ({
+  subject,
+  seq: head.seq,
+  prev: head.prev,
+  type,
+  actor,
+  at,
+  data,
+  hash: head.hash,
+  logIndex: null,
+});
+
+/** A parameterized statement: `$1 …` in `text`, their values in order. */
+export interface Statement {
+  text: string;
+  params: readonly unknown[];
+}
+
+/**
+ * A row write and its event in ONE statement, for a state change whose event needs nothing
+ * the database makes (ids from newId(), times from JavaScript):
+ *   WITH w AS (<write>) SELECT … FROM w, ledger_append(…, w.subject_id, …)
+ * `write` is an INSERT or UPDATE (its own $1 … $n) of at most one row (by its key), returning
+ * the event's subject id as `subject_id`; the event is appended per row it returns, so a write
+ * that matches no row (a conditional INSERT … SELECT … WHERE) appends nothing and this returns
+ * undefined. On the pg
+ * pool the statement is a transaction of its own: one round trip instead of BEGIN, write,
+ * append, COMMIT, with the same guarantee (both or neither). In a unit of work it is one
+ * statement of that transaction. Same checks and chain guarantees as appendEvent.
+ */
+export async function writeWithEvent<T extends EventType>(
+  target: WriteTx | pg.Pool,
+  write: Statement,
+  input: AppendInput<T>,
+): Promise<LedgerEventView | undefined> {
+  const frame = frameOf(input);
+  const { prefix, suffix } = bodyFrame(frame);
+  const n = write.params.length;
+  // The subject id argument refers to the written row (a lateral reference), so the append runs
+  // once per row, after its write. It is the id the JS-built body names, or NULL when the row
+  // says otherwise, which fails the statement (ledger_events.subject_id is NOT NULL): a body
+  // and a chain that disagree are never written.
+  const id = `$${n + 2}::text`;
+  const text = `WITH w AS (${write.text})
+    SELECT a.seq, a.prev, a.hash FROM w,
+      ledger_append($${n + 1}::text, CASE WHEN w.subject_id::text = ${id} THEN ${id} END,
+        $${n + 3}::text, $${n + 4}::text, $${n + 5}::text) a`;
+  const rows = await query(target, text, [
+    ...write.params,
+    frame.subject.type,
+    frame.subject.id,
+    frame.type,
+    prefix,
+    suffix,
+  ]);
+  if (rows.length > 1)
+    throw new Error(`writeWithEvent: the write returned ${rows.length} rows, expected 0 or 1`);
+  return rows[0] && viewOf(frame, rows[0]);
 }
 
 function frameOf(input: AppendInput<EventType>) {
@@ -122,7 +171,7 @@ function frameOf(input: AppendInput<EventType>) {
 }
 
 /** Where an append can run: see appendEvent. */
-export type AppendTarget = WriteTx | pg.ClientBase | Tx;
+export type AppendTarget = WriteTx | pg.ClientBase | pg.Pool | Tx;
 
 // The whole append (lock, head, canonical body, SHA-256, event and log_pending rows) is the
 // SQL function of migration 20261202000600_ledger_append_fn: one round trip. Several appends:

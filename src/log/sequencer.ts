@@ -1,5 +1,6 @@
 // The sequencer: integrates appended ledger events into the one global Merkle log in
 // batches and signs a C2SP checkpoint after each. One active instance at a time.
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { openCheckpoint, signCheckpoint } from './checkpoint.ts';
@@ -45,11 +46,16 @@ export async function integrateBatch(
       await client.query('ROLLBACK');
       return null;
     }
+    // The batch's ids first, then one index probe per id: with the LIMIT outside the joins, a
+    // log_pending whose statistics still count the rows integrated since the last autovacuum
+    // (hundreds of thousands) made the planner merge-join it with the whole of ledger_events and
+    // log_entries — a batch cost grew with the ledger (138 ms at 275k events, 7.6 ms this way).
     const queued = await client.query<{ event_id: string; hash: Buffer; done: boolean }>(
       `SELECT p.event_id, e.hash, l.event_id IS NOT NULL AS done
-       FROM log_pending p JOIN ledger_events e ON e.id = p.event_id
+       FROM (SELECT event_id FROM log_pending ORDER BY event_id LIMIT $1) p
+       JOIN ledger_events e ON e.id = p.event_id
        LEFT JOIN log_entries l ON l.event_id = p.event_id
-       ORDER BY p.event_id LIMIT $1`,
+       ORDER BY p.event_id`,
       [deps.batchSize],
     );
     // A queue row for an event already in the log (only a hand-made INSERT leaves one: a batch
@@ -141,8 +147,9 @@ export interface SequencerLoop {
 
 /**
  * Runs the sequencer: waits for the session-level lease (a standby instance keeps trying),
- * then integrates a batch whenever events are pending — at least every intervalMs, and
- * back-to-back while batches come out full.
+ * then integrates a batch whenever events are pending — a batch starts every intervalMs
+ * (counted from the start of the previous one, so an event waits at most one interval plus
+ * one batch), and back-to-back while batches come out full or take longer than the interval.
  */
 export function runSequencerLoop(deps: SequencerDeps & { intervalMs: number }): SequencerLoop {
   let stopped = false;
@@ -178,9 +185,12 @@ export function runSequencerLoop(deps: SequencerDeps & { intervalMs: number }): 
         markActive();
         await ensureInitialCheckpoint(client, deps);
         while (!stopped) {
+          const started = performance.now();
           const batch = await integrateBatch(client, deps);
-          if (batch) deps.log.debug({ integrated: batch.integrated, size: batch.size }, 'batch integrated');
-          if (!batch || batch.integrated < deps.batchSize) await sleep(deps.intervalMs);
+          const ms = performance.now() - started;
+          if (batch)
+            deps.log.debug({ integrated: batch.integrated, size: batch.size, ms }, 'batch integrated');
+          if (!batch || batch.integrated < deps.batchSize) await sleep(Math.max(0, deps.intervalMs - ms));
         }
         await client.query('SELECT pg_advisory_unlock($1, $2)', [...LEASE]);
         client.release();

@@ -144,8 +144,8 @@ export function journalismRouter(ctx: AppContext, docs: ApiDocs) {
   router.post('/investigations/:id/claims', async (req, res) => {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
-    await getInvestigation(prisma, p, id); // 404 before 400/403 for outsiders
-    res.status(201).json(await createClaim(ctx, p, id, parseBody(claimInput, req)));
+    // The body is parsed once the investigation is known visible: 404 before 400/403 for outsiders.
+    res.status(201).json(await createClaim(ctx, p, id, () => parseBody(claimInput, req)));
   });
 
   doc(
