@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/env.ts';
 import { createPgPool } from '../src/db/pg-pool.ts';
 import { createPrisma } from '../src/db/prisma.ts';
+import { writeTransaction } from '../src/db/unit-of-work.ts';
+import { insertExport } from '../src/exports/exports-store.ts';
 import { appendEvent } from '../src/ledger/ledger.repository.ts';
 import { logger } from '../src/lib/logger.ts';
 import { runSequencerLoop } from '../src/log/sequencer.ts';
@@ -135,15 +137,14 @@ async function benchExport(
 
     // The export row and its first event, as requestExport records them (nothing is queued:
     // the benchmark runs the job body itself).
-    const exportRow = await prisma.$transaction(async (tx) => {
-      const created = await tx.export.create({
-        data: {
-          requestedBy: userId,
-          investigationId: fixture.investigationId,
-          claimId: null,
-          format: 'bagit',
-          includeContent: true,
-        },
+    const exportRow = await writeTransaction(pool, async (tx) => {
+      const created = await insertExport(tx, {
+        requestedBy: userId,
+        investigationId: fixture.investigationId,
+        claimId: null,
+        format: 'bagit',
+        includeContent: true,
+        at: new Date(),
       });
       await appendEvent(tx, {
         subject: { type: 'export', id: created.id },

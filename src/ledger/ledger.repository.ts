@@ -8,6 +8,7 @@ import { bodyFrame, type EventBody } from './canonical.ts';
 import type { StoredEvent } from './chain-verify.ts';
 import { type EventData, type EventType, type Subject, validateEvent } from './event-types.ts';
 
+/** A Prisma client or transaction, for the reads below. */
 export type Tx = Prisma.TransactionClient;
 
 /**
@@ -47,8 +48,8 @@ export interface LedgerEventView extends EventBody {
  * impossible even without it. The event is queued for the sequencer in the same transaction,
  * so it is integrated if and only if it commits.
  * `tx` is a unit of work (src/db/unit-of-work.ts), a pg client inside BEGIN … COMMIT, the pg
- * pool itself (the append is then one autocommitted statement, a transaction of its own), or
- * (until every write has moved to the unit of work) a Prisma interactive transaction.
+ * pool itself (the append is then one autocommitted statement, a transaction of its own). Never a
+ * Prisma interactive transaction: writes run on the pg path (README, "Where a write goes").
  */
 export async function appendEvent<T extends EventType>(
   tx: AppendTarget,
@@ -171,7 +172,7 @@ function frameOf(input: AppendInput<EventType>) {
 }
 
 /** Where an append can run: see appendEvent. */
-export type AppendTarget = WriteTx | pg.ClientBase | pg.Pool | Tx;
+export type AppendTarget = WriteTx | pg.ClientBase | pg.Pool;
 
 // The whole append (lock, head, canonical body, SHA-256, event and log_pending rows) is the
 // SQL function of migration 20261202000600_ledger_append_fn: one round trip. Several appends:
@@ -189,7 +190,6 @@ interface AppendedRow {
 
 async function query(tx: AppendTarget, text: string, params: unknown[]): Promise<AppendedRow[]> {
   if ('afterCommit' in tx) return tx.rows<AppendedRow>(text, params);
-  if ('$queryRawUnsafe' in tx) return tx.$queryRawUnsafe<AppendedRow[]>(text, ...params);
   return (await tx.query<AppendedRow>(text, params)).rows;
 }
 

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { writeTransaction } from '../../src/db/unit-of-work.ts';
 import { createApp } from '../../src/http/app.ts';
 import { appendEvent, UnstorableEventError } from '../../src/ledger/ledger.repository.ts';
 import { createUser } from '../../src/users/users.service.ts';
@@ -138,7 +139,7 @@ describe('appendEvent', () => {
       ['a\u0000b', null],
       ['ok', 'x\ud800'],
     ] as const) {
-      const attempt = ctx.prisma.$transaction((tx) =>
+      const attempt = writeTransaction(ctx.pool, (tx) =>
         appendEvent(tx, {
           subject,
           type: 'investigation_created',

@@ -3,7 +3,7 @@
 // that need tens of thousands of events quickly).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { PrismaClient } from '../../src/db/prisma.ts';
+import { writeTransaction } from '../../src/db/unit-of-work.ts';
 import { type EventBody, sealBody } from '../../src/ledger/canonical.ts';
 import type { Subject } from '../../src/ledger/event-types.ts';
 import { appendEvent } from '../../src/ledger/ledger.repository.ts';
@@ -11,11 +11,11 @@ import { appendEvent } from '../../src/ledger/ledger.repository.ts';
 export const newSubject = (type: Subject['type'] = 'user'): Subject => ({ type, id: randomUUID() });
 
 /** Appends `n` user_tokens_revoked events to a user subject through appendEvent. */
-export async function appendMany(prisma: PrismaClient, subject: Subject, n: number) {
+export async function appendMany(pool: pg.Pool, subject: Subject, n: number) {
   const out = [];
   for (let i = 0; i < n; i++) {
     out.push(
-      await prisma.$transaction((tx) =>
+      await writeTransaction(pool, (tx) =>
         appendEvent(tx, { subject, type: 'user_tokens_revoked', actor: 'system:test', data: { revoked: i } }),
       ),
     );

@@ -1,10 +1,11 @@
 // The append assembled in SQL (ledger_append) against the pure JavaScript canonicalization:
 // over a corpus of awkward JSON, the stored body's bytes and hash must be exactly those of
-// canonicalJson(body) and sha256 of it, whether appendEvent runs in a Prisma interactive
-// transaction or on a pg client, and the chain it builds must verify.
+// canonicalJson(body) and sha256 of it, whether appendEvent runs in a unit of work
+// or on a plain pg client, and the chain it builds must verify.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { writeTransaction } from '../../src/db/unit-of-work.ts';
 import { bodyFrame, canonicalJson, type EventBody, sha256Hex } from '../../src/ledger/canonical.ts';
 import { verifyChain } from '../../src/ledger/chain-verify.ts';
 import type { Subject } from '../../src/ledger/event-types.ts';
@@ -59,14 +60,14 @@ describe('ledger_append (SQL) builds exactly the RFC 8785 body JavaScript would'
     }
   });
 
-  it.each(corpus)('through appendEvent in a Prisma transaction and on a pg client: %s', async (_, value) => {
+  it.each(corpus)('through appendEvent in a unit of work and on a pg client: %s', async (_, value) => {
     const subject: Subject = { type: 'claim', id: randomUUID() };
     const data = {
       before: { value },
       after: typeof value === 'object' && value && !Array.isArray(value) ? value : {},
     };
     const input = { subject, type: 'claim_updated' as const, actor: 'user:x', data: data as never };
-    const first = await ctx.prisma.$transaction((tx) => appendEvent(tx, input));
+    const first = await writeTransaction(ctx.pool, (tx) => appendEvent(tx, input));
     const client = await ctx.pool.connect();
     let second: Awaited<ReturnType<typeof appendEvent>>;
     try {

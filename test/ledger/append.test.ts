@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createContext } from '../../src/context.ts';
+import { writeTransaction } from '../../src/db/unit-of-work.ts';
 import { canonicalJson, sha256Hex } from '../../src/ledger/canonical.ts';
 import { verifyChain } from '../../src/ledger/chain-verify.ts';
 import { LedgerProgrammingError } from '../../src/ledger/event-types.ts';
@@ -24,7 +25,7 @@ await useSequencer(ctx);
 describe('appendEvent', () => {
   it('builds a hash chain: seq from 1, prev = previous hash, hash = sha256(JCS body)', async () => {
     const subject = newSubject();
-    const events = await appendMany(ctx.prisma, subject, 3);
+    const events = await appendMany(ctx.pool, subject, 3);
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(events[0]!.prev).toBeNull();
     expect(events[1]!.prev).toBe(events[0]!.hash);
@@ -50,7 +51,7 @@ describe('appendEvent', () => {
     ];
     for (const a of attempts) {
       await expect(
-        ctx.prisma.$transaction((tx) =>
+        writeTransaction(ctx.pool, (tx) =>
           // biome-ignore lint/suspicious/noExplicitAny: deliberately ill-typed input
           appendEvent(tx, { subject, type: a.type as any, actor: 'system:test', data: a.data as any }),
         ),
@@ -61,9 +62,9 @@ describe('appendEvent', () => {
 
   it('rolls back with the caller: an aborted transaction leaves no event and no gap', async () => {
     const subject = newSubject();
-    await appendMany(ctx.prisma, subject, 1);
+    await appendMany(ctx.pool, subject, 1);
     await expect(
-      ctx.prisma.$transaction(async (tx) => {
+      writeTransaction(ctx.pool, async (tx) => {
         await appendEvent(tx, {
           subject,
           type: 'user_tokens_revoked',
@@ -73,7 +74,7 @@ describe('appendEvent', () => {
         throw new Error('caller fails after appending');
       }),
     ).rejects.toThrow('caller fails');
-    const [next] = await appendMany(ctx.prisma, subject, 1);
+    const [next] = await appendMany(ctx.pool, subject, 1);
     expect(next!.seq).toBe(2);
   });
 
@@ -81,7 +82,7 @@ describe('appendEvent', () => {
   // the triggers are what stops an owner who has not disabled them.
   it('is append-only: UPDATE, DELETE and TRUNCATE are rejected with a reason, even for the owner', async () => {
     const subject = newSubject();
-    await appendMany(ctx.prisma, subject, 1);
+    await appendMany(ctx.pool, subject, 1);
     await waitForIntegration(ctx); // so that every ledger table has a row to refuse changing
     for (const sql of [
       `UPDATE ledger_events SET type = 'x' WHERE subject_id = '${subject.id}'`,
@@ -103,7 +104,7 @@ describe('appendEvent', () => {
 
 describe('the signing key', () => {
   it('a sequencer with another key refuses to sign this log', async () => {
-    await appendMany(ctx.prisma, newSubject(), 1);
+    await appendMany(ctx.pool, newSubject(), 1);
     await waitForIntegration(ctx);
     const dir = await mkdtemp(join(tmpdir(), 'claimtrail-otherkey-'));
     const other = createContext(testConfig({ LOG_SIGNING_KEY_FILE: join(dir, 'other.key') }));
@@ -125,15 +126,13 @@ describe('concurrency', () => {
       while (issued < total) {
         const n = issued++;
         const subject = subjects[(n + worker) % subjects.length]!;
-        await ctx.prisma.$transaction(
-          (tx) =>
-            appendEvent(tx, {
-              subject,
-              type: 'user_tokens_revoked',
-              actor: `worker:${worker}`,
-              data: { revoked: n },
-            }),
-          { maxWait: 30_000, timeout: 30_000 },
+        await writeTransaction(ctx.pool, (tx) =>
+          appendEvent(tx, {
+            subject,
+            type: 'user_tokens_revoked',
+            actor: `worker:${worker}`,
+            data: { revoked: n },
+          }),
         );
       }
     };
@@ -172,7 +171,7 @@ describe('concurrency', () => {
 
 describe('the pending queue', () => {
   it('an integrated event queued again (a log_pending row the runtime role re-inserts) does not stall the log', async () => {
-    await appendMany(ctx.prisma, newSubject(), 1);
+    await appendMany(ctx.pool, newSubject(), 1);
     await waitForIntegration(ctx);
     const { rows } = await ctx.pool.query<{ id: string }>(
       'SELECT event_id::text AS id FROM log_entries ORDER BY log_index DESC LIMIT 1',
@@ -183,7 +182,7 @@ describe('the pending queue', () => {
     await waitForIntegration(ctx);
     await requeue();
     const later = newSubject();
-    await appendMany(ctx.prisma, later, 1);
+    await appendMany(ctx.pool, later, 1);
     // Before: every batch hit log_entries' unique event_id and rolled back, forever.
     await waitForIntegration(ctx);
     const integrated = await ctx.pool.query<{ n: number }>(

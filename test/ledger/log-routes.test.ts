@@ -219,7 +219,7 @@ function expectFieldError(res: request.Response, field: string) {
 
 // A few events of our own, integrated before any test looks at the log.
 const subject = newSubject();
-await appendMany(ctx.prisma, subject, 5);
+await appendMany(ctx.pool, subject, 5);
 await waitForIntegration(ctx);
 
 describe('GET /v1/log/key and /v1/log/checkpoint', () => {
@@ -343,7 +343,7 @@ describe('GET /v1/log/proof/inclusion', () => {
 describe('GET /v1/log/proof/consistency', () => {
   it('proves an older checkpoint is a prefix of a newer one (checkTree and RFC 9162 2.1.4.2)', async () => {
     const cp1 = await getCheckpoint();
-    await appendMany(ctx.prisma, newSubject(), 3);
+    await appendMany(ctx.pool, newSubject(), 3);
     await waitForIntegration(ctx);
     const cp2 = await getCheckpoint();
     expect(cp2.size).toBeGreaterThanOrEqual(cp1.size + 3);
@@ -463,7 +463,7 @@ describe('GET /v1/log/checkpoint freshness', () => {
     let pow10 = 10;
     while (pow10 <= before) pow10 *= 10;
     if (pow10 - before <= 50) {
-      await appendMany(ctx.prisma, newSubject(), pow10 - before);
+      await appendMany(ctx.pool, newSubject(), pow10 - before);
       await waitForIntegration(ctx);
     }
     const largest = await maxSize();

@@ -11,6 +11,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { citeSource, createClaim } from '../../src/claims/claims.service.ts';
 import { createContext } from '../../src/context.ts';
+import { writeTransaction } from '../../src/db/unit-of-work.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createInvestigation } from '../../src/investigations/investigations.service.ts';
 import { appendEvent } from '../../src/ledger/ledger.repository.ts';
@@ -54,7 +55,7 @@ async function setup(label: string) {
   });
   const subject = { type: 'source' as const, id: source.id };
   for (let i = 3; i <= 5; i++) {
-    await ctx.prisma.$transaction((tx) =>
+    await writeTransaction(ctx.pool, (tx) =>
       appendEvent(tx, {
         subject,
         type: 'capture_requested',
@@ -202,7 +203,7 @@ describe('tampering with the ledger', () => {
     const c = relogCase;
     const { ctx, subject } = c;
     const append = (n: number) =>
-      ctx.prisma.$transaction((tx) =>
+      writeTransaction(ctx.pool, (tx) =>
         appendEvent(tx, {
           subject,
           type: 'capture_requested',
