@@ -3,6 +3,10 @@
 import { pipeline, type Readable } from 'node:stream';
 import type { Response } from 'express';
 import type { Logger } from 'pino';
+import type { AppContext } from '../context.ts';
+import { exportFileName, exportMediaType } from '../exports/exports.service.ts';
+import type { ExportRow } from '../exports/exports-store.ts';
+import { AppError } from '../lib/errors.ts';
 
 /** ETag and RFC 9530 Repr-Digest of content addressed by its SHA-256. */
 export const digestHeaders = (sha256: string) => ({
@@ -20,4 +24,25 @@ export function pipeBlob(res: Response, stream: Readable, log: Logger, what: Rec
     if (!err || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     log.error({ ...what, err: err.message }, 'reading stored bytes failed');
   });
+}
+
+/** Sends a completed export's file (API download and web app alike): 409 while it is not
+ * completed, 410 when its bytes are no longer stored. */
+export async function sendExportFile(
+  ctx: Pick<AppContext, 'blobs' | 'log'>,
+  res: Response,
+  row: ExportRow,
+): Promise<void> {
+  if (row.status !== 'completed' || !row.sha256)
+    throw new AppError('conflict', `Export ${row.id} is ${row.status}; download it once it is completed.`);
+  const size = await ctx.blobs.size(row.sha256);
+  if (size !== Number(row.size))
+    throw new AppError('gone', `The file of export ${row.id} is no longer stored.`);
+  res.set({
+    'Content-Type': exportMediaType(row),
+    'Content-Length': String(size),
+    'Content-Disposition': `attachment; filename="${exportFileName(row)}"`,
+    ...digestHeaders(row.sha256),
+  });
+  pipeBlob(res, ctx.blobs.read(row.sha256), ctx.log, { exportId: row.id });
 }

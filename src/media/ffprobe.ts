@@ -105,7 +105,8 @@ export const FORMAT_WHITELIST: readonly string[] = [
   'amr', // phone voice recordings
 ];
 
-async function isExecutable(path: string): Promise<boolean> {
+/** An executable regular file (a configured or discovered ffprobe/ffmpeg). */
+export async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, fsConstants.X_OK);
     return (await stat(path)).isFile();

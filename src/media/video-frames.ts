@@ -10,10 +10,8 @@
 // ffmpeg reads files that came from strangers, so it gets ffprobe's fences (local file only,
 // self-contained containers only), a deadline and a cap on frames.
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { FORMAT_WHITELIST } from './ffprobe.ts';
+import { FORMAT_WHITELIST, isExecutable } from './ffprobe.ts';
 
 export interface RgbFrame {
   /** Seconds from the start: frame n of the 1 fps stream shows second n. */
@@ -188,15 +186,6 @@ export class FrameSplitter {
   /** Bytes of an unfinished frame are waiting. */
   pending(): boolean {
     return this.filled > 0;
-  }
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, fsConstants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
   }
 }
 

@@ -6,13 +6,11 @@ import type { AppContext } from '../context.ts';
 import {
   exportFileName,
   exportInput,
-  exportMediaType,
   exportView,
   requestExport,
   visibleExport,
 } from '../exports/exports.service.ts';
-import { digestHeaders, pipeBlob } from '../http/blob-response.ts';
-import { AppError } from '../lib/errors.ts';
+import { sendExportFile } from '../http/blob-response.ts';
 import { latestCheckpoint } from '../log/log.repository.ts';
 import { publishedVerifierKey } from '../log/published-key.ts';
 import { compact, field, parseForm } from './forms.ts';
@@ -72,18 +70,7 @@ export function exportPages(ctx: AppContext) {
   });
 
   router.get('/exports/:id/download', async (req, res) => {
-    const row = await visibleExport(prisma, principal(req), req.params.id);
-    if (row.status !== 'completed' || !row.sha256)
-      throw new AppError('conflict', `This export is ${row.status}; download it once it is completed.`);
-    const size = await ctx.blobs.size(row.sha256);
-    if (size !== Number(row.size)) throw new AppError('gone', 'The file of this export is no longer stored.');
-    res.set({
-      'Content-Type': exportMediaType(row),
-      'Content-Length': String(size),
-      'Content-Disposition': `attachment; filename="${exportFileName(row)}"`,
-      ...digestHeaders(row.sha256),
-    });
-    pipeBlob(res, ctx.blobs.read(row.sha256), ctx.log, { exportId: row.id });
+    await sendExportFile(ctx, res, await visibleExport(prisma, principal(req), req.params.id));
   });
 
   return router;

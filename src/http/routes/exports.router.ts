@@ -5,17 +5,14 @@ import { idParam, listQuery } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
 import { exportPageSchema, exportSchema } from '../../exports/export-view.schema.ts';
 import {
-  exportFileName,
   exportInput,
-  exportMediaType,
   exportView,
   listExports,
   requestExport,
   visibleExport,
 } from '../../exports/exports.service.ts';
-import { AppError } from '../../lib/errors.ts';
 import { principalOf } from '../authenticate.ts';
-import { digestHeaders, pipeBlob } from '../blob-response.ts';
+import { sendExportFile } from '../blob-response.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
 
@@ -87,19 +84,11 @@ export function exportsRouter(ctx: AppContext, docs: ApiDocs) {
     },
   });
   router.get('/exports/:id/download', async (req, res) => {
-    const row = await visibleExport(prisma, principalOf(req), parseParams(idParam, req).id);
-    if (row.status !== 'completed' || !row.sha256)
-      throw new AppError('conflict', `Export ${row.id} is ${row.status}; download it once it is completed.`);
-    const size = await ctx.blobs.size(row.sha256);
-    if (size !== Number(row.size))
-      throw new AppError('gone', `The file of export ${row.id} is no longer stored.`);
-    res.set({
-      'Content-Type': exportMediaType(row),
-      'Content-Length': String(size),
-      'Content-Disposition': `attachment; filename="${exportFileName(row)}"`,
-      ...digestHeaders(row.sha256),
-    });
-    pipeBlob(res, ctx.blobs.read(row.sha256), ctx.log, { exportId: row.id });
+    await sendExportFile(
+      ctx,
+      res,
+      await visibleExport(prisma, principalOf(req), parseParams(idParam, req).id),
+    );
   });
 
   return router;
