@@ -8,6 +8,9 @@
 //     use the pool directly when it is hot or streams (authentication, the Merkle log, exports).
 //   - Work that must happen only if the transaction commits (enqueueing a job) is registered
 //     with `tx.afterCommit`: it runs after COMMIT and never after a rollback.
+//   - Fewer round trips: `writeStatement` (below) for a one-statement write; row changes riding
+//     in the statement that appends their events (src/db/sql-change.ts); a conditional single-row
+//     write and its event in one statement (writeWithEvent, src/ledger/ledger.repository.ts).
 import type pg from 'pg';
 import { logger } from '../lib/logger.ts';
 
