@@ -1,12 +1,15 @@
 // Sending stored bytes (evidence content, export files): the same identity headers and the
 // same streaming for both.
 import { pipeline, type Readable } from 'node:stream';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import type { Principal } from '../access/principal.ts';
 import type { AppContext } from '../context.ts';
+import { readEvidenceContent } from '../evidence/evidence.service.ts';
 import { exportFileName, exportMediaType } from '../exports/exports.service.ts';
 import type { ExportRow } from '../exports/exports-store.ts';
 import { AppError } from '../lib/errors.ts';
+import type { ByteRange } from '../storage/blob-store.ts';
 
 /** ETag and RFC 9530 Repr-Digest of content addressed by its SHA-256. */
 export const digestHeaders = (sha256: string) => ({
@@ -45,4 +48,71 @@ export async function sendExportFile(
     ...digestHeaders(row.sha256),
   });
   pipeBlob(res, ctx.blobs.read(row.sha256), ctx.log, { exportId: row.id });
+}
+
+/**
+ * One byte range (RFC 9110 14.2). Several ranges, or a header we cannot parse, are ignored
+ * (the whole content is sent, as the RFC allows); a range wholly outside is unsatisfiable.
+ */
+export function requestedRange(
+  header: string | undefined,
+  size: number,
+): ByteRange | 'unsatisfiable' | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+/**
+ * Sends an evidence item's bytes (API content route and web app alike): identity headers plus
+ * the caller's `headers` (disposition, CSP), 304 for a matching If-None-Match, one byte range,
+ * HEAD; the read itself goes through readEvidenceContent (its `evidence_read` event). A range
+ * wholly outside the item gets `Content-Range: bytes *\/size` and `unsatisfiable(size)` answers
+ * (the API with a problem, the web app in plain text).
+ */
+export async function sendEvidenceContent(
+  ctx: AppContext,
+  req: Request,
+  res: Response,
+  p: Principal,
+  item: { id: string; sha256: string; size: number | bigint; mediaType: string },
+  headers: Record<string, string>,
+  unsatisfiable: (size: number) => void,
+): Promise<void> {
+  const size = Number(item.size);
+  const identity = digestHeaders(item.sha256);
+  res.set({
+    ...identity,
+    'Accept-Ranges': 'bytes',
+    'Content-Type': item.mediaType,
+    'Cache-Control': 'private, max-age=0, must-revalidate',
+    ...headers,
+  });
+  if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(identity.ETag)) {
+    res.status(304).end();
+    return;
+  }
+  const range = requestedRange(req.headers.range, size);
+  if (range === 'unsatisfiable') {
+    res.set('Content-Range', `bytes */${size}`);
+    unsatisfiable(size);
+    return;
+  }
+  if (req.method === 'HEAD') {
+    res.set('Content-Length', String(size)).status(200).end();
+    return;
+  }
+  const { stream, length } = await readEvidenceContent(ctx, p, item.id, range);
+  res.set('Content-Length', String(length));
+  if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+  pipeBlob(res, stream, ctx.log, { evidenceId: item.id });
 }

@@ -6,9 +6,8 @@
 // event (readEvidenceContent), as through the API; a revalidation (If-None-Match) is not.
 import { Router } from 'express';
 import type { AppContext } from '../context.ts';
-import { getEvidence, readEvidenceContent, visibleEvidence } from '../evidence/evidence.service.ts';
-import { digestHeaders, pipeBlob } from '../http/blob-response.ts';
-import { requestedRange } from '../http/routes/evidence.router.ts';
+import { getEvidence, visibleEvidence } from '../evidence/evidence.service.ts';
+import { sendEvidenceContent } from '../http/blob-response.ts';
 import { visibleSource } from '../sources/sources.service.ts';
 import { renderPage } from './render.ts';
 import { previewOf } from './source-card.ts';
@@ -50,39 +49,20 @@ export function evidencePages(ctx: AppContext) {
   router.get('/evidence/:id/content', async (req, res) => {
     const p = principal(req);
     const item = await visibleEvidence(prisma, p, req.params.id);
-    const size = Number(item.size);
-    const identity = digestHeaders(item.sha256);
     const download = req.query.download === '1';
-    res.set({
-      ...identity,
-      'Accept-Ranges': 'bytes',
-      'Content-Type': item.mediaType,
-      'Content-Disposition': `${download ? 'attachment' : 'inline'}; filename="${item.sha256}"`,
-      'Content-Security-Policy': evidenceContentPolicy,
-      'Cache-Control': 'private, max-age=0, must-revalidate',
-      'X-Frame-Options': 'SAMEORIGIN',
-    });
-    if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(identity.ETag)) {
-      res.status(304).end();
-      return;
-    }
-    const range = requestedRange(req.headers.range, size);
-    if (range === 'unsatisfiable') {
-      res
-        .status(416)
-        .set('Content-Range', `bytes */${size}`)
-        .type('text/plain')
-        .send('Range not satisfiable');
-      return;
-    }
-    if (req.method === 'HEAD') {
-      res.set('Content-Length', String(size)).status(200).end();
-      return;
-    }
-    const { stream, length } = await readEvidenceContent(ctx, p, item.id, range);
-    res.set('Content-Length', String(length));
-    if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-    pipeBlob(res, stream, ctx.log, { evidenceId: item.id });
+    await sendEvidenceContent(
+      ctx,
+      req,
+      res,
+      p,
+      item,
+      {
+        'Content-Disposition': `${download ? 'attachment' : 'inline'}; filename="${item.sha256}"`,
+        'Content-Security-Policy': evidenceContentPolicy,
+        'X-Frame-Options': 'SAMEORIGIN',
+      },
+      () => res.status(416).type('text/plain').send('Range not satisfiable'),
+    );
   });
 
   return router;

@@ -4,22 +4,15 @@ import { z } from 'zod';
 import { requireRole } from '../../access/access.ts';
 import { idParam } from '../../claims/claims.schema.ts';
 import type { AppContext } from '../../context.ts';
-import {
-  addUpload,
-  captureAgain,
-  getEvidence,
-  readEvidenceContent,
-  visibleEvidence,
-} from '../../evidence/evidence.service.ts';
+import { addUpload, captureAgain, getEvidence, visibleEvidence } from '../../evidence/evidence.service.ts';
 import { evidenceItemSchema } from '../../evidence/evidence-view.schema.ts';
 import { similarEvidence } from '../../evidence/similar.service.ts';
 import { similarQuerySchema, similarResponseSchema } from '../../evidence/similar-view.schema.ts';
 import { AppError } from '../../lib/errors.ts';
 import { captureRequestedSchema } from '../../sources/source-view.schema.ts';
 import { visibleSource } from '../../sources/sources.service.ts';
-import type { ByteRange } from '../../storage/blob-store.ts';
 import { principalOf } from '../authenticate.ts';
-import { digestHeaders, pipeBlob } from '../blob-response.ts';
+import { sendEvidenceContent } from '../blob-response.ts';
 import { receiveUpload } from '../multipart.ts';
 import { type ApiDocs, bearerAuth, jsonResponse, problemResponses } from '../openapi.ts';
 import { parseBody, parseParams, parseQuery } from '../validate.ts';
@@ -145,58 +138,22 @@ export function evidenceRouter(ctx: AppContext, docs: ApiDocs) {
     const { id } = parseParams(idParam, req);
     const p = principalOf(req);
     const item = await visibleEvidence(prisma, p, id);
-    const size = Number(item.size);
-    const identity = digestHeaders(item.sha256);
-    const etag = identity.ETag;
-    res.set({
-      ...identity,
-      'Accept-Ranges': 'bytes',
-      'Content-Type': item.mediaType,
-      // Captured pages are hostile content: never render them on our origin.
-      'Content-Disposition': `attachment; filename="${item.sha256}"`,
-      'Content-Security-Policy': "sandbox; default-src 'none'",
-      'Cache-Control': 'private, max-age=0, must-revalidate',
-    });
-    if (req.headers['if-none-match']?.split(/\s*,\s*/).includes(etag)) {
-      res.status(304).end();
-      return;
-    }
-    const range = requestedRange(req.headers.range, size);
-    if (range === 'unsatisfiable') {
-      res.set('Content-Range', `bytes */${size}`);
-      throw new AppError('range_not_satisfiable', `The range is outside the ${size} bytes of this item.`);
-    }
-    if (req.method === 'HEAD') {
-      res.set('Content-Length', String(size)).status(200).end();
-      return;
-    }
-    const { stream, length } = await readEvidenceContent(ctx, p, id, range);
-    res.set('Content-Length', String(length));
-    if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-    pipeBlob(res, stream, ctx.log, { evidenceId: id });
+    await sendEvidenceContent(
+      ctx,
+      req,
+      res,
+      p,
+      item,
+      {
+        // Captured pages are hostile content: never render them on our origin.
+        'Content-Disposition': `attachment; filename="${item.sha256}"`,
+        'Content-Security-Policy': "sandbox; default-src 'none'",
+      },
+      (size) => {
+        throw new AppError('range_not_satisfiable', `The range is outside the ${size} bytes of this item.`);
+      },
+    );
   });
 
   return router;
-}
-
-/**
- * One byte range (RFC 9110 14.2). Several ranges, or a header we cannot parse, are ignored
- * (the whole content is sent, as the RFC allows); a range wholly outside is unsatisfiable.
- */
-export function requestedRange(
-  header: string | undefined,
-  size: number,
-): ByteRange | 'unsatisfiable' | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
 }
