@@ -25,6 +25,7 @@ import { authenticate, principalOf } from '../src/http/authenticate.ts';
 import { freePort } from '../test/helpers/net.ts';
 import type { BenchResources } from './lib/bench-db.ts';
 import { runBench } from './lib/bench-run.ts';
+import { stopperOf } from './lib/child-stop.ts';
 import { type CpuShare, cpuMeter } from './lib/cpu.ts';
 import { type ClosedLoopResult, closedLoop, until } from './lib/load.ts';
 import { type NumberOption, usage } from './lib/options.ts';
@@ -199,13 +200,7 @@ async function startApiServer(res: BenchResources): Promise<ApiServer> {
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = stopperOf(child, exited);
   try {
     await until(
       async () => {

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { BenchResources } from './bench-db.ts';
+import { stopperOf } from './child-stop.ts';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -65,13 +66,7 @@ export async function startSequencerProcess(
   });
   child.stderr?.on('data', (chunk: Buffer) => problems.push(chunk.toString()));
   const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = stopperOf(child, exited);
   const failed = exited.then(([code]) => {
     throw new Error(`the sequencer exited (${code}) before it held the lease:\n${problems.join('\n')}`);
   });
