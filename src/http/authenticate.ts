@@ -3,7 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Principal } from '../access/principal.ts';
 import { AppError } from '../lib/errors.ts';
-import { hashToken, looksLikeToken, tokenMatches } from '../users/tokens.ts';
+import { hashMatches, hashToken, looksLikeToken } from '../users/tokens.ts';
 
 declare global {
   namespace Express {
@@ -23,16 +23,17 @@ export function authenticate(pool: pg.Pool): RequestHandler {
     if (!match?.[1] || !looksLikeToken(match[1])) {
       throw new AppError('unauthenticated', 'Send "Authorization: Bearer <token>" with a valid API token.');
     }
+    const presented = hashToken(match[1]);
     // Every request runs this: one plain-pg query (token and user joined), not two Prisma ones.
     const { rows } = await pool.query<Principal & { token_hash: Buffer }>(
       `SELECT u.id, u.name, u.role, t.token_hash FROM api_tokens t JOIN users u ON u.id = t.user_id
        WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
-      [hashToken(match[1])],
+      [presented],
     );
     const row = rows[0];
     // The index lookup already matched the hash; the constant-time comparison keeps the
     // guarantee independent of how the database compares bytes.
-    if (!row || !tokenMatches(match[1], row.token_hash))
+    if (!row || !hashMatches(presented, row.token_hash))
       throw new AppError('unauthenticated', 'The token is unknown or revoked.');
     req.principal = { id: row.id, name: row.name, role: row.role };
     req.log?.setBindings?.({ userId: row.id });

@@ -10,10 +10,9 @@ export function newToken(): { token: string; hash: Buffer } {
 
 export const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
-/** Constant-time comparison of a presented token with a stored hash. */
-export const tokenMatches = (token: string, stored: Uint8Array): boolean => {
-  const h = hashToken(token);
-  return h.length === stored.length && timingSafeEqual(h, stored);
-};
+/** Constant-time comparison of a presented token's hash (hashToken, computed once by the
+ * caller for its lookup) with a stored hash. */
+export const hashMatches = (presented: Buffer, stored: Uint8Array): boolean =>
+  presented.length === stored.length && timingSafeEqual(presented, stored);
 
 export const looksLikeToken = (value: string) => /^ct_[A-Za-z0-9_-]{43}$/.test(value);

@@ -7,7 +7,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type pg from 'pg';
 import type { Principal } from '../access/principal.ts';
 import { writeTransaction } from '../db/unit-of-work.ts';
-import { hashToken, looksLikeToken, tokenMatches } from '../users/tokens.ts';
+import { hashMatches, hashToken, looksLikeToken } from '../users/tokens.ts';
 import {
   deleteExpiredSessions,
   deleteSession,
@@ -68,8 +68,9 @@ export async function signIn(
   const sessionId = secret();
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
   const ok = await writeTransaction(pool, async (tx) => {
-    const live = await findLiveToken(tx, hashToken(token));
-    if (!live || !tokenMatches(token, live.tokenHash)) return false;
+    const presented = hashToken(token);
+    const live = await findLiveToken(tx, presented);
+    if (!live || !hashMatches(presented, live.tokenHash)) return false;
     await deleteExpiredSessions(tx, 100);
     // Signing in again replaces the browser's session: a new id, the old one ends now.
     if (previous) await deleteSession(tx, hashSessionId(previous));
