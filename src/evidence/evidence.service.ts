@@ -37,14 +37,16 @@ export async function getEvidence(prisma: PrismaClient, p: Principal, id: string
 /**
  * Opens an item's bytes (all, or one range) after recording who read them. The event is
  * committed before the first byte leaves: a read that is not in the chain never happened.
+ * `item` is what visibleEvidence returned for `p` (the caller has already checked access and
+ * set its headers from it; it is not read a second time).
  */
 export async function readEvidenceContent(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'pool' | 'blobs' | 'log'>,
   p: Principal,
-  id: string,
+  item: { id: string; sourceId: string; sha256: string; size: bigint | number },
   range: ByteRange | undefined,
-): Promise<{ item: ReturnType<typeof evidenceView>; stream: Readable; length: number }> {
-  const item = await visibleEvidence(ctx.prisma, p, id);
+): Promise<{ stream: Readable; length: number }> {
+  const id = item.id;
   const size = Number(item.size);
   const stored = await ctx.blobs.size(item.sha256);
   if (stored !== size) {
@@ -68,7 +70,7 @@ export async function readEvidenceContent(
       },
     }),
   );
-  return { item: evidenceView(item), stream: ctx.blobs.read(item.sha256, range), length };
+  return { stream: ctx.blobs.read(item.sha256, range), length };
 }
 
 /**

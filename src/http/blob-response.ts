@@ -75,7 +75,8 @@ export function requestedRange(
 /**
  * Sends an evidence item's bytes (API content route and web app alike): identity headers plus
  * the caller's `headers` (disposition, CSP), 304 for a matching If-None-Match, one byte range,
- * HEAD; the read itself goes through readEvidenceContent (its `evidence_read` event). A range
+ * HEAD; the read itself goes through readEvidenceContent (its `evidence_read` event). `item` is
+ * what visibleEvidence returned for `p`. A range
  * wholly outside the item gets `Content-Range: bytes *\/size` and `unsatisfiable(size)` answers
  * (the API with a problem, the web app in plain text).
  */
@@ -84,7 +85,7 @@ export async function sendEvidenceContent(
   req: Request,
   res: Response,
   p: Principal,
-  item: { id: string; sha256: string; size: number | bigint; mediaType: string },
+  item: { id: string; sourceId: string; sha256: string; size: number | bigint; mediaType: string },
   headers: Record<string, string>,
   unsatisfiable: (size: number) => void,
 ): Promise<void> {
@@ -111,7 +112,7 @@ export async function sendEvidenceContent(
     res.set('Content-Length', String(size)).status(200).end();
     return;
   }
-  const { stream, length } = await readEvidenceContent(ctx, p, item.id, range);
+  const { stream, length } = await readEvidenceContent(ctx, p, item, range);
   res.set('Content-Length', String(length));
   if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   pipeBlob(res, stream, ctx.log, { evidenceId: item.id });
