@@ -20,6 +20,7 @@ export const appendOnlyTables = [
   'log_hashes',
   'log_checkpoints',
   'log_keys',
+  'log_timestamps',
 ] as const;
 
 /** Tables whose ownership or UPDATE/DELETE/TRUNCATE right lets a role rewrite custody. */
@@ -37,6 +38,9 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   log_hashes: ['SELECT', 'INSERT'],
   log_checkpoints: ['SELECT', 'INSERT'],
   log_keys: ['SELECT', 'INSERT'],
+  // RFC 3161 timestamps of checkpoints: the sequencer inserts each once verified, the api and
+  // export builds read them (src/anchors/timestamp/timestamp-store.ts).
+  log_timestamps: ['SELECT', 'INSERT'],
   // createUser (POST /v1/users, `claimtrail user add`); never changed or removed.
   users: ['SELECT', 'INSERT'],
   // Created with the user; revocation sets revoked_at (DELETE /v1/users/:id/tokens).
