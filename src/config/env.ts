@@ -110,6 +110,22 @@ export const envSchema = z.object({
   SEQUENCER_INTERVAL_MS: positiveInt.default(500),
   /** ...or as soon as this many are waiting; also the largest batch. */
   SEQUENCER_BATCH_SIZE: positiveInt.default(2000),
+  // RFC 3161 timestamps of signed checkpoints (issue 15, src/anchors/timestamp/).
+  /** Time-stamping authorities, comma-separated http(s) URLs; empty: no timestamps. */
+  TSA_URLS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(httpUrl)),
+  /** PEM file of the trust anchors the TSAs' certificates must chain to (needed with TSA_URLS). */
+  TSA_CA_FILE: z.string().default(''),
+  /** A grown checkpoint is timestamped by each TSA at most this often. */
+  TIMESTAMP_EVERY_SECONDS: positiveInt.default(3600),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'> & {
@@ -150,6 +166,10 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
       result.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
     );
   }
+  if (result.data.TSA_URLS.length > 0 && !result.data.TSA_CA_FILE)
+    throw new ConfigError([
+      'TSA_CA_FILE: required with TSA_URLS (the anchors TSA certificates must chain to)',
+    ]);
   return {
     ...result.data,
     ...resolveDatabaseUrls(result.data.DATABASE_URL, result.data.MIGRATION_DATABASE_URL),

@@ -50,6 +50,9 @@ export interface GuardedFetcherOptions {
 export interface FetchOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** POST this small body instead of a GET (an RFC 3161 query). A redirect is then returned
+   * as the response, not followed: re-sending a body to wherever a server points is not ours. */
+  post?: { body: Buffer; contentType: string };
 }
 
 export interface RedirectHop {
@@ -289,13 +292,13 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
   }
 
   /** One request: connect, send, read the head. The body waits in the exchange. */
-  async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope) {
-    const request = requestHead(`${url.pathname}${url.search}`, url.host, headers);
+  async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope, body?: Buffer) {
+    const head = requestHead(`${url.pathname}${url.search}`, url.host, headers, body ? 'POST' : 'GET');
+    const request = body ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : head;
     const exchange = new Http1Exchange({ headersTimeoutMs, bodyIdleTimeoutMs: idleTimeoutMs });
     scope.exchange = exchange;
     const { remoteAddress } = await connectChecked(url, exchange, scope);
-    const head = await exchange.send(request);
-    return { exchange, head, remoteAddress };
+    return { exchange, head: await exchange.send(request), remoteAddress };
   }
 
   function toResponse(
@@ -373,12 +376,16 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
         const lower = name.toLowerCase();
         if (lower !== 'host' && lower !== 'connection') headers[lower] = value;
       }
+      if (opts.post) {
+        headers['content-type'] = opts.post.contentType;
+        headers['content-length'] = String(opts.post.body.length);
+      }
       const redirects: RedirectHop[] = [];
       for (;;) {
         if (scope.signal.aborted) throw scope.signal.reason;
-        const hop = await sendHop(url, headers, scope);
+        const hop = await sendHop(url, headers, scope, opts.post?.body);
         const target = hop.head.headers.location;
-        if (!REDIRECT_STATUSES.has(hop.head.status) || target === undefined) {
+        if (opts.post || !REDIRECT_STATUSES.has(hop.head.status) || target === undefined) {
           return toResponse(url, hop, redirects, scope);
         }
         hop.exchange.destroy(new FetchTransientError('aborted', 'redirect followed'));

@@ -3,6 +3,7 @@
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { registerTimestampMetrics } from '../anchors/timestamp/timestamp-metrics.ts';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
 import { webApp } from '../web/web.router.ts';
@@ -31,6 +32,8 @@ export function createApp(ctx: AppContext) {
   const app = express();
   const docs = new ApiDocs();
   const metrics = createMetrics(ctx.queues);
+  // Counted by the sequencer process in Redis, read at scrape time (issue 15).
+  registerTimestampMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
 
   app.disable('x-powered-by');
   app.set('trust proxy', false);

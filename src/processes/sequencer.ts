@@ -1,4 +1,5 @@
 // The sequencer process component.
+import { startTimestamper } from '../anchors/timestamp/start-timestamper.ts';
 import type { AppContext } from '../context.ts';
 import { openCheckpoint } from '../log/checkpoint.ts';
 import { latestCheckpoint } from '../log/log.repository.ts';
@@ -37,10 +38,15 @@ export async function startSequencer(ctx: AppContext): Promise<Component> {
     batchSize: ctx.config.SEQUENCER_BATCH_SIZE,
     intervalMs: ctx.config.SEQUENCER_INTERVAL_MS,
   });
+  // Anchors (issue 15): beside the loop, on the same lease, never inside a batch.
+  const timestamper = startTimestamper(ctx, loop.active);
   ctx.log.info('sequencer started');
   return {
     name: 'sequencer',
     // The current batch is one transaction: stopping waits for it to commit, never tears it.
-    stop: () => loop.stop(),
+    stop: async () => {
+      await timestamper?.stop();
+      await loop.stop();
+    },
   };
 }

@@ -2,6 +2,7 @@
 // Public by design (API.md): it reveals only sizes and hashes, never event bodies.
 import { Router } from 'express';
 import { z } from 'zod';
+import { timestampRoutes } from '../../anchors/timestamp/timestamps.route.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { hashReader, latestCheckpoint, treeSize } from '../../log/log.repository.ts';
@@ -128,5 +129,6 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
     res.json({ from: q.from, to: q.to, proof: proof.map((h) => h.toString('base64')) });
   });
 
+  timestampRoutes(router, ctx, docs, index); // GET /v1/log/timestamps (issue 15)
   return router;
 }
