@@ -121,9 +121,13 @@ program
   .description('check an export bag offline (no database, no network); exit 0 only when everything holds')
   .argument('<file>', 'the exported .zip')
   .option('--key <key>', 'pin the log verifier key (name+hexhash+base64key, or a file holding it)')
+  .option(
+    '--tsa-ca <file>',
+    "PEM trust anchors for the bag's RFC 3161 timestamps (else: the bundled chain, with a warning)",
+  )
   // Usage errors exit 2, as do unreadable files; 1 means the bag failed verification.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
-  .action(async (file: string, opts: { key?: string }) => {
+  .action(async (file: string, opts: { key?: string; tsaCa?: string }) => {
     const { runVerifyExport } = await import('./verify-export.ts');
     process.exitCode = await runVerifyExport(file, opts);
   });

@@ -2,6 +2,7 @@
 // no Redis, no network). Prints what it checked, then OK or every problem.
 // Exit 0 only when everything holds, 1 on any failure, 2 on usage errors or an unreadable file.
 import { existsSync, readFileSync } from 'node:fs';
+import { describeTimestamps } from '../anchors/timestamp/verify-timestamps.ts';
 import { printable } from '../exports/verify/printable.ts';
 import {
   ExportFileError,
@@ -16,6 +17,15 @@ function pinnedKeyFrom(value: string): string {
   return readFileSync(value, 'utf8').trim();
 }
 
+/** `--tsa-ca FILE`: an unreadable file is a usage error (exit 2), like a bad --key. */
+function readTsaCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PinnedKeyError(`cannot read --tsa-ca ${path}: ${(err as Error).message}`);
+  }
+}
+
 export function formatReport(file: string, report: ExportReport): string {
   const s = report.summary;
   const lines = [
@@ -28,6 +38,7 @@ export function formatReport(file: string, report: ExportReport): string {
       : `  payload: ${s.payloadFiles} files, ${s.payloadBytes} bytes (manifest-sha256.txt, Payload-Oxum)`,
     `  log: origin ${s.origin ?? '?'}, tree size ${s.treeSize ?? '?'}, key ${s.keyName ?? '?'}` +
       (s.pinnedKey ? `, pinned key ${s.pinnedKey}` : ' (bundled key only: pass --key to pin it)'),
+    ...describeTimestamps(s.timestamps, s.treeSize).map((l) => `  ${l}`),
   ];
   if (s.unproven.length > 0) {
     lines.push(
@@ -44,11 +55,18 @@ export function formatReport(file: string, report: ExportReport): string {
   return `${lines.map(printable).join('\n')}\n`;
 }
 
-export async function runVerifyExport(file: string, options: { key?: string }): Promise<number> {
+export async function runVerifyExport(
+  file: string,
+  options: { key?: string; tsaCa?: string },
+): Promise<number> {
   let report: ExportReport;
   try {
     const pinnedKey = options.key === undefined ? undefined : pinnedKeyFrom(options.key);
-    report = await verifyExport(file, pinnedKey === undefined ? {} : { pinnedKey });
+    const tsaCa = options.tsaCa === undefined ? undefined : readTsaCa(options.tsaCa);
+    report = await verifyExport(file, {
+      ...(pinnedKey === undefined ? {} : { pinnedKey }),
+      ...(tsaCa === undefined ? {} : { tsaCa }),
+    });
   } catch (err) {
     if (err instanceof ExportFileError || err instanceof PinnedKeyError) {
       process.stderr.write(`${printable(`claimtrail verify-export: ${err.message}`)}\n`);

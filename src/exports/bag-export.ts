@@ -1,5 +1,6 @@
 // BagIt (RFC 8493) export, zipped; the layout is in bag/export-layout.ts and is what
 // `claimtrail verify-export` checks offline.
+import { addTimestampFiles } from '../anchors/timestamp/bag-timestamps.ts';
 import { BagWriter } from './bag/bag-writer.ts';
 import {
   CHECKPOINT_FILE,
@@ -41,6 +42,8 @@ export async function writeBag(
     await bag.addPayload(PROOFS_FILE, proofLines(input));
     await bag.addPayload(CHECKPOINT_FILE, input.checkpoint.note);
     await bag.addPayload(KEY_FILE, `${input.verifierKey}\n`);
+    // RFC 3161 anchors of the checkpoint (issue 15); their bag-info labels say which.
+    const timestamped = await addTimestampFiles(bag, input.pool, input.checkpoint.size);
     if (input.includeContent) {
       for (const item of distinctContent(view.evidence)) {
         await bag.addPayload(contentPath(item.sha256), countBytes(input.blobs.read(item.sha256), input), {
@@ -60,6 +63,7 @@ export async function writeBag(
         'Checkpoint-Size': String(input.checkpoint.size),
         'Log-Origin': input.checkpoint.origin,
         [EXPORT_VERSION_LABEL]: String(EXPORT_VERSION),
+        ...timestamped,
       },
     });
   } catch (err) {

@@ -2,6 +2,7 @@
 // of the scope, the checkpoint size) at its word. For an export of version 2 (whose exporter is
 // known) every label is one the exporter writes, at most once, and each value that restates a
 // proven part of the bag must equal it.
+import { TIMESTAMPED_SIZE_LABEL, TIMESTAMPS_LABEL } from '../../anchors/timestamp/bag-timestamps.ts';
 import { EXPORT_VERSION_LABEL, exportDescription } from '../bag/export-layout.ts';
 import type { ExportDoc } from './export-doc.ts';
 import type { Problems } from './problems.ts';
@@ -19,6 +20,9 @@ function expectedValues(doc: ExportDoc, summary: ExportSummary): Map<string, str
     ['Checkpoint-Size', summary.treeSize === null ? null : String(summary.treeSize)],
     ['Log-Origin', summary.origin],
     [EXPORT_VERSION_LABEL, null],
+    // Which checkpoint the bag's timestamps are of, and how many there are (issue 15).
+    [TIMESTAMPED_SIZE_LABEL, String(summary.timestamps.size ?? 'none')],
+    [TIMESTAMPS_LABEL, String(summary.timestamps.count)],
   ]);
 }
 

@@ -1,6 +1,7 @@
 // The checks every export format gets, a bag or the JSON export laid out as one (ExportFiles):
 // export.json, the signed checkpoint and key, every chain and its inclusion proofs, the
 // export_scope record, the format version, and export.json held to the view of the chains.
+import { checkTimestamps } from '../../anchors/timestamp/verify-timestamps.ts';
 import type { NoteVerifier } from '../../log/note.ts';
 import { LEDGER_DIR, subjectOfLedgerPath } from '../bag/export-layout.ts';
 import { EXPORT_VERSION } from '../export-context.ts';
@@ -82,7 +83,12 @@ function subjectsToCheck(files: ExportFiles, doc: ExportDoc | null): SubjectEntr
 /** Runs the checks every format gets; returns export.json when it was usable. */
 export async function checkContents(
   files: ExportFiles,
-  options: { pinned: NoteVerifier | undefined; stated: (doc: ExportDoc) => StatedVersion },
+  options: {
+    pinned: NoteVerifier | undefined;
+    stated: (doc: ExportDoc) => StatedVersion;
+    /** The auditor's TSA trust anchors (DER), if given. */
+    tsaCa?: readonly Buffer[];
+  },
   summary: ExportSummary,
   problems: Problems,
 ): Promise<ExportDoc | null> {
@@ -101,6 +107,7 @@ export async function checkContents(
   summary.keyName = log.keyName;
   summary.treeSize = log.checkpoint?.size ?? null;
   summary.origin = log.checkpoint?.origin ?? null;
+  summary.timestamps = await checkTimestamps(files, log, options.tsaCa, problems);
   const subjects = subjectsToCheck(files, doc);
   if (!doc) summary.subjects = subjects.length;
   const ledger = await checkLedger(files, subjects, log.checkpoint, problems, { pairProofs: doc !== null });

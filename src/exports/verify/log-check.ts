@@ -13,6 +13,8 @@ export interface LogState {
   /** The checkpoint the proofs are checked against: opened with the pinned key if given, else the bundled one. */
   checkpoint: Checkpoint | null;
   keyName: string | null;
+  /** The key that opened `checkpoint` (other notes of this log, e.g. a timestamped checkpoint, must open with it). */
+  verifier: NoteVerifier | null;
 }
 
 export const keyId = (v: NoteVerifier): string => `${v.name}+${v.keyHash.toString(16).padStart(8, '0')}`;
@@ -36,7 +38,7 @@ export async function checkLog(
   pinned: NoteVerifier | undefined,
   problems: Problems,
 ): Promise<LogState> {
-  const state: LogState = { checkpoint: null, keyName: null };
+  const state: LogState = { checkpoint: null, keyName: null, verifier: null };
   let bundled: NoteVerifier | undefined;
   const keyText = await readText(bag, KEY_FILE, problems);
   if (keyText !== null) {
@@ -61,8 +63,10 @@ export async function checkLog(
   }
   if (!pinned) {
     state.checkpoint = fromBundled;
+    state.verifier = bundled ?? null;
     return state;
   }
+  state.verifier = pinned;
   if (bundled && !sameKey(bundled, pinned)) {
     problems.add(`${KEY_FILE} holds ${keyId(bundled)}, not the pinned key ${keyId(pinned)}`);
   }

@@ -1,4 +1,5 @@
 // What the verifier reports it checked, whichever export format it read.
+import type { TimestampsReport } from '../../anchors/timestamp/verify-timestamps.ts';
 
 export interface ExportSummary {
   /** `bagit` (a zipped bag) or `json` (the JSON export), told by the file's content. */
@@ -25,6 +26,8 @@ export interface ExportSummary {
   exportVersion: number | null;
   /** What this bag cannot prove (a bag made before version 2): said, not a failure. */
   unproven: string[];
+  /** RFC 3161 timestamps the bag carries (issue 15). */
+  timestamps: TimestampsReport;
 }
 
 export function emptySummary(): ExportSummary {
@@ -49,5 +52,6 @@ export function emptySummary(): ExportSummary {
     pinnedKey: null,
     exportVersion: null,
     unproven: [],
+    timestamps: { size: null, verified: [], count: 0, trust: null },
   };
 }

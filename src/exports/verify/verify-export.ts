@@ -56,6 +56,8 @@
  * export.json (metadata) is the one file parsed whole.
  */
 import { open, stat } from 'node:fs/promises';
+import { isTimestampPath } from '../../anchors/timestamp/bag-timestamps.ts';
+import { certificatesFromPem } from '../../anchors/timestamp/tsa-verify.ts';
 import { type NoteVerifier, parseVerifierKey } from '../../log/note.ts';
 import {
   CHECKPOINT_FILE,
@@ -160,6 +162,7 @@ function checkNoOtherPayload(bag: BagZip, problems: Problems): void {
   for (const path of bag.files.keys()) {
     if (!path.startsWith('data/') || layout.has(path)) continue;
     if (path.startsWith(CONTENT_DIR) || path.startsWith(LEDGER_DIR)) continue; // checked by name there
+    if (isTimestampPath(path)) continue; // checked by name in verify-timestamps.ts
     problems.add(`${path}: unexpected file (an export's payload holds only the files of its layout)`);
   }
 }
@@ -184,8 +187,10 @@ async function startsWithZipMagic(path: string): Promise<boolean> {
  */
 export async function verifyExport(
   zipPath: string,
-  options: { pinnedKey?: string } = {},
+  options: { pinnedKey?: string /** PEM text of the auditor's TSA trust anchors. */; tsaCa?: string } = {},
 ): Promise<ExportReport> {
+  const tsaCa = options.tsaCa === undefined ? undefined : certificatesFromPem(options.tsaCa);
+  if (tsaCa?.length === 0) throw new PinnedKeyError('the --tsa-ca file holds no PEM certificate');
   let pinned: NoteVerifier | undefined;
   if (options.pinnedKey !== undefined) {
     try {
@@ -243,6 +248,7 @@ export async function verifyExport(
       bag,
       {
         pinned,
+        tsaCa,
         stated: () => ({
           where: `bag-info.txt ${EXPORT_VERSION_LABEL}`,
           value: info.fields.find(([l]) => l === EXPORT_VERSION_LABEL)?.[1],
