@@ -35,6 +35,12 @@
  *                                   — an RFC 6962 inclusion proof of leaf hash
  *                                   SHA-256(0x00 ‖ 32-byte event hash) at `index` in the tree of
  *                                   the checkpoint's size and root.
+ * <bagName>/data/log/timestamped-checkpoint, data/log/timestamped-consistency.json,
+ * <bagName>/data/log/timestamps/<n>.tsr, <n>.chain.pem
+ *                                   RFC 3161 timestamps of the checkpoint (or of the nearest
+ *                                   timestamped one, with the consistency proof): present only
+ *                                   when the log has timestamps; layout in
+ *                                   src/anchors/timestamp/bag-timestamps.ts
  * ```
  *
  * The fixed order of proofs.jsonl lets the verifier pair proofs with events while streaming both,

@@ -50,6 +50,7 @@
  * - Log: the checkpoint opens with the bundled key; with pinnedKey, the bundled key is that key
  *   and the checkpoint opens with it; proofs.jsonl holds exactly one RFC 6962 inclusion proof per
  *   event, in order, each verifying against the checkpoint's size and root.
+ * - Timestamps (when the bag has them): src/anchors/timestamp/verify-timestamps.ts.
  *
  * Every file is streamed once (yauzl, lazy entries), hashed on the way, ledger and proofs line
  * by line; memory holds one digest per file but nothing per event or per payload byte.
