@@ -153,6 +153,22 @@ describe('a reply that fails a check is refused, stored nowhere and counted', ()
     expect(tsa.requests).toBe(before);
   });
 
+  it('goes through the guarded fetcher: a loopback TSA outside FETCH_ALLOWLIST is never reached', async () => {
+    const url = `${tsa.url}?case=not-allowed`;
+    const { deps: d, state } = deps(url);
+    const closed = createGuardedFetcher({
+      allowlist: [],
+      maxBytes: 1024,
+      connectTimeoutMs: 2_000,
+      totalTimeoutMs: 5_000,
+      userAgent: 'test',
+    });
+    const before = tsa.requests;
+    await timestampIfDue({ ...d, fetcher: closed }, url, state);
+    expect(tsa.requests).toBe(before);
+    expect(await metric(url, 'failed', 'forbidden_address')).toBe(1);
+  });
+
   it('the same TSA with the other CA as the only anchor is refused as untrusted', async () => {
     const url = `${tsa.url}?case=other-anchor`;
     const { deps: d, state } = deps(url, loadTsaAnchors(tsa.otherCaFile));
