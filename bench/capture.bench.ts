@@ -726,6 +726,7 @@ interface QueueRun {
   perSecond: number;
   latency: ReturnType<typeof summarize>;
   produce: { elapsedMs: number; errors: number; firstError?: string };
+  cpu: CpuShare;
 }
 
 /** A bare BullMQ worker that does nothing, fed the same way (same producers, same Redis). */
@@ -752,6 +753,7 @@ async function bareQueueRun(config: Config, sizes: Sizes): Promise<QueueRun> {
     await worker.waitUntilReady();
     await queue.waitUntilReady();
     const added: number[] = new Array(sizes.sources);
+    const meter = cpuMeter();
     const t0 = Date.now();
     const produce = await fixedCount({
       total: sizes.sources,
@@ -771,6 +773,7 @@ async function bareQueueRun(config: Config, sizes: Sizes): Promise<QueueRun> {
         );
       }),
     ]).finally(() => clearTimeout(timer));
+    const cpu = meter.stop();
     const latencies = added.map((a, i) => done.get(`noop-${i}`)! - a);
     const makespan = (Math.max(...done.values()) - t0) / 1000;
     return {
@@ -778,6 +781,7 @@ async function bareQueueRun(config: Config, sizes: Sizes): Promise<QueueRun> {
       perSecond: sizes.sources / makespan,
       latency: summarize(latencies),
       produce,
+      cpu,
     };
   } finally {
     await worker.close();
@@ -920,6 +924,11 @@ async function benchQueue(
     say(`    ${latencyLine('started → finished (the capture itself)', work)}`);
     say(
       `  ${describeCpu(cpu, 'this process (producers, workers, sequencer)')}; event-loop delay p50 ${ms(lag.percentile(50) / 1e6)}, p99 ${ms(lag.percentile(99) / 1e6)}`,
+    );
+    // CPU time per source rather than per second: less disturbed by other work on the machine.
+    const perItem = (cores: number, seconds: number, items: number) => ms((cores * seconds * 1000) / items);
+    say(
+      `  CPU per source: this process ${perItem(cpu.self, cpu.seconds, completed.length)} (main thread ${perItem(cpu.mainThread, cpu.seconds, completed.length)}), Postgres ${perItem(cpu.postgres, cpu.seconds, completed.length)}; per no-op job: this process ${perItem(bare.cpu.self, bare.cpu.seconds, n)} (main thread ${perItem(bare.cpu.mainThread, bare.cpu.seconds, n)})`,
     );
     say(
       `  ${num(ctx.config.WORKER_CONCURRENCY)} captures at a time each hold ~${ms(work.mean)}: at most ${perSecond((sizes.concurrency * 1000) / work.mean)} by Little's law`,

@@ -14,6 +14,8 @@ export interface CpuShare {
   self: number;
   /** The part of `self` spent in the kernel (system time). */
   selfSystem: number;
+  /** The part of `self` spent by the main thread (the event loop: what bounds a Node process). */
+  mainThread: number;
   /** Per named process (alive at the end). */
   named: Record<string, number>;
   /** Postgres processes alive at the end (backends that exited meanwhile are missed). */
@@ -32,10 +34,14 @@ function machineTicks(): { busy: number; total: number } | undefined {
   }
 }
 
-/** Command name and user + system ticks of a process, from /proc/<pid>/stat. */
-function procStat(pid: number): { comm: string; ticks: number } | undefined {
+/** Command name and user + system ticks of a process (or `task`: one of its threads), from
+ * /proc/<pid>/stat. */
+function procStat(pid: number, task?: number): { comm: string; ticks: number } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(
+      task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`,
+      'utf8',
+    );
     const close = stat.lastIndexOf(')');
     const fields = stat.slice(close + 2).split(' ');
     return { comm: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) };
@@ -70,11 +76,13 @@ export function cpuMeter(named: Record<string, number | undefined> = {}): { stop
   );
   const pg0 = postgresTicks();
   const self0 = process.cpuUsage();
+  const main0 = procStat(process.pid, process.pid)?.ticks; // the main thread's id is the pid
   return {
     stop() {
       const s = (performance.now() - t0) / 1000;
       const m1 = machineTicks();
       const self = process.cpuUsage(self0);
+      const main1 = procStat(process.pid, process.pid)?.ticks;
       const pg1 = postgresTicks();
       const cores = cpus().length;
       if (!m0 || !m1 || m1.total <= m0.total) {
@@ -84,6 +92,7 @@ export function cpuMeter(named: Record<string, number | undefined> = {}): { stop
           machineBusy: 0,
           self: 0,
           selfSystem: 0,
+          mainThread: 0,
           named: {},
           postgres: 0,
         };
@@ -104,6 +113,7 @@ export function cpuMeter(named: Record<string, number | undefined> = {}): { stop
         machineBusy: (m1.busy - m0.busy) / elapsed,
         self: (self.user + self.system) / 1e6 / s,
         selfSystem: self.system / 1e6 / s,
+        mainThread: main0 === undefined || main1 === undefined ? 0 : (main1 - main0) / elapsed,
         named: share,
         postgres: postgres / elapsed,
       };
@@ -129,7 +139,7 @@ export async function reportMachineBefore(say: (line: string) => void, ms = 1000
 export function describeCpu(c: CpuShare, selfName = 'this process'): string {
   if (!c.available) return 'CPU: /proc not readable';
   const parts = [
-    `${selfName} ${num(c.self, 2)}`,
+    `${selfName} ${num(c.self, 2)} (main thread ${num(c.mainThread, 2)})`,
     ...Object.entries(c.named).map(([k, v]) => `${k} ${num(v, 2)}`),
     `Postgres ${num(c.postgres, 2)}`,
   ];

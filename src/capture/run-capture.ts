@@ -9,7 +9,7 @@ import type { Config } from '../config/env.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { FetchError, FetchTransientError, type GuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { DEFAULT_MAX_PAGE_BYTES, readHead } from '../media/analyze.ts';
-import type { HostLease, HostSlots } from '../queue/host-slots.ts';
+import { type HostLease, HostSlots } from '../queue/host-slots.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import {
   type BrowserCaptureDeps,
@@ -58,9 +58,9 @@ export interface CaptureDeps {
   ffprobePath: string;
   log: Logger;
   /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
-  hostSlots?: Pick<HostSlots, 'tryAcquire'>;
-  /** The per-investigation share (absent: no limit). */
-  investigationSlots?: Pick<HostSlots, 'tryAcquire'>;
+  hostSlots?: HostSlots;
+  /** The per-investigation share (absent: no limit); on the same Redis as hostSlots. */
+  investigationSlots?: HostSlots;
   /** The worker process's browser and egress proxy (src/capture/browser/browser-deps.ts).
    * Absent (BROWSER_PATH=off, or code that runs captures without a worker): pages are
    * captured without a browser step and nothing about it is recorded. */
@@ -108,28 +108,32 @@ export async function runCapture(
   // The slot is taken before anything is recorded, so a capture that waits for its host adds
   // no event and uses no attempt.
   const resuming = opts.resumeAfterHostWait === true && capture.status === 'running';
-  const investigation = `investigation ${capture.source.investigationId}`;
-  const share = deps.investigationSlots
-    ? await deps.investigationSlots.tryAcquire(capture.source.investigationId, captureId)
-    : undefined;
-  if (deps.investigationSlots && !share) throw new HostBusy(investigation, resuming);
+  // The investigation's share and the host's, taken together in one round trip (all or none).
   const host = captureHost(capture.source, deps.config);
-  let lease: HostLease | undefined;
+  const claims = [
+    ...(deps.investigationSlots
+      ? [
+          {
+            slots: deps.investigationSlots,
+            name: capture.source.investigationId,
+            what: `investigation ${capture.source.investigationId}`,
+          },
+        ]
+      : []),
+    ...(host && deps.hostSlots ? [{ slots: deps.hostSlots, name: host, what: host }] : []),
+  ];
+  const taken = await HostSlots.tryAcquireAll(claims, captureId);
+  if ('busy' in taken) throw new HostBusy(taken.busy.what, resuming);
   try {
-    lease = host && deps.hostSlots ? await deps.hostSlots.tryAcquire(host, captureId) : undefined;
-    if (host && deps.hostSlots && !lease) throw new HostBusy(host, resuming);
     if (!resuming)
       await markStarted(deps.pool, { captureId, sourceId: capture.sourceId, url: capture.source.url, actor });
     return await runStarted(deps, capture, actor, attempt, host);
   } finally {
-    for (const [held, what] of [
-      [lease, host],
-      [share, investigation],
-    ] as const) {
-      await held
-        ?.release()
-        .catch((err: Error) => deps.log.warn({ slot: what, err: err.message }, 'capture slot not released'));
-    }
+    await taken.lease
+      .release()
+      .catch((err: Error) =>
+        deps.log.warn({ slots: claims.map((c) => c.what), err: err.message }, 'capture slots not released'),
+      );
   }
 }
 

@@ -127,7 +127,9 @@ class FetchScope {
     this.ended = true;
     clearTimeout(this.timer);
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
-    this.exchange?.destroy(new FetchTransientError('aborted', 'response body was discarded'));
+    // Only an exchange still under way: an error (and its stack) per completed fetch cost ~26 µs.
+    if (this.exchange && !this.exchange.settled)
+      this.exchange.destroy(new FetchTransientError('aborted', 'response body was discarded'));
   }
 }
 

@@ -128,6 +128,11 @@ export class Http1Exchange {
   }
 
   /** Stops the exchange (timeout, cancel, discard); a pending head or body fails with `reason`. */
+  /** The exchange is over (body read to its end, or failed): destroy() would do nothing. */
+  get settled(): boolean {
+    return this.phase === 'done' || this.phase === 'failed';
+  }
+
   destroy(reason: FetchError | Error): void {
     this.fail(reason);
   }

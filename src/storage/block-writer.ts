@@ -67,17 +67,31 @@ export class BlockFileWriter implements ByteSink {
   private readonly worker: BlockHasher | undefined;
   private hashing: Promise<void> = Promise.resolve();
 
-  private constructor(
-    private readonly file: FileHandle,
-    hashInWorker: boolean,
+  /**
+   * `file`: the file to write, still being opened (writes wait for it; a failure to open fails
+   * the writer). `first`: a block already holding the body's first `length` bytes (a body that
+   * outgrew the block it was collected in), taken over as the block being filled.
+   */
+  constructor(
+    private readonly file: Promise<FileHandle>,
+    opts: { hashInWorker?: boolean; first?: { block: Block; length: number } } = {},
   ) {
-    if (hashInWorker) this.worker = new BlockHasher();
+    file.catch((err: Error) => this.fail(err));
+    if (opts.hashInWorker) this.worker = new BlockHasher();
     else this.inline = createHash('sha256');
+    if (opts.first) {
+      const { block, length } = opts.first;
+      this.inline?.update(block.buffer.subarray(0, length));
+      this.block = block;
+      this.held++;
+      this.filled = length;
+      if (this.filled === BLOCK_BYTES) this.enqueue();
+    }
   }
 
-  /** Creates (or truncates) `path`. */
-  static async create(path: string, opts: { hashInWorker?: boolean } = {}): Promise<BlockFileWriter> {
-    return new BlockFileWriter(await open(path, 'w'), opts.hashInWorker ?? false);
+  /** Creates (or truncates) `path`, opened as the first write needs it. */
+  static create(path: string, opts: { hashInWorker?: boolean } = {}): BlockFileWriter {
+    return new BlockFileWriter(open(path, 'w'), opts);
   }
 
   write(chunk: Buffer): boolean {
@@ -115,8 +129,9 @@ export class BlockFileWriter implements ByteSink {
     await this.hashing;
     if (this.failure) throw this.failure;
     await this.syncing;
-    await this.file.sync();
-    await this.file.close();
+    const file = await this.file;
+    await file.sync();
+    await file.close();
     return this.inline ? this.inline.digest('hex') : this.worker!.digest();
   }
 
@@ -130,7 +145,7 @@ export class BlockFileWriter implements ByteSink {
     if (this.block) this.release({ block: this.block, length: 0, hashed: Promise.resolve() });
     this.block = undefined;
     this.worker?.drop();
-    await this.file.close().catch(() => {});
+    await this.file.then((file) => file.close()).catch(() => {});
   }
 
   /** The block being filled is complete (or the last one): hash it, queue it for writing. */
@@ -161,15 +176,15 @@ export class BlockFileWriter implements ByteSink {
   }
 
   private async writeBatch(batch: Filled[], position: number, bytes: number): Promise<void> {
+    const file = await this.file;
     await writeAll(
-      this.file,
+      file,
       batch.map((f) => f.block.buffer.subarray(0, f.length)),
       position,
     );
     this.unsynced += bytes;
     if (this.unsynced >= SYNC_EVERY_BYTES) {
       this.unsynced = 0;
-      const file = this.file;
       this.syncing = this.syncing.then(() => file.datasync());
       this.syncing.catch((err: Error) => this.fail(err));
     }

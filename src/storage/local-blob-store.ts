@@ -1,9 +1,11 @@
 // The default blob store: a directory. Blobs live at <root>/sha256/ab/cd/<hash>; writes go to
 // <root>/tmp first, are fsynced, then renamed into place (rename is atomic on one file system),
-// so a reader never sees a partial blob and a crash leaves at most a temporary file.
+// so a reader never sees a partial blob and a crash leaves at most a temporary file. A small
+// body is written and put in place by a file worker thread in one round trip (incoming-body.ts,
+// file-workers.ts); a big one streams to its file here and only its commit goes there.
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { type ByteSource, pump } from '../lib/byte-sink.ts';
@@ -16,11 +18,10 @@ import {
   type PutOptions,
   SHA256_HEX,
 } from './blob-store.ts';
-import { BlockFileWriter } from './block-writer.ts';
+import { commitFile, removeTemporary } from './file-workers.ts';
+import { IncomingBody } from './incoming-body.ts';
 
 const TMP_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
-/** From this announced size on, the hash is computed on the hash worker (block-hasher.ts). */
-const WORKER_HASH_FROM_BYTES = 8 << 20;
 
 export class LocalBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -46,36 +47,48 @@ export class LocalBlobStore implements BlobStore {
     // hash (evidence whose bytes do not match its sha256). A retry first removes what earlier
     // writers of its key left (a killed worker's partial file); a live earlier writer then
     // fails at its rename (ENOENT) instead of storing anything.
-    if (opts.tmpKey !== undefined) await this.removeTemporary(opts.tmpKey);
+    const { tmpKey } = opts;
     const tmp = path.join(
       this.tmpDir,
-      opts.tmpKey === undefined ? `${randomUUID()}.part` : `${opts.tmpKey}.${randomUUID()}.part`,
+      tmpKey === undefined ? `${randomUUID()}.part` : `${tmpKey}.${randomUUID()}.part`,
     );
+    const body = new IncomingBody(tmp, opts, async () => {
+      if (tmpKey !== undefined) await removeTemporary(this.tmpDir, tmpKey);
+      return open(tmp, 'w');
+    });
     const head = Buffer.allocUnsafe(HEAD_BYTES);
     let headLength = 0;
     let size = 0;
-    // A blob announced as big is hashed on the hash worker, beside the download.
-    const hashInWorker = (opts.expectedBytes ?? 0) >= WORKER_HASH_FROM_BYTES;
-    const writer = await BlockFileWriter.create(tmp, { hashInWorker });
-    let sha256: string;
     try {
-      // One pass: each chunk is counted and copied into the writer (which hashes it) while
-      // the producer holds it (a fetch reuses its read buffer once write() returns).
+      await body.drained(); // a body announced big streams to a file: it is there before any byte
+      // One pass: each chunk is counted and copied (into the body's block, or into the writer,
+      // which hashes it) while the producer holds it (a fetch reuses its read buffer once
+      // write() returns).
       await pump(source, {
         write(chunk) {
           size += chunk.length;
           if (opts.maxBytes !== undefined && size > opts.maxBytes) throw new BlobTooLargeError(opts.maxBytes);
           if (headLength < HEAD_BYTES) headLength += chunk.copy(head, headLength);
-          return writer.write(chunk);
+          return body.write(chunk);
         },
-        drained: () => writer.drained(),
+        drained: () => body.drained(),
       });
-      sha256 = await writer.finish();
     } catch (err) {
-      await writer.abort();
-      await unlink(tmp).catch(() => {});
+      await body.abort();
       throw err;
     }
+    const result = (sha256: string, created: boolean): BlobWriteResult => ({
+      sha256,
+      size,
+      head: head.subarray(0, headLength),
+      created,
+    });
+    // Most captured bodies: hashed, written, fsynced and put in place in one round trip.
+    if (body.small && !opts.beforeCommit) {
+      const stored = await body.putSmall(this.root);
+      return result(stored.sha256, stored.created);
+    }
+    const sha256 = await body.finish();
     if (opts.beforeCommit) {
       try {
         await opts.beforeCommit({ sha256, size });
@@ -84,31 +97,8 @@ export class LocalBlobStore implements BlobStore {
         throw err;
       }
     }
-    const target = this.pathOf(sha256);
-    const existing = await stat(target).catch(() => undefined);
-    if (existing?.size === size) {
-      await unlink(tmp);
-      return { sha256, size, head: head.subarray(0, headLength), created: false };
-    }
-    const dir = path.dirname(target);
-    const made = await mkdir(dir, { recursive: true });
-    await rename(tmp, target);
-    // The new entry must survive a power loss: the blob's in its directory, and each directory
-    // just made (sha256/ab, sha256/ab/cd) in its parent.
-    for (let d = dir; ; d = path.dirname(d)) {
-      await syncDirectory(d);
-      if (made === undefined || d === path.dirname(made) || d === this.root) break;
-    }
-    return { sha256, size, head: head.subarray(0, headLength), created: true };
-  }
-
-  /** Removes the partial files of earlier writers of `tmpKey`. */
-  private async removeTemporary(tmpKey: string): Promise<void> {
-    const prefix = `${tmpKey}.`;
-    for (const name of await readdir(this.tmpDir)) {
-      if (name.startsWith(prefix) && name.endsWith('.part') && !name.slice(prefix.length, -5).includes('.'))
-        await unlink(path.join(this.tmpDir, name)).catch(() => {});
-    }
+    // The rename into place and the fsync of its directory (and of each directory just made).
+    return result(sha256, await commitFile(tmp, this.pathOf(sha256), size, this.root));
   }
 
   async size(sha256: string): Promise<number | undefined> {
@@ -140,15 +130,5 @@ export class LocalBlobStore implements BlobStore {
       }
     }
     return removed;
-  }
-}
-
-/** Makes a rename durable: the new directory entry survives a power loss. */
-async function syncDirectory(dir: string): Promise<void> {
-  const fd = await open(dir, 'r');
-  try {
-    await fd.sync();
-  } finally {
-    await fd.close();
   }
 }

@@ -323,6 +323,23 @@ describe('LocalBlobStore concurrency and dedup', () => {
     expect((await blobFiles(store)).sort()).toEqual(datas.map(sha256Of).sort());
   });
 
+  it('40 concurrent small puts (each one round trip to a file worker), some the same bytes, keyed', async () => {
+    const store = await newStore();
+    const datas = Array.from({ length: 30 }, (_, i) => bytes(100_000 + i * 7, 1200 + i));
+    const puts = [...datas, ...datas.slice(0, 10)].map((data, i) =>
+      store.put(pushedSource(data, { seed: 60 + i }), {
+        tmpKey: `small-${i}`,
+        expectedBytes: i % 2 ? data.length : undefined,
+      }),
+    );
+    const results = await Promise.all(puts);
+    for (const [i, r] of results.entries()) await expectStored(store, datas[i % 30]!, r, r.created);
+    // Each repeated content was created by at least one of its two puts (both, when they
+    // raced past each other's check: the same bytes renamed over the same bytes).
+    for (let i = 0; i < 10; i++) expect(results[i]!.created || results[30 + i]!.created).toBe(true);
+    expect((await blobFiles(store)).sort()).toEqual(datas.map(sha256Of).sort());
+  });
+
   it('identical content put 4 times at once: one blob, nothing left in tmp', async () => {
     const store = await newStore();
     const data = bytes(6 * MiB + 1, 4343);
