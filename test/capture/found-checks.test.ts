@@ -14,6 +14,7 @@ import { PDQ_MATCH_DISTANCE } from '../../src/media/pdq.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
 import { serveBytes, serveFile, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
+import { webSignIn } from '../helpers/web-client.ts';
 import { ffmpeg } from '../media/media-tools.ts';
 import { custody, ofType } from './support.ts';
 
@@ -290,6 +291,22 @@ describe('EXIF against what the citation declares', () => {
     const similar = named(small.checks, 'similarTo');
     expect(similar.map((c) => (c.expected as { evidenceId: string }).evidenceId)).toContain(image.id);
     expect((similar[0]!.observed as { distance: number }).distance).toBeLessThanOrEqual(PDQ_MATCH_DISTANCE);
+  });
+});
+
+describe('the web app', () => {
+  it('the claim page says the matches and the claim-date check in words', async () => {
+    // The article's source is cited again: the new claim's date is checked at its next capture.
+    const cited = await citeClaim(`${server.origin}/article`, { claimedAt: '2024-12-20' });
+    await recapture(cited.sourceId);
+    const web = await webSignIn(app, editor.token);
+    const page = await web.get(`/claims/${cited.claimId}`);
+    expect(page.status).toBe(200);
+    const text = page.text.replace(/\s+/g, ' ');
+    expect(text).toContain(`same as: the same bytes as evidence ${postVideo.slice(0, 13)}…`);
+    expect(text).toContain(`href="/evidence/${postVideo}"`);
+    expect(text).toContain('published: claimed 2024-12-20 (UTC) · page says 2024-12-17T19:05:00+00:00');
+    expect(text).toMatch(/duration: declared|same as:/);
   });
 });
 
