@@ -340,7 +340,7 @@ export async function recordBrowserFailure(
 
 /**
  * What ending a capture writes: checks of its primary item against every citation's
- * expectations, `content_changed` when the primary item differs from the previous capture's,
+ * expectations, with those the capture `found` (found-checks.ts), `content_changed` when the primary item differs from the previous capture's,
  * statuses, `capture_completed`; with `progress`, the capture's new progress too (one UPDATE of
  * its row: the changes of one statement must not touch a row twice). `item`: the primary item's row; `inserted` when that row is
  * inserted in the same statement (it is then inserted with `itemChecks` instead of updated).
