@@ -4,8 +4,23 @@ import type { AppContext } from '../context.ts';
 import { fetchTimeouts } from '../fetch/fetch-timeouts.ts';
 import { createGuardedFetcher } from '../fetch/guarded-fetcher.ts';
 import { resolveFfprobePath } from '../media/ffprobe.ts';
+import { resolveFfmpegPath } from '../media/video-frames.ts';
 import { HostSlots } from '../queue/host-slots.ts';
 import type { CaptureDeps } from './run-capture.ts';
+
+/** ffprobe must be there (startup fails without it); ffmpeg only hashes video, so none leaves
+ * the reason in each video's `pdq.error` (hashEvidence looks again then). */
+async function mediaTools(config: AppContext['config']) {
+  const ffprobePath = await resolveFfprobePath(
+    config.FFPROBE_PATH === 'auto' ? undefined : config.FFPROBE_PATH,
+  );
+  const configured = config.FFMPEG_PATH === 'auto' ? undefined : config.FFMPEG_PATH;
+  // A configured path that is wrong fails startup like FFPROBE_PATH's: a typo is not silent.
+  const ffmpegPath = configured
+    ? await resolveFfmpegPath(configured)
+    : await resolveFfmpegPath(undefined, ffprobePath).catch(() => undefined);
+  return { ffprobePath, ...(ffmpegPath ? { ffmpegPath } : {}) };
+}
 
 const built = new WeakMap<AppContext, Promise<CaptureDeps>>();
 
@@ -31,9 +46,7 @@ export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
         ctx.config.CAPTURE_PER_INVESTIGATION_CONCURRENCY,
         ctx.log,
       ),
-      ffprobePath: await resolveFfprobePath(
-        ctx.config.FFPROBE_PATH === 'auto' ? undefined : ctx.config.FFPROBE_PATH,
-      ),
+      ...(await mediaTools(ctx.config)),
       fetcher: createGuardedFetcher({
         allowlist: ctx.config.FETCH_ALLOWLIST,
         maxBytes: ctx.config.FETCH_MAX_BYTES,

@@ -6,13 +6,14 @@
 // of round trips, not dozens.
 import type pg from 'pg';
 import { type SqlChange, writeWithEvents } from '../db/sql-change.ts';
-import { writeStatement, writeTransaction } from '../db/unit-of-work.ts';
+import { type WriteTx, writeStatement, writeTransaction } from '../db/unit-of-work.ts';
 import { checkRecord, newEvidence } from '../evidence/evidence-record.ts';
 import { type EvidenceInsert, evidenceBySha, insertEvidence } from '../evidence/evidence-store.ts';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import type { EventType } from '../ledger/event-types.ts';
 import type { AppendInput } from '../ledger/ledger.repository.ts';
 import { escapeUnstorableJson } from '../lib/storable-text.ts';
+import { PDQ_MATCH_DISTANCE } from '../media/pdq.ts';
 import { markSourceCapturing, setSourceOutcome } from '../sources/sources-store.ts';
 import type { BrowserCaptureResult, StoredOutput } from './browser/capture-with-browser.ts';
 import {
@@ -33,6 +34,7 @@ import {
 import { type Check, checkItem, type Json } from './checks.ts';
 import type { NewItem } from './describe.ts';
 import type { FetchedContent, FetchedExchange } from './fetch-to-store.ts';
+import { foundChecks, type PrimaryItem, primaryNearMatches } from './found-checks.ts';
 
 const sourceSubject = (id: string) => ({ type: 'source' as const, id });
 
@@ -96,6 +98,8 @@ export async function recordFetch(
     fetched: FetchedContent;
     item: () => Promise<NewItem> | NewItem;
     isLast?: (step: CaptureStep, metadata: Record<string, unknown>) => Promise<boolean> | boolean;
+    /** Largest PDQ distance of a `similarTo` match (PDQ_MATCH_DISTANCE by default). */
+    matchDistance?: number;
   },
 ): Promise<RecordedFetch> {
   const { captureId, actor, fetched } = input;
@@ -144,10 +148,14 @@ export async function recordFetch(
       (await input.isLast?.(step, metadata)) === true;
     if (!ends) changes.push(setCaptureProgress(captureId, next));
     else {
-      const end = completion({ captureId, actor, sourceId, progress: next, ...locked.completion! }, step, {
-        ...item,
-        inserted: inserted !== undefined,
-      });
+      const reads = locked.completion!;
+      const found = await primaryChecks(tx, item, { ...reads, sourceId }, input.matchDistance);
+      const end = completion(
+        { captureId, actor, sourceId, progress: next, ...reads },
+        step,
+        { ...item, inserted: inserted !== undefined },
+        found,
+      );
       changes.push(...end.changes);
       events.push(...end.events);
       // A new item is inserted by this statement: its checks go in with it.
@@ -332,7 +340,7 @@ export async function recordBrowserFailure(
 
 /**
  * What ending a capture writes: checks of its primary item against every citation's
- * expectations, `content_changed` when the primary item differs from the previous capture's,
+ * expectations, with those the capture `found` (found-checks.ts), `content_changed` when the primary item differs from the previous capture's,
  * statuses, `capture_completed`; with `progress`, the capture's new progress too (one UPDATE of
  * its row: the changes of one statement must not touch a row twice). `item`: the primary item's row; `inserted` when that row is
  * inserted in the same statement (it is then inserted with `itemChecks` instead of updated).
@@ -341,6 +349,7 @@ function completion(
   c: CompletionReads & { captureId: string; actor: string; sourceId: string; progress?: CaptureProgress },
   primary: CaptureStep | undefined,
   item: (HeldItem & { inserted: boolean }) | null,
+  found: readonly Check[],
 ): { changes: SqlChange[]; events: AppendInput<EventType>[]; checks: Check[]; itemChecks?: Check[] } {
   const { captureId, actor, sourceId } = c;
   const changes: SqlChange[] = [];
@@ -348,7 +357,7 @@ function completion(
   let checks: Check[] = [];
   let itemChecks: Check[] | undefined;
   if (primary && item) {
-    const outcome = checkItem(item, c.expectations);
+    const outcome = checkItem(item, c.expectations, false, found);
     checks = outcome.checks;
     itemChecks = outcome.all;
     const record = checkRecord({ sourceId, evidenceId: item.id, actor, existing: !item.inserted }, outcome);
@@ -372,11 +381,22 @@ function completion(
   return { changes, events, checks, itemChecks };
 }
 
+/** The checks the capture found for its primary item (found-checks.ts): matches and dates. */
+async function primaryChecks(
+  tx: WriteTx,
+  item: PrimaryItem,
+  reads: CompletionReads & { sourceId: string },
+  distance = PDQ_MATCH_DISTANCE,
+): Promise<Check[]> {
+  const near = await primaryNearMatches(tx.client, item, reads, distance);
+  return foundChecks(item, reads, near, distance);
+}
+
 /** Ends a capture that fetched everything (see completion). Idempotent. `progress`: what the
  * caller holds (its primary item is read with the lock; the locked progress decides). */
 export async function completeCapture(
   pool: pg.Pool,
-  input: { captureId: string; actor: string; progress?: CaptureProgress },
+  input: { captureId: string; actor: string; progress?: CaptureProgress; matchDistance?: number },
 ): Promise<{ checks: Check[]; alreadyDone: boolean }> {
   const guess = input.progress && primaryStep(input.progress.steps);
   return writeTransaction(pool, async (tx) => {
@@ -387,10 +407,15 @@ export async function completeCapture(
       // Another run of this capture recorded a step since the caller's progress: read again.
       locked = await lockCaptureForCompletion(tx, input.captureId, primary.evidenceId);
     }
+    const { item, sourceId } = locked;
+    const found = item
+      ? await primaryChecks(tx, item, { ...locked.completion, sourceId }, input.matchDistance)
+      : [];
     const end = completion(
-      { captureId: input.captureId, actor: input.actor, sourceId: locked.sourceId, ...locked.completion },
+      { captureId: input.captureId, actor: input.actor, sourceId, ...locked.completion },
       primary,
-      locked.item && { ...locked.item, inserted: false },
+      item && { ...item, inserted: false },
+      found,
     );
     await writeWithEvents(tx, end.changes, end.events);
     return { checks: end.checks, alreadyDone: false };

@@ -10,6 +10,7 @@ import type { WriteTx } from '../db/unit-of-work.ts';
 import type { EvidenceRow } from '../evidence/evidence.view.ts';
 import { EVIDENCE_COLUMNS, type EvidenceSqlRow, evidenceRowOf } from '../evidence/evidence-store.ts';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
+import type { ClaimDate } from './consistency-checks.ts';
 
 export interface CaptureStep {
   url: string;
@@ -123,20 +124,71 @@ export interface CompletionReads {
   expectations: Record<string, unknown>[];
   /** Progress of the source's latest other completed capture (content_changed compares). */
   previousProgress: CaptureProgress | null;
+  /** The source's investigation: matches are looked for there only. */
+  investigationId: string;
+  /** The dates of the claims citing the source (those that have one). */
+  claimDates: ClaimDate[];
+  /** Items of the capture's recorded steps that state their own date (a post record, a page),
+   * with just the metadata that says it. */
+  dated: { id: string; kind: string; metadata: Record<string, unknown> }[];
+  /** Items of other sources of the investigation with the primary item's bytes. */
+  sameBytes: string[];
 }
 
-const COMPLETION_COLUMNS = `coalesce((SELECT jsonb_agg(ct.expected ORDER BY ct.created_at) FROM citations ct
-    WHERE ct.source_id = c.source_id), '[]'::jsonb) AS expectations,
-  (SELECT p.progress FROM captures p WHERE p.source_id = c.source_id AND p.status = 'completed'
-    AND p.id <> c.id ORDER BY p.finished_at DESC LIMIT 1) AS previous`;
+/** Matches of the same bytes read with the lock, at most (consistent with match-checks.ts). */
+const SAME_BYTES_READ = 20;
 
-const completionOf = (r: {
+/** What completionOf reads, for the primary item's bytes `sha` (an SQL expression). */
+const completionColumns = (sha: string) => `coalesce((SELECT jsonb_agg(ct.expected ORDER BY ct.created_at)
+    FROM citations ct WHERE ct.source_id = c.source_id), '[]'::jsonb) AS expectations,
+  (SELECT p.progress FROM captures p WHERE p.source_id = c.source_id AND p.status = 'completed'
+    AND p.id <> c.id ORDER BY p.finished_at DESC LIMIT 1) AS previous,
+  (SELECT s.investigation_id FROM sources s WHERE s.id = c.source_id) AS "investigationId",
+  coalesce((SELECT jsonb_agg(jsonb_build_object('claimId', cl.id, 'claimedAt', cl.claimed_at,
+      'precision', cl.claimed_at_precision, 'timeZone', cl.claimant_time_zone,
+      'toleranceHours', ct.expected->'dateToleranceHours') ORDER BY ct.created_at)
+    FROM citations ct JOIN claims cl ON cl.id = ct.claim_id
+    WHERE ct.source_id = c.source_id AND cl.claimed_at IS NOT NULL), '[]'::jsonb) AS "claimDates",
+  coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'kind', d.kind, 'metadata', jsonb_build_object(
+      'createdAt', d.metadata->'createdAt', 'publishedTime', d.metadata->'publishedTime', 'jsonLd', d.metadata->'jsonLd')))
+    FROM evidence_items d WHERE d.source_id = c.source_id AND d.kind IN ('post_metadata', 'page')
+      AND d.id::text IN (SELECT st->>'evidenceId' FROM jsonb_array_elements(c.progress->'steps') st)), '[]'::jsonb) AS dated,
+  coalesce((SELECT jsonb_agg(m.id) FROM (SELECT o.id FROM evidence_items o JOIN sources os ON os.id = o.source_id
+      WHERE o.sha256 = ${sha} AND o.source_id <> c.source_id
+        AND os.investigation_id = (SELECT s.investigation_id FROM sources s WHERE s.id = c.source_id)
+      ORDER BY o.id LIMIT ${SAME_BYTES_READ}) m), '[]'::jsonb) AS "sameBytes"`;
+
+interface CompletionRow {
   expectations: Record<string, unknown>[];
   previous: unknown;
-}): CompletionReads => ({
+  investigationId: string;
+  claimDates: (Omit<ClaimDate, 'toleranceHours'> & { toleranceHours: unknown })[];
+  dated: CompletionReads['dated'];
+  sameBytes: string[];
+}
+
+const completionOf = (r: CompletionRow): CompletionReads => ({
   expectations: r.expectations,
   previousProgress: r.previous === null || r.previous === undefined ? null : progressOf(r.previous),
+  investigationId: r.investigationId,
+  // jsonb writes a timestamptz with an offset: the checks state it as the API does.
+  claimDates: r.claimDates.map(({ toleranceHours, ...d }) => ({
+    ...d,
+    claimedAt: new Date(d.claimedAt).toISOString(),
+    ...(typeof toleranceHours === 'number' ? { toleranceHours } : {}),
+  })),
+  dated: r.dated,
+  sameBytes: r.sameBytes,
 });
+
+/** Splits a lock row into the capture and what completing it reads. */
+function splitCompletion<R extends CompletionRow>(row: R) {
+  const { expectations, previous, investigationId, claimDates, dated, sameBytes, ...rest } = row;
+  return {
+    rest,
+    completion: completionOf({ expectations, previous, investigationId, claimDates, dated, sameBytes }),
+  };
+}
 
 /** An item of the source these bytes are, as a step reads it. */
 export interface HeldItem {
@@ -165,23 +217,22 @@ export async function lockCaptureForStep(
       mediaType: string;
       metadata: unknown;
       checks: unknown;
-      expectations: Record<string, unknown>[];
-      previous: unknown;
-    }
+    } & Partial<CompletionRow>
   >(
     tx,
     captureId,
     `SELECT ${LOCK_COLUMNS}, e.id AS "itemId", e.kind::text AS kind, e.media_type AS "mediaType",
-       e.metadata, e.checks${completion ? `, ${COMPLETION_COLUMNS}` : ''}
+       e.metadata, e.checks${completion ? `, ${completionColumns('$2')}` : ''}
      FROM captures c LEFT JOIN evidence_items e ON e.source_id = c.source_id AND e.sha256 = $2
      WHERE c.id = $1::uuid FOR UPDATE OF c`,
     [captureId, sha256],
   );
-  const { itemId, kind, mediaType, metadata, checks, expectations, previous, ...capture } = row;
+  const { rest, completion: reads } = splitCompletion(row as typeof row & CompletionRow);
+  const { itemId, kind, mediaType, metadata, checks, ...capture } = rest;
   return {
     ...capture,
     ...(itemId && kind ? { existing: { id: itemId, kind, mediaType, sha256, metadata, checks } } : {}),
-    ...(completion ? { completion: completionOf({ expectations, previous }) } : {}),
+    ...(completion ? { completion: reads } : {}),
   };
 }
 
@@ -231,22 +282,21 @@ export async function lockCaptureForCompletion(
   captureId: string,
   primaryId: string | null,
 ): Promise<LockedCapture & { item: EvidenceRow | null; completion: CompletionReads }> {
-  const row = await locked<
-    LockedRow & { item: EvidenceSqlRow | null; expectations: Record<string, unknown>[]; previous: unknown }
-  >(
+  const row = await locked<LockedRow & { item: EvidenceSqlRow | null } & CompletionRow>(
     tx,
     captureId,
     `SELECT ${LOCK_COLUMNS},
        (SELECT to_jsonb(i) FROM (SELECT ${EVIDENCE_COLUMNS} FROM evidence_items e WHERE e.id = $2::uuid) i) AS item,
-       ${COMPLETION_COLUMNS}
+       ${completionColumns('(SELECT e.sha256 FROM evidence_items e WHERE e.id = $2::uuid)')}
      FROM captures c WHERE c.id = $1::uuid FOR UPDATE OF c`,
     [captureId, primaryId],
   );
-  const { item, expectations, previous, ...capture } = row;
+  const { rest, completion } = splitCompletion(row);
+  const { item, ...capture } = rest;
   return {
     ...capture,
     item: item && evidenceRowOf({ ...item, capturedAt: new Date(item.capturedAt) }),
-    completion: completionOf({ expectations, previous }),
+    completion,
   };
 }
 

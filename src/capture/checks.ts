@@ -1,6 +1,7 @@
 // Declared vs observed: each `expected` value a citation declares is checked against what a
 // capture observed. A failed check is data (a ledger event and a row), never an error.
 import { canonicalJson } from '../ledger/canonical.ts';
+import { capturedBeforeCheck, type DeclaredLocation, locationCheck } from './consistency-checks.ts';
 
 /** JSON as the ledger's event catalogue types it. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -50,8 +51,11 @@ export function runChecks(expectations: readonly Record<string, unknown>[], item
     }
   }
   // jsonb does not keep key order, so sort for a stable result.
-  return checks.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return checks.sort(byName);
 }
+
+/** By name; a stable sort keeps the order of checks of one name. */
+const byName = (a: Check, b: Check) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function checkOne(name: string, expected: unknown, item: ObservedItem): Check | undefined {
   switch (name) {
@@ -70,6 +74,10 @@ function checkOne(name: string, expected: unknown, item: ObservedItem): Check | 
     }
     case 'sha256':
       return { name, expected: expected as string, observed: item.sha256, passed: item.sha256 === expected };
+    case 'capturedBefore':
+      return capturedBeforeCheck(expected as string, item.metadata);
+    case 'location':
+      return locationCheck(expected as DeclaredLocation, item.metadata);
     default:
       return undefined;
   }
@@ -88,22 +96,27 @@ export interface CheckOutcome {
 /**
  * Checks `expectations` against an item. By default they are all of its source's citations'
  * and replace what it held (the item is new, or newly primary); with `merge`, they are one new
- * citation's and replace only the checks of the same name and expected value.
+ * citation's and replace only the checks of the same name and expected value. `found`: checks
+ * the capture made beyond the declarations (matches, the claim's date: capture-checks.ts).
  */
 export function checkItem(
   item: Omit<ObservedItem, 'metadata'> & { metadata: unknown; checks: unknown },
   expectations: readonly Record<string, unknown>[],
   merge = false,
+  found: readonly Check[] = [],
 ): CheckOutcome {
   const metadata = (item.metadata ?? {}) as Record<string, unknown>;
-  const checks = runChecks(
-    expectations.filter((e) => e && Object.keys(e).length > 0),
-    { kind: item.kind, mediaType: item.mediaType, sha256: item.sha256, metadata },
-  );
+  const checks = [
+    ...runChecks(
+      expectations.filter((e) => e && Object.keys(e).length > 0),
+      { kind: item.kind, mediaType: item.mediaType, sha256: item.sha256, metadata },
+    ),
+    ...found,
+  ].sort(byName);
   const held = Array.isArray(item.checks) ? (item.checks as Check[]) : [];
   const sameCheck = (a: Check, b: Check) =>
     a.name === b.name && JSON.stringify(a.expected) === JSON.stringify(b.expected);
   const kept = merge ? held.filter((c) => !checks.some((n) => sameCheck(c, n))) : [];
-  const all = [...kept, ...checks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const all = [...kept, ...checks].sort(byName);
   return { checks, all, changed: canonicalJson(all) !== canonicalJson(item.checks ?? []) };
 }

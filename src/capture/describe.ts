@@ -31,7 +31,7 @@ const PROBE_TIMEOUT_MS = 60_000;
 const MAX_RECORD_BYTES = 5 * 1024 * 1024;
 
 export async function describe(
-  deps: { blobs: BlobStore; ffprobePath: string },
+  deps: { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string },
   input: {
     sha256: string;
     head: Buffer;
@@ -80,7 +80,7 @@ export async function describe(
 /** PDQ of an image, or of one frame a second of a video; undefined for anything else. Content
  * that does not decode (or no ffmpeg here) leaves its reason in the metadata, like any tool. */
 async function perceptualHashes(
-  deps: { blobs: BlobStore; ffprobePath: string },
+  deps: { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string },
   sha256: string,
   mediaType: string,
 ): Promise<{ frames: FrameHash[]; event: Record<string, unknown> } | undefined> {

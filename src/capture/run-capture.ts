@@ -54,8 +54,10 @@ export interface CaptureDeps {
   pool: pg.Pool;
   blobs: BlobStore;
   fetcher: GuardedFetcher;
-  config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'>;
+  config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'> & Partial<Pick<Config, 'PDQ_MATCH_DISTANCE'>>;
   ffprobePath: string;
+  /** ffmpeg for video hashes (FFMPEG_PATH); absent: looked for when a video is hashed. */
+  ffmpegPath?: string;
   log: Logger;
   /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
   hostSlots?: HostSlots;
@@ -194,7 +196,12 @@ async function runStarted(
           queue.push(...(await planRenderedFollowUps(deps, rendered.domEvidenceId, queue)));
       }
     }
-    await completeCapture(deps.pool, { captureId, actor, progress });
+    await completeCapture(deps.pool, {
+      captureId,
+      actor,
+      progress,
+      matchDistance: deps.config.PDQ_MATCH_DISTANCE,
+    });
     return { status: 'completed', steps: steps.length };
   } catch (err) {
     if (err instanceof HostBusy) throw err; // nothing failed: the job waits for the host
@@ -273,6 +280,7 @@ async function fetchAndRecord(
     actor,
     fetched,
     isLast,
+    matchDistance: deps.config.PDQ_MATCH_DISTANCE,
     item: () =>
       describe(deps, {
         sha256: fetched.blob.sha256,

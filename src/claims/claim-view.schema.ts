@@ -11,7 +11,11 @@ export const claimSchema = z
     id: z.string(),
     investigationId: z.string(),
     statement: z.string(),
-    claimant: z.strictObject({ name: z.string(), role: z.string().nullable() }),
+    claimant: z.strictObject({
+      name: z.string(),
+      role: z.string().nullable(),
+      timeZone: z.string().optional().describe("the claimant's IANA time zone, when stated"),
+    }),
     claimedAt: z
       .union([z.iso.date(), timestampSchema])
       .nullable()

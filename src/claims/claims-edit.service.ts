@@ -32,7 +32,11 @@ export async function updateClaim(
       ...current,
       ...(patch.statement !== undefined ? { statement: patch.statement } : {}),
       ...(patch.claimant !== undefined
-        ? { claimantName: patch.claimant.name, claimantRole: patch.claimant.role ?? null }
+        ? {
+            claimantName: patch.claimant.name,
+            claimantRole: patch.claimant.role ?? null,
+            claimantTimeZone: patch.claimant.timeZone ?? null,
+          }
         : {}),
       ...(patch.claimedAt !== undefined ? claimedAtColumns(patch.claimedAt) : {}),
       ...(patch.language !== undefined ? { language: patch.language } : {}),

@@ -13,7 +13,7 @@ export type ClaimRow = Prisma.ClaimGetPayload<object>;
 
 /** The columns of a ClaimRow, for RETURNING and SELECT lists. */
 export const CLAIM_COLUMNS = `id, investigation_id AS "investigationId", statement,
-  claimant_name AS "claimantName", claimant_role AS "claimantRole", claimed_at AS "claimedAt",
+  claimant_name AS "claimantName", claimant_role AS "claimantRole", claimant_time_zone AS "claimantTimeZone", claimed_at AS "claimedAt",
   claimed_at_precision::text AS "claimedAtPrecision", language, tags, status::text AS status, created_by AS "createdBy", created_at AS "createdAt",
   updated_at AS "updatedAt"`;
 
@@ -22,6 +22,8 @@ export interface NewClaim {
   statement: string;
   claimantName: string;
   claimantRole: string | null;
+  /** The claimant's IANA time zone (absent: none stated). */
+  claimantTimeZone?: string | null;
   claimedAt: Date | null;
   claimedAtPrecision: ClaimRow['claimedAtPrecision'];
   language: string | null;
@@ -37,6 +39,7 @@ export const newClaimRow = (c: NewClaim & { id: string }): ClaimRow => ({
   statement: c.statement,
   claimantName: c.claimantName,
   claimantRole: c.claimantRole,
+  claimantTimeZone: c.claimantTimeZone ?? null,
   claimedAt: c.claimedAt,
   claimedAtPrecision: c.claimedAtPrecision,
   language: c.language,
@@ -56,9 +59,9 @@ export const newClaimRow = (c: NewClaim & { id: string }): ClaimRow => ({
 export function claimInsert(row: ClaimRow, viewer: Principal): Statement {
   return {
     text: `INSERT INTO claims (id, investigation_id, statement, claimant_name, claimant_role, claimed_at,
-       claimed_at_precision, language, tags, status, created_by, created_at, updated_at)
+       claimed_at_precision, language, tags, status, created_by, created_at, updated_at, claimant_time_zone)
      SELECT $1::uuid, i.id, $3::text, $4::text, $5::text, $6::timestamptz, $14::"ClaimedAtPrecision",
-       $7::text, $8::text[], 'unverified', $9::uuid, $10::timestamptz, $11::timestamptz
+       $7::text, $8::text[], 'unverified', $9::uuid, $10::timestamptz, $11::timestamptz, $15::text
      FROM investigations i
      WHERE i.id = $2::uuid AND ${investigationVisibleSql('i', '$12', '$13')}
      RETURNING id AS subject_id`,
@@ -76,6 +79,7 @@ export function claimInsert(row: ClaimRow, viewer: Principal): Statement {
       row.updatedAt,
       ...visibilityParams(viewer),
       row.claimedAtPrecision,
+      row.claimantTimeZone,
     ],
   };
 }
@@ -91,7 +95,8 @@ export const updateClaimRow =
   (c: ClaimRow): SqlChange =>
   (p) =>
     `UPDATE claims SET statement = ${p(c.statement)}, claimant_name = ${p(c.claimantName)},
-       claimant_role = ${p(c.claimantRole)}, claimed_at = ${p(c.claimedAt)}::timestamptz,
+       claimant_role = ${p(c.claimantRole)}, claimant_time_zone = ${p(c.claimantTimeZone)},
+       claimed_at = ${p(c.claimedAt)}::timestamptz,
        claimed_at_precision = ${p(c.claimedAtPrecision)}::"ClaimedAtPrecision",
        language = ${p(c.language)}, tags = ${p(c.tags)}::text[], status = ${p(c.status)}::"ClaimStatus",
        updated_at = ${p(c.updatedAt)}::timestamptz

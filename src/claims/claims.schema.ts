@@ -1,6 +1,7 @@
 // Request schemas for investigations, claims and citations: they validate requests and
 // generate the OpenAPI document, so every limit stated here is the documented one.
 import { z } from 'zod';
+import { isTimeZone } from '../capture/consistency-checks.ts';
 import '../http/openapi.ts';
 
 /** C0 controls other than tab, LF and CR, and DEL: never meaningful in a statement or a name. */
@@ -32,7 +33,16 @@ export const memberInput = z.strictObject({ userId: z.uuid() }).openapi('MemberI
 export const claimInput = z
   .strictObject({
     statement: text(5000),
-    claimant: z.strictObject({ name: text(300), role: text(300).optional() }),
+    claimant: z.strictObject({
+      name: text(300),
+      role: text(300).optional(),
+      timeZone: z
+        .string()
+        .max(64)
+        .refine(isTimeZone, 'must be an IANA time zone such as "Europe/Kyiv"')
+        .optional()
+        .describe("the claimant's IANA time zone: claimedAt's day is checked there (else in UTC)"),
+    }),
     claimedAt: z
       .union([z.iso.date(), z.iso.datetime({ offset: true })])
       .optional()
@@ -56,6 +66,28 @@ export const expectedInput = z
       .regex(/^[0-9a-fA-F]{64}$/)
       .transform((s) => s.toLowerCase())
       .optional(),
+    capturedBefore: z
+      .union([z.iso.date(), z.iso.datetime({ offset: true })])
+      .optional()
+      .describe(
+        'the picture was taken before this (a date: that day 00:00 UTC); checked against EXIF DateTimeOriginal',
+      ),
+    location: z
+      .strictObject({
+        lat: z.number().min(-90).max(90),
+        lon: z.number().min(-180).max(180),
+        radiusMeters: z.number().positive().max(20_100_000),
+      })
+      .optional()
+      .describe('where the picture was taken: EXIF GPS within radiusMeters of lat, lon'),
+    dateToleranceHours: z
+      .number()
+      .min(0)
+      .max(24 * 366)
+      .optional()
+      .describe(
+        "how far a post's or page's own date may be from the claim's date (default: the same day in the claimant's time zone)",
+      ),
   })
   .openapi('Expected');
 

@@ -28,7 +28,12 @@ export const claimView = (c: ClaimRow): ClaimView => ({
   id: c.id,
   investigationId: c.investigationId,
   statement: c.statement,
-  claimant: { name: c.claimantName, role: c.claimantRole },
+  // A time zone only when stated: claims (and their events) from before have none.
+  claimant: {
+    name: c.claimantName,
+    role: c.claimantRole,
+    ...(c.claimantTimeZone ? { timeZone: c.claimantTimeZone } : {}),
+  },
   // As given: a date stays a date (its UTC midnight is stored), a date-time is shown in UTC.
   claimedAt:
     c.claimedAt === null
@@ -74,6 +79,7 @@ export async function createClaim(
     statement: claimInput.statement,
     claimantName: claimInput.claimant.name,
     claimantRole: claimInput.claimant.role ?? null,
+    claimantTimeZone: claimInput.claimant.timeZone ?? null,
     ...claimedAtColumns(claimInput.claimedAt ?? null),
     language: claimInput.language ?? null,
     tags: claimInput.tags ?? [],

@@ -66,6 +66,12 @@ export const envSchema = z.object({
   UPLOAD_MAX_BYTES: positiveInt.default(1024 ** 3),
   /** ffprobe binary: `auto` uses the one on PATH, else the copy installed from npm. */
   FFPROBE_PATH: z.string().min(1).default('auto'),
+  /** ffmpeg for video frame hashing (PDQ a second): `auto` uses the one on PATH, else the
+   * static copy from npm (@ffmpeg-installer/ffmpeg), else one next to ffprobe. */
+  FFMPEG_PATH: z.string().min(1).default('auto'),
+  /** Largest PDQ Hamming distance (of 256 bits) at which a capture records media `similarTo`
+   * media of another source in its investigation; 31 is PDQ's recommended match threshold. */
+  PDQ_MATCH_DISTANCE: z.coerce.number().int().min(0).max(63).default(31),
   /** Chromium for browser captures (screenshot, DOM, WACZ): `auto` looks where Debian and
    * Ubuntu install it; none found (or a path that is not executable) → `browser_unavailable`;
    * `off`: no browser step at all (pages captured as without issue 14, nothing recorded). */

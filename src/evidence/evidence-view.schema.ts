@@ -9,8 +9,16 @@ export const timestampSchema = z.iso.datetime();
 
 export const checkSchema = z
   .object({
-    name: z.string(),
-    expected: z.unknown().describe('the value the citation declared'),
+    name: z
+      .string()
+      .describe(
+        'declared by a citation: durationSeconds, mediaType, sha256, capturedBefore (EXIF time), location (EXIF GPS ' +
+          "within {lat, lon, radiusMeters}); found by the capture: postedAt / publishedAt (the claim's date against " +
+          "the X post's created_at / the page's published time; expected {claimId, claimedAt, timeZone, toleranceHours?}), " +
+          'sameAs (expected {evidenceId}: the same bytes in another source of the investigation) and similarTo ' +
+          '(expected {evidenceId, maxDistance}; observed {distance, matchedSeconds?, hashedSeconds?, share?, offsetSeconds?})',
+      ),
+    expected: z.unknown().describe('the value the citation or the claim declared, or the item matched'),
     observed: z.unknown().describe('what the capture observed (null: could not be observed)'),
     passed: z.boolean(),
   })

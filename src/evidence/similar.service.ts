@@ -1,19 +1,16 @@
 // Same and similar media of one evidence item, within the investigations the caller may see:
-// the same bytes (sha256) and PDQ neighbours (src/media/pdq-store.ts). For a video, how many of
-// its seconds have a match in the other item, and the offset between them (the other's second
-// minus this one's, the most common among the matched seconds: a clip cut from the middle of a
-// longer video shows where it starts).
+// the same bytes (sha256) and PDQ neighbours (src/media/pdq-store.ts), each summarized by
+// src/media/pdq-match.ts (for a video: matched seconds and offset).
 import type { Principal } from '../access/principal.ts';
 import type { AppContext } from '../context.ts';
 import type { PrismaClient } from '../db/prisma.ts';
 import { PDQ_MATCH_DISTANCE } from '../media/pdq.ts';
+import { DEFAULT_MIN_QUALITY, summarizePair } from '../media/pdq-match.ts';
 import { findSimilarHashes, mediaHashesOf } from '../media/pdq-store.ts';
 import { kindOf } from '../media/sniff.ts';
 import { visibleEvidence } from './evidence.service.ts';
 import type { SimilarMatch, SimilarResponse } from './similar-view.schema.ts';
 
-/** vPDQ's recommended floor: hashes of flat pictures say little. */
-export const DEFAULT_MIN_QUALITY = 50;
 /** Hash pairs read at most for one item (a 31-second video cited everywhere stays far below). */
 const MAX_PAIRS = 20_000;
 
@@ -73,23 +70,7 @@ export async function similarEvidence(
         : {};
       return { ...base, relation: 'sameAs', distance: 0, ...video };
     }
-    const nearest = Math.min(...mine.map((h) => h.distance));
-    if (!isVideo) return { ...base, relation: 'similarTo', distance: nearest };
-    const matchedSeconds = new Set(mine.map((h) => frames[h.query]!.second));
-    const offsets = new Map<number, number>();
-    for (const h of mine) {
-      const offset = h.second - frames[h.query]!.second;
-      offsets.set(offset, (offsets.get(offset) ?? 0) + 1);
-    }
-    const offsetSeconds = [...offsets].sort((a, b) => b[1] - a[1] || Math.abs(a[0]) - Math.abs(b[0]))[0]![0];
-    return {
-      ...base,
-      relation: 'similarTo',
-      distance: nearest,
-      matchedSeconds: matchedSeconds.size,
-      share: matchedSeconds.size / frames.length,
-      offsetSeconds,
-    };
+    return { ...base, relation: 'similarTo', ...summarizePair(frames, mine, isVideo) };
   });
   // Same bytes first, then the most of this item matched, then the nearest.
   matches.sort(

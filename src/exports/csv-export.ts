@@ -22,6 +22,8 @@ export const CSV_COLUMNS = [
   'checks',
   'custody_length',
   'custody_head_hash',
+  // The same and similar media the capture found (sameAs / similarTo checks, issue 17).
+  'matches',
 ] as const;
 
 /** Quotes a cell when needed and defuses a leading =, +, -, @, tab or CR. */
@@ -29,6 +31,27 @@ export function csvCell(value: unknown): string {
   let s = value === null || value === undefined ? '' : typeof value === 'string' ? value : String(value);
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n']/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+type CsvCheck = { name: string; passed: boolean; expected: unknown; observed: unknown };
+
+const isMatch = (c: CsvCheck) => c.name === 'sameAs' || c.name === 'similarTo';
+
+/** "sameAs <id>", "similarTo <id> distance 12, 29/31 s, offset 0 s". */
+function matchWords(c: CsvCheck): string {
+  const other = (c.expected as { evidenceId?: unknown } | null)?.evidenceId;
+  if (c.name === 'sameAs') return `sameAs ${other}`;
+  const o = (c.observed ?? {}) as {
+    distance?: number;
+    matchedSeconds?: number;
+    hashedSeconds?: number;
+    offsetSeconds?: number;
+  };
+  const video =
+    o.matchedSeconds === undefined
+      ? ''
+      : `, ${o.matchedSeconds}/${o.hashedSeconds} s, offset ${o.offsetSeconds} s`;
+  return `similarTo ${other} distance ${o.distance}${video}`;
 }
 
 export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
@@ -50,14 +73,14 @@ export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
     for (const citation of claim.citations) {
       const source = sourceById.get(citation.sourceId);
       for (const item of evidenceBySource.get(citation.sourceId) ?? []) {
-        const checks = Array.isArray(item.checks)
-          ? (item.checks as { name: string; passed: boolean; expected: unknown; observed: unknown }[])
-              .map(
-                (c) =>
-                  `${c.name}:${c.passed ? 'passed' : 'failed'} (expected ${JSON.stringify(c.expected)}, observed ${JSON.stringify(c.observed)})`,
-              )
-              .join('; ')
-          : '';
+        const all = Array.isArray(item.checks) ? (item.checks as CsvCheck[]) : [];
+        const checks = all
+          .filter((c) => !isMatch(c))
+          .map(
+            (c) =>
+              `${c.name}:${c.passed ? 'passed' : 'failed'} (expected ${JSON.stringify(c.expected)}, observed ${JSON.stringify(c.observed)})`,
+          )
+          .join('; ');
         const duration = (item.metadata as { durationSeconds?: unknown } | null)?.durationSeconds;
         const row = [
           claim.id,
@@ -76,6 +99,7 @@ export async function* csvLines(input: ExportInput): AsyncGenerator<string> {
           checks,
           custody.get(citation.sourceId)?.length ?? 0,
           custody.get(citation.sourceId)?.headHash ?? '',
+          all.filter(isMatch).map(matchWords).join('; '),
         ];
         yield `${row.map(csvCell).join(',')}\r\n`;
       }

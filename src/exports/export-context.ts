@@ -52,8 +52,12 @@ export function distinctContent<T extends { sha256: string }>(evidence: readonly
 }
 
 /** The export format version: 2 = export.json's claims, sources and evidence are the
- * projection of the exported chains (ledger-view.ts), and the verifier holds them to it. */
-export const EXPORT_VERSION = 2;
+ * projection of the exported chains (ledger-view.ts), and the verifier holds them to it.
+ * 3 = the same layout; its events may hold what version 2's event catalogue refuses (citations
+ * expecting capturedBefore, location or dateToleranceHours; a claimant's timeZone; checks of
+ * matches and claim dates ride the existing check shape), so a version-2 verifier says
+ * "update claimtrail" instead of calling the bag forged. Version-2 bags verify as before. */
+export const EXPORT_VERSION = 3;
 
 /** The document describing the export (BagIt `data/export.json`, the JSON format's head),
  * without the view (claims, sources, evidence), which is folded while the events stream. */

@@ -19,6 +19,10 @@ const expected = z.strictObject({
   durationSeconds: z.number().optional(),
   mediaType: z.enum(['video', 'image', 'audio', 'page']).optional(),
   sha256: sha256Hex.optional(),
+  // Issue 17 (export version 3): EXIF and the claim's date.
+  capturedBefore: z.string().optional(),
+  location: z.strictObject({ lat: z.number(), lon: z.number(), radiusMeters: z.number() }).optional(),
+  dateToleranceHours: z.number().optional(),
 });
 const headers = z.record(z.string(), z.string());
 

@@ -138,28 +138,35 @@ export async function resolveFfprobePath(configured?: string): Promise<string> {
 
 async function discoverFfprobe(): Promise<string> {
   if ((await versionLine('ffprobe')) !== null) return 'ffprobe';
+  const installed = await npmStaticBinary('@ffprobe-installer/ffprobe');
+  if ('path' in installed) return installed.path;
+  throw new FfprobeUnavailableError(
+    `no ffprobe on PATH and ${installed.why}; install ffmpeg or configure the path`,
+  );
+}
 
+/**
+ * The binary an @ffprobe-installer / @ffmpeg-installer package ships for this platform, made
+ * executable if npm unpacked it without the bit; or why there is none.
+ */
+export async function npmStaticBinary(pkg: string): Promise<{ path: string } | { why: string }> {
   let installed: string;
   try {
     const require = createRequire(import.meta.url);
     // The package's index throws when it has no binary for this platform.
-    installed = (require('@ffprobe-installer/ffprobe') as { path: string }).path;
+    installed = (require(pkg) as { path: string }).path;
   } catch (error) {
-    throw new FfprobeUnavailableError(
-      `no ffprobe on PATH and @ffprobe-installer/ffprobe has none for this platform: ${(error as Error).message}`,
-    );
+    return { why: `${pkg} has none for this platform or is not installed: ${(error as Error).message}` };
   }
-  if (await isExecutable(installed)) return installed;
+  if (await isExecutable(installed)) return { path: installed };
   try {
     const { mode } = await stat(installed);
     await chmod(installed, mode | 0o100);
   } catch {
     // Reported below.
   }
-  if (await isExecutable(installed)) return installed;
-  throw new FfprobeUnavailableError(
-    `no ffprobe on PATH and ${installed} is not executable (chmod u+x failed); install ffmpeg or configure the path`,
-  );
+  if (await isExecutable(installed)) return { path: installed };
+  return { why: `${installed} is not executable (chmod u+x failed)` };
 }
 
 const versions = new Map<string, Promise<string | null>>();

@@ -32,12 +32,15 @@ export interface SearchOptions {
   investigationIds?: readonly string[];
   /** Leave out this item's own hashes (searching for an item's neighbours). */
   excludeEvidenceId?: string;
+  /** Leave out every item of this source (with investigationIds: a capture's matches are in
+   * other sources of its investigation). */
+  excludeSourceId?: string;
   /** Rows returned at most, nearest first (default 1,000). */
   limit?: number;
 }
 
 /** Anything that runs a parameterized statement: a pool, a client, or a write transaction's client. */
-type Queryable = Pick<pg.ClientBase, 'query'> | pg.Pool;
+export type Queryable = Pick<pg.ClientBase, 'query'> | pg.Pool;
 
 /** A `bit(256)` as pg returns it ('0101…') → the PDQ hex form. */
 export function bitsToHex(bits: string): string {
@@ -112,8 +115,14 @@ export async function findSimilarHashes(
   let visible = '';
   if (options.investigationIds) {
     params.push(options.investigationIds);
+    const investigations = params.length;
+    let otherSource = '';
+    if (options.excludeSourceId) {
+      params.push(options.excludeSourceId);
+      otherSource = ` AND e.source_id <> $${params.length}::uuid`;
+    }
     visible = `WHERE EXISTS (SELECT 1 FROM evidence_items e JOIN sources s ON s.id = e.source_id
-               WHERE e.id = hits."evidenceId" AND s.investigation_id = ANY($${params.length}::uuid[]))`;
+               WHERE e.id = hits."evidenceId" AND s.investigation_id = ANY($${investigations}::uuid[])${otherSource})`;
   }
   // The hits are found first and only then filtered by investigation (MATERIALIZED): left to
   // itself the planner would start from the investigation's items and read all their hashes.

@@ -11,7 +11,7 @@
 // self-contained containers only), a deadline and a cap on frames.
 import { spawn } from 'node:child_process';
 import { dirname, isAbsolute, join } from 'node:path';
-import { FORMAT_WHITELIST, isExecutable } from './ffprobe.ts';
+import { FORMAT_WHITELIST, isExecutable, npmStaticBinary } from './ffprobe.ts';
 
 export interface RgbFrame {
   /** Seconds from the start: frame n of the 1 fps stream shows second n. */
@@ -204,9 +204,9 @@ function answers(command: string): Promise<boolean> {
 let discovered: Promise<string> | undefined;
 
 /**
- * Where ffmpeg is: a configured path (must be executable), else `ffmpeg` on PATH, else an
- * `ffmpeg` next to the ffprobe in use (static builds ship both). Unlike ffprobe there is no
- * copy from npm among the runtime dependencies: a worker that hashes video needs ffmpeg installed.
+ * Where ffmpeg is (FFMPEG_PATH): a configured path (must be executable), else `ffmpeg` on PATH,
+ * else the static copy from npm (@ffmpeg-installer/ffmpeg, when installed), else an `ffmpeg`
+ * next to the ffprobe in use (static builds ship both).
  */
 export async function resolveFfmpegPath(configured?: string, ffprobePath?: string): Promise<string> {
   if (configured) {
@@ -215,11 +215,15 @@ export async function resolveFfmpegPath(configured?: string, ffprobePath?: strin
   }
   discovered ??= (async () => {
     if (await answers('ffmpeg')) return 'ffmpeg';
+    const installed = await npmStaticBinary('@ffmpeg-installer/ffmpeg');
+    if ('path' in installed) return installed.path;
     if (ffprobePath && isAbsolute(ffprobePath)) {
       const sibling = join(dirname(ffprobePath), 'ffmpeg');
       if (await isExecutable(sibling)) return sibling;
     }
-    throw new FfmpegUnavailableError('no ffmpeg on PATH or next to ffprobe: install ffmpeg to hash videos');
+    throw new FfmpegUnavailableError(
+      `no ffmpeg on PATH, ${installed.why}, none next to ffprobe: install ffmpeg to hash videos`,
+    );
   })().catch((error: unknown) => {
     discovered = undefined;
     throw error;

@@ -111,7 +111,11 @@ export function investigationPages(ctx: AppContext) {
       claimInput,
       compact({
         statement: field(req, 'statement'),
-        claimant: compact({ name: field(req, 'claimantName'), role: field(req, 'claimantRole') }),
+        claimant: compact({
+          name: field(req, 'claimantName'),
+          role: field(req, 'claimantRole'),
+          timeZone: field(req, 'claimantTimeZone'),
+        }),
         claimedAt: formDateTime(field(req, 'claimedAt')),
         language: field(req, 'language'),
         tags: tags?.length ? tags : undefined,

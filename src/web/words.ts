@@ -12,6 +12,12 @@ const checkLabels: Record<string, string> = {
   durationSeconds: 'duration',
   mediaType: 'media type',
   sha256: 'sha256',
+  postedAt: 'posted',
+  publishedAt: 'published',
+  capturedBefore: 'taken before',
+  location: 'location',
+  sameAs: 'same as',
+  similarTo: 'similar to',
 };
 
 const shown = (name: string, value: unknown, observed: boolean): string => {
@@ -23,13 +29,75 @@ const shown = (name: string, value: unknown, observed: boolean): string => {
   return typeof value === 'string' ? value : JSON.stringify(value);
 };
 
-/** "duration: declared 31 s · observed 31.0 s ✓" */
-export function checkWords(c: CheckLike): { label: string; text: string; mark: string; passed: boolean } {
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+
+/** The sentence of a check the capture found or a consistency check (issue 17), if it is one. */
+function foundText(c: CheckLike): { text: string; evidenceId?: string } | undefined {
+  const e = obj(c.expected);
+  const o = obj(c.observed);
+  switch (c.name) {
+    case 'postedAt':
+    case 'publishedAt': {
+      const claimed = claimDate(typeof e.claimedAt === 'string' ? e.claimedAt : null);
+      const within = typeof e.toleranceHours === 'number' ? ` ± ${e.toleranceHours} h` : '';
+      const what = c.name === 'postedAt' ? 'posted' : 'page says';
+      const at = typeof c.observed === 'string' ? c.observed : 'nothing';
+      return { text: `claimed ${claimed}${within} (${str(e.timeZone) || 'UTC'}) · ${what} ${at}` };
+    }
+    case 'capturedBefore': {
+      const taken =
+        typeof c.observed !== 'string'
+          ? 'no capture time in EXIF'
+          : /(Z|[+-]\d{2}:\d{2})$/.test(c.observed)
+            ? `EXIF says ${c.observed}`
+            : `EXIF says ${c.observed} (zone unknown)`;
+      return { text: `declared before ${str(c.expected)} · ${taken}` };
+    }
+    case 'location': {
+      const declared = `declared within ${num(e.radiusMeters)} m of ${num(e.lat)}, ${num(e.lon)}`;
+      if (c.observed === null) return { text: `${declared} · no GPS in EXIF` };
+      return {
+        text: `${declared} · EXIF GPS ${num(o.lat)}, ${num(o.lon)} (${num(o.distanceMeters)} m away)`,
+      };
+    }
+    case 'sameAs':
+      return { text: `the same bytes as evidence ${shortId(e.evidenceId)}`, evidenceId: str(e.evidenceId) };
+    case 'similarTo': {
+      const video =
+        o.matchedSeconds === undefined
+          ? ''
+          : ` · ${num(o.matchedSeconds)} of ${num(o.hashedSeconds)} s matched, offset ${num(o.offsetSeconds)} s`;
+      return {
+        text: `looks like evidence ${shortId(e.evidenceId)} · PDQ distance ${num(o.distance)} (≤ ${num(e.maxDistance)})${video}`,
+        evidenceId: str(e.evidenceId),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+const shortId = (id: unknown) => (typeof id === 'string' ? `${id.slice(0, 13)}…` : '?');
+
+/** "duration: declared 31 s · observed 31.0 s ✓"; a match names the other item (`evidenceId`). */
+export function checkWords(c: CheckLike): {
+  label: string;
+  text: string;
+  mark: string;
+  passed: boolean;
+  evidenceId?: string;
+} {
+  const found = foundText(c);
   return {
     label: checkLabels[c.name] ?? c.name,
-    text: `declared ${shown(c.name, c.expected, false)} · observed ${shown(c.name, c.observed, true)}`,
+    text:
+      found?.text ??
+      `declared ${shown(c.name, c.expected, false)} · observed ${shown(c.name, c.observed, true)}`,
     mark: c.passed ? '✓' : '✗',
     passed: c.passed,
+    ...(found?.evidenceId ? { evidenceId: found.evidenceId } : {}),
   };
 }
 

@@ -220,8 +220,16 @@ describe('declared duration refuted', () => {
     expect(video.kind).toBe('video');
     // The product's tolerance, not one ffprobe build's reading (ffprobe 5.1 and 6 differ).
     expect(Math.abs(video.metadata.durationSeconds - 30)).toBeLessThanOrEqual(DURATION_TOLERANCE_SECONDS);
+    // The 30-second cut is the seed video's first 30 seconds: issue 17 records it as similar
+    // (every one of its seconds matched, offset 0) to the X post's video in this investigation.
     expect(video.checks).toEqual([
       { name: 'durationSeconds', expected: 31, observed: video.metadata.durationSeconds, passed: false },
+      {
+        name: 'similarTo',
+        expected: { evidenceId: expect.any(String), maxDistance: 31 },
+        observed: expect.objectContaining({ matchedSeconds: 30, hashedSeconds: 30, offsetSeconds: 0 }),
+        passed: true,
+      },
     ]);
     expect(await custodyTypes(cited.source.id)).toContain('check_failed');
   });

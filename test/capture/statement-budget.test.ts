@@ -11,12 +11,13 @@ import { captureDeps } from '../../src/capture/capture-deps.ts';
 import { runCapture } from '../../src/capture/run-capture.ts';
 import { createPgPool } from '../../src/db/pg-pool.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
-import { serveBytes, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
+import { serveBytes, serveFile, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
 import { capturesOf, custody, ownBlobDir } from './support.ts';
 
 const server = await useFixtureServer({
   '/report.bin': serveBytes(randomBytes(100_000)),
   '/plain-page': serveText('<!doctype html><title>No media here</title><p>Only text.</p>'),
+  '/picture.png': serveFile(new URL('../fixtures/media/image.png', import.meta.url).pathname, 'image/png'),
 });
 const env = await useCaptureEnv(
   { FETCH_ALLOWLIST: server.host, BLOB_DIR: ownBlobDir('budget') },
@@ -79,6 +80,13 @@ describe('statements per capture', () => {
     expect(sent, sent.join('\n')).toHaveLength(7);
     const types = (await custody(env, sourceId)).map((e) => e.type).slice(7);
     expect(types).toEqual(['capture_requested', 'fetch_started', 'fetched', 'capture_completed']);
+  });
+
+  it('an image: 7 (its PDQ neighbours are one search; its other found checks ride the lock)', async () => {
+    const id = (await env.cite(`${server.origin}/picture.png`)).source.id;
+    const sent = await captureCounted(id);
+    expect(sent, sent.join('\n')).toHaveLength(7);
+    expect(sent.slice(2).map((s) => s.split(' ')[0])).toEqual(['BEGIN', 'SELECT', 'WITH', 'WITH', 'COMMIT']);
   });
 
   it('a page that declares no media: 6 as well', async () => {

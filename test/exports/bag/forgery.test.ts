@@ -10,6 +10,7 @@ import { crc32 } from 'node:zlib';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_JSON, EXPORT_VERSION_LABEL } from '../../../src/exports/bag/export-layout.ts';
+import { EXPORT_VERSION } from '../../../src/exports/export-context.ts';
 import { type BagContents, rewriteBag } from '../../helpers/bag-fixture.ts';
 import { runVerifyCli } from '../../helpers/verify-cli.ts';
 import { useRealCase } from '../real-case.ts';
@@ -287,18 +288,23 @@ describe('verify-export on a real bag', () => {
     );
   }, 60_000);
 
-  it('its version line stripped from bag-info.txt: the signed export_scope record still says 2', async () => {
+  it('its version line stripped from bag-info.txt: the signed export_scope record still says it', async () => {
     const path = await forged(
       () => {},
       (c) => {
         const info = c.files.get('bag-info.txt')!.toString();
-        expect(info).toContain(`${EXPORT_VERSION_LABEL}: 2\n`);
-        c.files.set('bag-info.txt', Buffer.from(info.replace(`${EXPORT_VERSION_LABEL}: 2\n`, '')));
+        expect(info).toContain(`${EXPORT_VERSION_LABEL}: ${EXPORT_VERSION}\n`);
+        c.files.set(
+          'bag-info.txt',
+          Buffer.from(info.replace(`${EXPORT_VERSION_LABEL}: ${EXPORT_VERSION}\n`, '')),
+        );
       },
     );
     await expectRefused(
       path,
-      /bag-info\.txt Claimtrail-Export-Version is missing, but the signed export_scope record says version 2/,
+      new RegExp(
+        `bag-info\\.txt Claimtrail-Export-Version is missing, but the signed export_scope record says version ${EXPORT_VERSION}`,
+      ),
     );
   }, 60_000);
 });
@@ -385,7 +391,9 @@ describe('verify-export on a real JSON export', () => {
       (d: JsonDoc) => {
         delete d.exportVersion;
       },
-      /the JSON export’s exportVersion is missing, but the signed export_scope record says version 2/,
+      new RegExp(
+        `the JSON export’s exportVersion is missing, but the signed export_scope record says version ${EXPORT_VERSION}`,
+      ),
     ],
   ])(
     '%s: exit 1, naming it',
