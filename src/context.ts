@@ -10,7 +10,7 @@ import { logger } from './lib/logger.ts';
 import { Queues } from './queue/queues.ts';
 import { createRedis } from './queue/redis.ts';
 import type { BlobStore } from './storage/blob-store.ts';
-import { LocalBlobStore } from './storage/local-blob-store.ts';
+import { createBlobStore } from './storage/create-blob-store.ts';
 
 export interface AppContext {
   config: Config;
@@ -48,7 +48,7 @@ export function createContext(config: Config): AppContext {
     pool,
     redis,
     queues,
-    blobs: new LocalBlobStore(config.BLOB_DIR),
+    blobs: createBlobStore(config),
     async close() {
       await queues.close().catch((err) => log.warn({ err: err.message }, 'closing queues'));
       redis.disconnect();
