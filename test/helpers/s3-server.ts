@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll } from 'vitest';
 import { parseConfig } from '../../src/config/env.ts';
 import { createS3Client } from '../../src/storage/create-blob-store.ts';
@@ -93,3 +93,21 @@ export async function useS3Server(opts: { bucket?: string; prefix?: string } = {
 export function s3ClientFor(server: S3TestServer): S3Client {
   return createS3Client(parseConfig(server.env));
 }
+
+/** Every key under `prefix` in the server's bucket, listed through the S3 API. */
+export async function listKeys(server: S3TestServer, prefix: string): Promise<string[]> {
+  const client = clients.get(server) ?? s3ClientFor(server);
+  clients.set(server, client);
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: server.bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) keys.push(o.Key!);
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
+}
+
+const clients = new WeakMap<S3TestServer, S3Client>();

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ByteSink, ByteSource, PushSource } from '../../src/lib/byte-sink.ts';
 import {
@@ -27,7 +27,7 @@ import { BLOCK_BYTES } from '../../src/storage/blocks.ts';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.ts';
 import { mulberry32 } from '../helpers/prng.ts';
-import { s3ClientFor, useS3Server } from '../helpers/s3-server.ts';
+import { listKeys as listS3Keys, s3ClientFor, useS3Server } from '../helpers/s3-server.ts';
 
 const MiB = 1 << 20;
 /** expectedBytes from which the store hashes on the worker (local-blob-store.ts). */
@@ -222,18 +222,7 @@ const s3 = await useS3Server();
 const s3Client = s3ClientFor(s3);
 let s3Stores = 0;
 
-async function listKeys(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3Client.send(
-      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) keys.push(o.Key!);
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys;
-}
+const listKeys = (prefix: string) => listS3Keys(s3, prefix);
 
 /** An S3 store under a prefix of its own in the shared test bucket (5 MiB parts: multipart
  * from 5 MiB on, the smallest part S3 allows). */
