@@ -30,7 +30,7 @@ import { usersRouter } from './routes/users.router.ts';
 export function createApp(ctx: AppContext) {
   const app = express();
   const docs = new ApiDocs();
-  const metrics = createMetrics(ctx.queues);
+  const metrics = createMetrics(ctx.queues, ctx.pool);
 
   app.disable('x-powered-by');
   app.set('trust proxy', false);

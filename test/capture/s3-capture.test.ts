@@ -163,6 +163,13 @@ describe('a capture with BLOB_STORE=s3', () => {
 
     const events = await custody(env, cited.source.id);
     expect(ofType(events, 'stored')).toHaveLength(1);
+
+    // The capture shows in the latency gauges /metrics reads from Postgres.
+    const metrics = (await request(app).get('/metrics')).text;
+    expect(metrics).toMatch(
+      /^claimtrail_capture_latency_seconds\{quantile="0\.95"\} \d+(\.\d+)?(e[-+]\d+)?$/m,
+    );
+    expect(metrics).toMatch(/^claimtrail_captures_completed_recent [1-9]\d*$/m);
   }, 90_000);
 
   it('the S3 server killed mid-upload: nothing recorded or stored; the retry stores it once', async () => {
