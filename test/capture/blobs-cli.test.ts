@@ -5,21 +5,19 @@
 // back to an empty local store refuses the corrupt object and copies the rest.
 //
 // A database of this file's own: `blobs check` reads every evidence row of its database.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.ts';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { runClaimtrail } from '../helpers/cli.ts';
 import { serveBytes, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
 import { listKeys, s3ClientFor, useS3Server } from '../helpers/s3-server.ts';
 import { ownBlobDir, storedBlobs } from './support.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const MiB = 1 << 20;
 
@@ -46,36 +44,12 @@ const remote = new S3BlobStore({
 });
 const objectOf = (sha: string) => s3.objectFile(remote.keyOf(sha));
 
-function claimtrail(args: string[], extra: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'blobs', ...args], {
-      cwd: root,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        BLOB_DIR: localDir,
-        ...s3.env,
-        BLOB_STORE: 'local',
-        ...extra,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const claimtrail = (args: string[], extra: Record<string, string>) =>
+  runClaimtrail(
+    ['blobs', ...args],
+    { DATABASE_URL: databaseUrl, BLOB_DIR: localDir, ...s3.env, BLOB_STORE: 'local', ...extra },
+    60_000,
+  );
 
 const onS3 = { BLOB_STORE: 's3' };
 

@@ -6,15 +6,15 @@
 //
 // A database of this file's own: the spawned worker runs the capture sweep at start, which
 // would otherwise pick up other files' captures.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { spawnClaimtrail } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/context.ts';
 import { type Route, serveBytes, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
@@ -29,7 +29,6 @@ import {
   storedBlobs,
 } from './support.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const MiB = 1 << 20;
 
@@ -83,38 +82,26 @@ afterAll(async () => {
 
 /** `claimtrail worker` in a process of its own, configured for the S3 store only. */
 async function startWorker() {
-  const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'worker'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      DATABASE_URL: databaseUrl,
-      REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
-      BLOB_DIR: blobDir,
-      FETCH_ALLOWLIST: server.host,
-      LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
-      LOG_LEVEL: 'info',
-      ...s3.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const worker = spawnClaimtrail(['worker'], {
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
+    BLOB_DIR: blobDir,
+    FETCH_ALLOWLIST: server.host,
+    LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
+    LOG_LEVEL: 'info',
+    ...s3.env,
   });
-  children.add(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
+  children.add(worker.child);
   await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`worker exited early:\n${out}`);
-      return out.includes('"workers started"');
+      if (worker.child.exitCode !== null) throw new Error(`worker exited early:\n${worker.output()}`);
+      return worker.output().includes('"workers started"');
     },
     60_000,
     100,
   );
-  return { child, output: () => out };
+  return worker;
 }
 
 const worker = await startWorker();
@@ -194,10 +181,11 @@ describe('a capture with BLOB_STORE=s3', () => {
     expect(source.evidence).toHaveLength(1);
     expect(source.evidence[0]).toMatchObject({ sha256: blob, size: interrupted.length });
     expect(sha256(readFileSync(s3.objectFile(store.keyOf(blob))))).toBe(blob);
-    expect(interruptedRequests).toBe(2);
+    // (A retry may come round again before the server is back: one more failed attempt.)
+    expect(interruptedRequests).toBeGreaterThanOrEqual(2);
     const events = await custody(env, cited.source.id);
     expect(ofType(events, 'stored')).toHaveLength(1);
-    expect(ofType(events, 'fetch_started')).toHaveLength(2);
+    expect(ofType(events, 'fetch_started')).toHaveLength(interruptedRequests);
     expect(await temporaries()).toEqual([]);
     expect(worker.child.exitCode).toBeNull();
   }, 120_000);
