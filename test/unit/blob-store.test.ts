@@ -792,6 +792,36 @@ describe.each(BACKENDS)('$name store: sweepTemporary', (backend) => {
   });
 });
 
+describe('S3BlobStore when the server dies mid-upload', () => {
+  it('put rejects; nothing at the final key, then or once the server is back; puts work again', async () => {
+    const fx = await s3Fixture();
+    const { store } = fx;
+    const data = bytes(14 * MiB + 1, 1100); // three 5 MiB parts
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    // Once two parts' worth has been handed over, the server is killed (SIGKILL), then the
+    // source goes on.
+    const paused = () => void s3.kill().then(open);
+    const err = await store
+      .put(pushedSource(data, { seed: 8, pauseAt: { bytes: 11 * MiB, gate, paused } }), { tmpKey: 'job-s3' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(Error);
+    const key = fx.location(sha256Of(data));
+    expect(existsSync(s3.objectFile(key))).toBe(false);
+
+    await s3.restart();
+    expect(await store.size(sha256Of(data))).toBeUndefined();
+    expect(await fx.blobFiles()).toEqual([]);
+    const again = await store.put(pulledSource(data, { seed: 9 }), { tmpKey: 'job-s3' });
+    await expectStored(fx, data, again);
+  }, 90_000);
+});
+
 describe('LocalBlobStore on tmpfs', () => {
   it.skipIf(!existsSync('/dev/shm'))('works the same under /dev/shm', async () => {
     const fx = await localFixture('/dev/shm');
