@@ -349,6 +349,11 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /** Closes the client's connections (the process is shutting down). */
+  close(): void {
+    this.client.destroy();
+  }
+
   /** Temporary objects, claims and multipart uploads left by writers that died long enough ago. */
   async sweepTemporary(olderThanMs: number): Promise<number> {
     const before = Date.now() - olderThanMs;
