@@ -22,7 +22,7 @@ import { writeStatement } from '../../src/db/unit-of-work.ts';
 import { handlers } from '../../workers/handlers.ts';
 import { startWorkers } from '../../workers/worker-runner.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
-import { spawnClaimtrail } from '../helpers/cli.ts';
+import { spawnClaimtrail, waitForOutput } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveText, trickle, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
@@ -90,14 +90,7 @@ function expectBlobsIntact() {
 describe('a worker killed mid-download', () => {
   it('SIGKILL while the body streams in: the stalled job runs again elsewhere and completes once', async () => {
     const worker = spawnWorker();
-    await waitFor(
-      async () => {
-        if (worker.child.exitCode !== null) throw new Error(`worker exited early:\n${worker.output()}`);
-        return worker.output().includes('"workers started"');
-      },
-      60_000,
-      100,
-    );
+    await waitForOutput(worker, '"workers started"');
 
     const cited = await cite(`${server.origin}/big.bin`);
     const [capture] = await capturesOf(env, cited.source.id);

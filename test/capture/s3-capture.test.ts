@@ -14,7 +14,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
-import { spawnClaimtrail } from '../helpers/cli.ts';
+import { spawnClaimtrail, waitForOutput } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/context.ts';
 import { type Route, serveBytes, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
@@ -93,14 +93,7 @@ async function startWorker() {
     ...s3.env,
   });
   children.add(worker.child);
-  await waitFor(
-    async () => {
-      if (worker.child.exitCode !== null) throw new Error(`worker exited early:\n${worker.output()}`);
-      return worker.output().includes('"workers started"');
-    },
-    60_000,
-    100,
-  );
+  await waitForOutput(worker, '"workers started"');
   return worker;
 }
 

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './context.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -47,4 +48,20 @@ export function spawnClaimtrail(args: string[], env: Record<string, string>) {
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return { child, exited, output: () => out };
+}
+
+/** Waits until a spawned command has printed `text` (failing with its output if it exits first). */
+export async function waitForOutput(
+  proc: ReturnType<typeof spawnClaimtrail>,
+  text: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`exited early:\n${proc.output()}`);
+      return proc.output().includes(text);
+    },
+    timeoutMs,
+    100,
+  );
 }
