@@ -10,7 +10,8 @@ import { logger } from './lib/logger.ts';
 import { Queues } from './queue/queues.ts';
 import { createRedis } from './queue/redis.ts';
 import type { BlobStore } from './storage/blob-store.ts';
-import { LocalBlobStore } from './storage/local-blob-store.ts';
+import { createBlobStore } from './storage/create-blob-store.ts';
+import { S3BlobStore } from './storage/s3-blob-store.ts';
 
 export interface AppContext {
   config: Config;
@@ -41,6 +42,7 @@ export function createContext(config: Config): AppContext {
     redisDown = false;
   });
   const queues = new Queues(redis, config.REDIS_PREFIX);
+  const blobs = createBlobStore(config);
   return {
     config,
     log,
@@ -48,12 +50,13 @@ export function createContext(config: Config): AppContext {
     pool,
     redis,
     queues,
-    blobs: new LocalBlobStore(config.BLOB_DIR),
+    blobs,
     async close() {
       await queues.close().catch((err) => log.warn({ err: err.message }, 'closing queues'));
       redis.disconnect();
       await prisma.$disconnect();
       await pool.end();
+      if (blobs instanceof S3BlobStore) blobs.close();
     },
   };
 }

@@ -30,7 +30,30 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _.:- only')
     .default('claimtrail'),
+  /** Where evidence bytes live: a local directory (BLOB_DIR) or an S3-compatible bucket. */
+  BLOB_STORE: z.enum(['local', 's3']).default('local'),
+  /** The local store's directory; with BLOB_STORE=s3, scratch space for local copies (ffprobe). */
   BLOB_DIR: z.string().min(1).default('./.data/blobs'),
+  /** A custom S3-compatible endpoint (MinIO, Ceph, R2…), addressed path-style; unset: AWS S3. */
+  S3_ENDPOINT: httpUrl.optional(),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 of a-z 0-9 . -)')
+    .optional(),
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'a region name such as us-east-1')
+    .default('us-east-1'),
+  /** Key prefix inside the bucket (a trailing / is added): several deployments can share one. */
+  S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*\/?$/, 'letters, digits, _ . - and / between names')
+    .optional()
+    .transform((v) => (v === undefined ? '' : v.endsWith('/') ? v : `${v}/`)),
+  /** Credentials for S3 (unset: the SDK's default chain, e.g. an instance role). Never logged. */
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
   LOG_ORIGIN: z
     .string()
     .regex(/^[^\s+]+$/, 'a non-empty name without spaces or "+" (C2SP checkpoint origin / note key name)')
@@ -176,10 +199,22 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     throw new ConfigError([
       'TSA_CA_FILE: required with TSA_URLS (the anchors TSA certificates must chain to)',
     ]);
+  const missing = storeProblems(result.data);
+  if (missing.length > 0) throw new ConfigError(missing);
   return {
     ...result.data,
     ...resolveDatabaseUrls(result.data.DATABASE_URL, result.data.MIGRATION_DATABASE_URL),
   };
+}
+
+/** Settings that are required together (the schema checks each one alone). */
+function storeProblems(env: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (env.BLOB_STORE === 's3' && env.S3_BUCKET === undefined)
+    problems.push('S3_BUCKET: required when BLOB_STORE=s3');
+  if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined))
+    problems.push('AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: set both or neither');
+  return problems;
 }
 
 let cached: Config | undefined;

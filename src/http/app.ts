@@ -31,7 +31,7 @@ import { usersRouter } from './routes/users.router.ts';
 export function createApp(ctx: AppContext) {
   const app = express();
   const docs = new ApiDocs();
-  const metrics = createMetrics(ctx.queues);
+  const metrics = createMetrics(ctx.queues, ctx.pool);
   // Counted by the sequencer process in Redis, read at scrape time (issue 15).
   registerTimestampMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
 

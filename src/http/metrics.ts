@@ -1,11 +1,14 @@
-// Prometheus metrics: request latency by route and status, job counts by queue and state.
+// Prometheus metrics: request latency by route and status, job counts by queue and state, and
+// the pipeline's lag and latency (pipeline-metrics.ts).
 import type { RequestHandler } from 'express';
+import type pg from 'pg';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Queues } from '../queue/queues.ts';
+import { registerPipelineGauges } from './pipeline-metrics.ts';
 
 const jobStates = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'] as const;
 
-export function createMetrics(queues: Queues) {
+export function createMetrics(queues: Queues, pool: Pick<pg.Pool, 'query'>) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'claimtrail_' });
 
@@ -34,6 +37,8 @@ export function createMetrics(queues: Queues) {
       );
     },
   });
+
+  registerPipelineGauges(registry, pool);
 
   /** Observes every response; the route label is the matched template, never the raw path. */
   const middleware: RequestHandler = (req, res, next) => {

@@ -8,12 +8,11 @@
 // would otherwise pick up other files' captures. The dead worker's lock lives for BullMQ's
 // default lockDuration (30 s, the CLI worker has no setting for it), so the first test takes
 // 20–40 s by design.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureDeps } from '../../src/capture/capture-deps.ts';
@@ -23,12 +22,12 @@ import { writeStatement } from '../../src/db/unit-of-work.ts';
 import { handlers } from '../../workers/handlers.ts';
 import { startWorkers } from '../../workers/worker-runner.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { spawnClaimtrail, waitForOutput } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveText, trickle, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
 import { captureJob, capturesOf, custody, ofType, ownBlobDir, partialFiles } from './support.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 const databaseUrl = await createIsolatedDatabase('capcrash');
@@ -63,31 +62,18 @@ afterAll(async () => {
 
 /** `claimtrail worker` in a process of its own, on this file's database, prefix and blobs. */
 function spawnWorker() {
-  const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'worker'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      DATABASE_URL: databaseUrl,
-      REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
-      BLOB_DIR: blobDir,
-      FETCH_ALLOWLIST: server.host,
-      FETCH_CONNECT_TIMEOUT_MS: '2000',
-      LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const worker = spawnClaimtrail(['worker'], {
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
+    BLOB_DIR: blobDir,
+    FETCH_ALLOWLIST: server.host,
+    FETCH_CONNECT_TIMEOUT_MS: '2000',
+    LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
+    LOG_LEVEL: 'info',
   });
-  children.add(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  return { child, exited, output: () => out };
+  children.add(worker.child);
+  return worker;
 }
 
 /** Every stored blob's bytes hash to its name. */
@@ -104,14 +90,7 @@ function expectBlobsIntact() {
 describe('a worker killed mid-download', () => {
   it('SIGKILL while the body streams in: the stalled job runs again elsewhere and completes once', async () => {
     const worker = spawnWorker();
-    await waitFor(
-      async () => {
-        if (worker.child.exitCode !== null) throw new Error(`worker exited early:\n${worker.output()}`);
-        return worker.output().includes('"workers started"');
-      },
-      60_000,
-      100,
-    );
+    await waitForOutput(worker, '"workers started"');
 
     const cited = await cite(`${server.origin}/big.bin`);
     const [capture] = await capturesOf(env, cited.source.id);

@@ -60,7 +60,31 @@ describe('parseConfig', () => {
       BODY_LIMIT_BYTES: 1024 * 1024,
       SHUTDOWN_TIMEOUT_MS: 10_000,
     });
-    expect(Object.keys(cfg).sort()).toEqual([...configVariables].sort());
+    // Unset means something of its own for these: AWS S3 itself, no bucket (BLOB_STORE=local),
+    // the AWS SDK's default credential chain.
+    const unsetByDefault = [
+      'S3_ENDPOINT',
+      'S3_BUCKET',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+    ];
+    expect(Object.keys(cfg).sort()).toEqual(
+      configVariables.filter((v) => !unsetByDefault.includes(v)).sort(),
+    );
+    expect(cfg).toMatchObject({ BLOB_STORE: 'local', S3_REGION: 'us-east-1', S3_PREFIX: '' });
+  });
+
+  it('BLOB_STORE=s3 needs a bucket, and credentials come in pairs', () => {
+    expect(() => parseConfig({ BLOB_STORE: 's3' })).toThrow('S3_BUCKET: required when BLOB_STORE=s3');
+    expect(() => parseConfig({ AWS_ACCESS_KEY_ID: 'a' })).toThrow('set both or neither');
+    expect(() => parseConfig({ S3_BUCKET: 'No_Such' })).toThrow('S3_BUCKET');
+    expect(() => parseConfig({ S3_ENDPOINT: 'minio:9000' })).toThrow('S3_ENDPOINT');
+    const cfg = parseConfig({ BLOB_STORE: 's3', S3_BUCKET: 'evidence', S3_PREFIX: 'newsroom/a' });
+    expect(cfg).toMatchObject({ BLOB_STORE: 's3', S3_BUCKET: 'evidence', S3_PREFIX: 'newsroom/a/' });
+    expect(parseConfig({ S3_PREFIX: 'p/' }).S3_PREFIX).toBe('p/');
+    for (const bad of ['/p', 'a//b', 'a b'])
+      expect(() => parseConfig({ S3_PREFIX: bad }), bad).toThrow('S3_PREFIX');
   });
 
   it('migrates as the owner and runs as another role unless DATABASE_URL alone is set', () => {
@@ -229,10 +253,12 @@ describe('docker-compose.yml', () => {
     expect(() => parseCompose('services:\n  api:\n    environment:\n      - PORT=3000\n')).toThrow(/:4:/);
   });
 
-  it('has postgres, redis (noeviction), migrate, api, worker and sequencer', () => {
+  it('has postgres, redis (noeviction), minio and its bucket set-up, migrate, api, worker and sequencer', () => {
     expect([...services.keys()].sort()).toEqual([
       'api',
+      'buckets',
       'migrate',
+      'minio',
       'postgres',
       'redis',
       'sequencer',
@@ -280,6 +306,25 @@ describe('docker-compose.yml', () => {
       expect(runtime.toString(), name).toBe(migrate.DATABASE_URL);
       expect(runtime.username, name).not.toBe(owner.username);
       expect(`${runtime.host}${runtime.pathname}`, name).toBe(`${owner.host}${owner.pathname}`);
+    }
+  });
+
+  it('api, worker and sequencer keep evidence in the MinIO bucket, as a user other than MinIO root', () => {
+    const minio = services.get('minio')!;
+    const buckets = services.get('buckets')!;
+    expect(buckets.dependsOn.get('minio')).toBe('service_healthy');
+    for (const name of ['api', 'worker', 'sequencer']) {
+      const cfg = parseConfig(Object.fromEntries(services.get(name)!.environment));
+      expect(cfg.BLOB_STORE, name).toBe('s3');
+      expect(new URL(cfg.S3_ENDPOINT!).host, name).toBe('minio:9000');
+      expect(buckets.command, name).toContain(`mc mb --ignore-existing root/${cfg.S3_BUCKET}`);
+      expect(buckets.command, name).toContain(
+        `mc admin user add root ${cfg.AWS_ACCESS_KEY_ID} ${cfg.AWS_SECRET_ACCESS_KEY}`,
+      );
+      expect(cfg.AWS_ACCESS_KEY_ID, name).not.toBe(minio.environment.get('MINIO_ROOT_USER'));
+    }
+    for (const name of ['api', 'worker']) {
+      expect(services.get(name)!.dependsOn.get('buckets'), name).toBe('service_completed_successfully');
     }
   });
 

@@ -161,6 +161,11 @@ describe('headers, metrics and documentation', () => {
       /^claimtrail_http_request_duration_seconds_bucket\{[^}]*route="\/healthz"[^}]*\} \d+$/m,
     );
     expect(res.text).toMatch(/^claimtrail_jobs\{queue="custody",state="waiting"\} \d+$/m);
+    // The pipeline's lag and latency, read from Postgres (pipeline-metrics.ts).
+    expect(res.text).toMatch(/^claimtrail_log_pending_events \d+$/m);
+    expect(res.text).toMatch(/^claimtrail_captures_completed_recent \d+$/m);
+    expect(res.text).toContain('# TYPE claimtrail_log_checkpoint_age_seconds gauge');
+    expect(res.text).toContain('# TYPE claimtrail_capture_latency_seconds gauge');
     // Unmatched paths must not create one series each.
     await request(app).get('/no/such/route/12345');
     expect((await request(app).get('/metrics')).text).not.toContain('12345');
