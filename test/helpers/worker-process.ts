@@ -1,0 +1,84 @@
+// `claimtrail worker` in a process of its own, for tests that kill one (SIGKILL: no chance to
+// clean up) and look at what it left: its output, its exit, and the processes it started
+// (found under a directory of the test's own, e.g. the TMPDIR it was given).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { waitFor } from './context.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+  output(): string;
+  /** Resolves once it says its workers started (throws if it exits first). */
+  started(timeoutMs?: number): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+let cleanup = false;
+
+/** Spawns a worker with the test's environment plus `env`; killed after the file if alive. */
+export function spawnWorker(env: Record<string, string>): WorkerProcess {
+  if (!cleanup) {
+    cleanup = true;
+    afterAll(async () => {
+      for (const c of children) {
+        if (c.exitCode === null && c.signalCode === null) {
+          c.kill('SIGKILL');
+          await once(c, 'exit');
+        }
+      }
+    });
+  }
+  const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'worker'], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return {
+    child,
+    exited,
+    output: () => out,
+    started: (timeoutMs = 60_000) =>
+      waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`worker exited early:\n${out}`);
+          return out.includes('"workers started"');
+        },
+        timeoutMs,
+        100,
+      ).then(() => undefined),
+  };
+}
+
+/** Processes whose command line names `dir` or whose working directory is under it. */
+export function processesUnder(dir: string): { pid: number; command: string }[] {
+  const found: { pid: number; command: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {}
+      if (command.includes(dir) || cwd.startsWith(dir)) found.push({ pid, command: command.slice(0, 200) });
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return found;
+}
