@@ -19,7 +19,11 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BrowserSlots } from '../src/capture/browser/browser-slots.ts';
-import { type BrowserCaptureDeps, captureWithBrowser } from '../src/capture/browser/capture-with-browser.ts';
+import {
+  type BrowserCaptureDeps,
+  type BrowserCaptureMeta,
+  captureWithBrowser,
+} from '../src/capture/browser/capture-with-browser.ts';
 import { findBrowser } from '../src/capture/browser/find-browser.ts';
 import { startEgressProxy } from '../src/egress/egress-proxy.ts';
 import { LocalBlobStore } from '../src/storage/local-blob-store.ts';
@@ -38,6 +42,8 @@ const spec = {
     help: 'browsers at once (BROWSER_CONCURRENCY), for both parties',
   },
 } satisfies Record<string, NumberOption>;
+
+type Timings = BrowserCaptureMeta['timings'];
 
 const SUBRESOURCES = 20;
 const VIEWPORT = { width: 1280, height: 800 };
@@ -246,6 +252,7 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
       await bareShot(browser, url, dir, -1);
       phases.push(['warm-up', seconds(t)]);
 
+      const steps: Timings[] = [];
       const bare: { wall: number; each: number[]; peak: number }[] = [];
       const ours: { wall: number; each: number[]; peak: number }[] = [];
       for (let round = 1; round <= sizes.rounds; round++) {
@@ -262,6 +269,7 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
             const r = await captureWithBrowser(deps, url, { viewport: VIEWPORT, tmpKey: `r${round}-${i}` });
             if (r.meta.archive.responses !== SUBRESOURCES + 1)
               throw new Error('a capture missed sub-resources');
+            steps.push(r.meta.timings);
           }),
         );
         const co = cpuOurs.stop();
@@ -301,6 +309,10 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
             mib(peakBare),
           ],
         ]),
+      );
+      const p50 = (k: keyof Omit<Timings, 'startedAt'>) => secs(summarize(steps.map((x) => x[k] / 1000)).p50);
+      say(
+        `capture steps, p50: launch ${p50('launchMs')}, navigation (load) ${p50('navigationMs')}, network idle ${p50('settleMs')}, screenshot + DOM ${p50('screenshotMs')}, total ${p50('totalMs')} (the rest: WACZ and blobs)`,
       );
       say(
         `what the capture does beyond the bare shot: the egress proxy on every request, a full-page PNG, the DOM, a WACZ of ${probe.meta.archive.responses} responses (${num(probe.meta.archive.bodyBytes / 1024, 0)} KiB of bodies), three blobs written and fsynced`,
