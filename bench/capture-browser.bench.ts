@@ -287,27 +287,16 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
       const r = ratio(oursS, bareS);
       const peakBare = Math.max(...bare.map((x) => x.peak)) / sizes.concurrency;
       const peakOurs = Math.max(...ours.map((x) => x.peak)) / sizes.concurrency;
-      const lat = (runs: { each: number[] }[]) => summarize(runs.flatMap((x) => x.each));
+      const row = (party: string, runs: { each: number[] }[], perPageS: number, peak: number) => {
+        const lat = summarize(runs.flatMap((x) => x.each));
+        return [party, ppm(perPageS), secs(perPageS), secs(lat.p50), secs(lat.p99), mib(peak)];
+      };
       say('\n=== browser step vs chromium --headless --screenshot (same page, same concurrency)');
       say(
         table([
           ['party', 'pages/min', 'time per page', 'page p50', 'page p99', 'peak PSS per browser'],
-          [
-            'capture (captureWithBrowser)',
-            ppm(oursS),
-            secs(oursS),
-            secs(lat(ours).p50),
-            secs(lat(ours).p99),
-            mib(peakOurs),
-          ],
-          [
-            'chromium --headless --screenshot',
-            ppm(bareS),
-            secs(bareS),
-            secs(lat(bare).p50),
-            secs(lat(bare).p99),
-            mib(peakBare),
-          ],
+          row('capture (captureWithBrowser)', ours, oursS, peakOurs),
+          row('chromium --headless --screenshot', bare, bareS, peakBare),
         ]),
       );
       const p50 = (k: keyof Omit<Timings, 'startedAt'>) => secs(summarize(steps.map((x) => x[k] / 1000)).p50);

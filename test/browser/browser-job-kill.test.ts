@@ -39,13 +39,7 @@ afterAll(() => inProcess?.stop(Date.now() + 5_000));
 
 describe.skipIf(skipBrowser)('a worker killed while its browser loads a cited page', () => {
   it('leaves no browser process and no partial evidence; the retry completes the browser step once', async () => {
-    const worker = spawnWorker({
-      DATABASE_URL: databaseUrl,
-      REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
-      BLOB_DIR: blobDir,
-      FETCH_ALLOWLIST: server.host,
-      FETCH_CONNECT_TIMEOUT_MS: '2000',
-      LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
+    const worker = spawnWorker(env.ctx.config, {
       BROWSER_PATH: browserPath,
       YTDLP_PATH: 'off',
       TMPDIR: workerTmp, // the browser's profile is made here

@@ -8,12 +8,9 @@
 // would otherwise pick up other files' captures. The dead worker's lock lives for BullMQ's
 // default lockDuration (30 s, the CLI worker has no setting for it), so the first test takes
 // 20–40 s by design.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureDeps } from '../../src/capture/capture-deps.ts';
@@ -26,9 +23,9 @@ import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveText, trickle, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
+import { spawnWorker } from '../helpers/worker-process.ts';
 import { captureJob, capturesOf, custody, ofType, ownBlobDir, partialFiles } from './support.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 const databaseUrl = await createIsolatedDatabase('capcrash');
@@ -51,44 +48,6 @@ const { app, as, editor, cite, settled } = env;
 
 let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
 afterAll(() => inProcess?.stop(Date.now() + 5_000));
-const children = new Set<ChildProcess>();
-afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGKILL');
-      await once(c, 'exit');
-    }
-  }
-});
-
-/** `claimtrail worker` in a process of its own, on this file's database, prefix and blobs. */
-function spawnWorker() {
-  const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'worker'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      DATABASE_URL: databaseUrl,
-      REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
-      BLOB_DIR: blobDir,
-      FETCH_ALLOWLIST: server.host,
-      FETCH_CONNECT_TIMEOUT_MS: '2000',
-      LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  return { child, exited, output: () => out };
-}
 
 /** Every stored blob's bytes hash to its name. */
 function expectBlobsIntact() {
@@ -103,15 +62,9 @@ function expectBlobsIntact() {
 
 describe('a worker killed mid-download', () => {
   it('SIGKILL while the body streams in: the stalled job runs again elsewhere and completes once', async () => {
-    const worker = spawnWorker();
-    await waitFor(
-      async () => {
-        if (worker.child.exitCode !== null) throw new Error(`worker exited early:\n${worker.output()}`);
-        return worker.output().includes('"workers started"');
-      },
-      60_000,
-      100,
-    );
+    // A spawned worker's default BROWSER_PATH and YTDLP_PATH: the file is no page, no step runs.
+    const worker = spawnWorker(env.ctx.config);
+    await worker.started();
 
     const cited = await cite(`${server.origin}/big.bin`);
     const [capture] = await capturesOf(env, cited.source.id);

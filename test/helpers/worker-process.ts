@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import type { Config } from '../../src/config/env.ts';
 import { waitFor } from './context.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,8 +22,17 @@ export interface WorkerProcess {
 const children = new Set<ChildProcess>();
 let cleanup = false;
 
-/** Spawns a worker with the test's environment plus `env`; killed after the file if alive. */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
+/**
+ * Spawns a worker on the test context's database, Redis prefix, blob directory, allow-list and
+ * signing key, plus `env`; killed after the file if still alive.
+ */
+export function spawnWorker(
+  config: Pick<
+    Config,
+    'DATABASE_URL' | 'REDIS_PREFIX' | 'BLOB_DIR' | 'FETCH_ALLOWLIST' | 'LOG_SIGNING_KEY_FILE'
+  >,
+  env: Record<string, string> = {},
+): WorkerProcess {
   if (!cleanup) {
     cleanup = true;
     afterAll(async () => {
@@ -36,7 +46,18 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   }
   const child = spawn(process.execPath, ['bin/claimtrail.mjs', 'worker'], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: config.DATABASE_URL,
+      REDIS_PREFIX: config.REDIS_PREFIX,
+      BLOB_DIR: config.BLOB_DIR,
+      FETCH_ALLOWLIST: config.FETCH_ALLOWLIST.join(','),
+      FETCH_CONNECT_TIMEOUT_MS: '2000',
+      LOG_SIGNING_KEY_FILE: config.LOG_SIGNING_KEY_FILE,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

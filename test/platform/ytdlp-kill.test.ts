@@ -49,13 +49,7 @@ afterAll(() => inProcess?.stop(Date.now() + 5_000));
 describe('a worker killed while yt-dlp downloads', () => {
   it('leaves no yt-dlp process and no partial evidence; the retry keeps the video once', async () => {
     expect(ytdlp, 'yt-dlp is required for this test: apt-get install -y yt-dlp').not.toBeNull();
-    const worker = spawnWorker({
-      DATABASE_URL: databaseUrl,
-      REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
-      BLOB_DIR: blobDir,
-      FETCH_ALLOWLIST: server.host,
-      FETCH_CONNECT_TIMEOUT_MS: '2000',
-      LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
+    const worker = spawnWorker(env.ctx.config, {
       BROWSER_PATH: 'off',
       YTDLP_PATH: ytdlp!.path,
       TMPDIR: workerTmp, // yt-dlp's work directory is made here
