@@ -253,6 +253,7 @@ async function captureInSlot(
   });
   const profile = await mkdtemp(join(deps.profileRoot, PROFILE_PREFIX));
   let context: BrowserContext | undefined;
+  let closing: Promise<void> | undefined;
   try {
     try {
       context = await chromium.launchPersistentContext(profile, {
@@ -337,21 +338,27 @@ async function captureInSlot(
     await collector.settle(SHOT_TIMEOUT_MS);
     const finalUrl = page.url();
     const status = main.status();
-    await closeContext(context, deps.log);
+    // The browser closes while the three blobs are written (each its own file and fsync): the
+    // slot is still held until both are done, and nothing is recorded before the caller commits.
+    closing = closeContext(context, deps.log);
     context = undefined;
 
     const tmp = (part: string) => (opts.tmpKey ? { tmpKey: `${opts.tmpKey}-${part}` } : {});
-    const screenshot = { ...(await deps.blobs.put(once(png), tmp('png'))), mediaType: 'image/png' };
-    const domItem = {
-      ...(await deps.blobs.put(once(Buffer.from(dom, 'utf8')), tmp('dom'))),
-      mediaType: 'text/html; charset=utf-8',
-    };
-    const archive = await buildWacz({
-      page: { url: finalUrl, title, date: new Date(navStart) },
-      exchanges: collector.exchanges,
-      software: deps.software,
-    });
-    const wacz = { ...(await deps.blobs.put(archive.stream, tmp('wacz'))), mediaType: WACZ_MEDIA_TYPE };
+    const [screenshot, domItem, wacz] = await Promise.all([
+      deps.blobs.put(once(png), tmp('png')).then((b) => ({ ...b, mediaType: 'image/png' })),
+      deps.blobs
+        .put(once(Buffer.from(dom, 'utf8')), tmp('dom'))
+        .then((b) => ({ ...b, mediaType: 'text/html; charset=utf-8' })),
+      buildWacz({
+        page: { url: finalUrl, title, date: new Date(navStart) },
+        exchanges: collector.exchanges,
+        software: deps.software,
+      }).then(async (archive) => ({
+        ...(await deps.blobs.put(archive.stream, tmp('wacz'))),
+        mediaType: WACZ_MEDIA_TYPE,
+      })),
+    ]);
+    await closing;
     return {
       screenshot,
       dom: domItem,
@@ -376,6 +383,7 @@ async function captureInSlot(
     };
   } finally {
     if (context) await closeContext(context, deps.log);
+    await closing;
     session.close();
     await rm(profile, { recursive: true, force: true }).catch(() => {});
   }
