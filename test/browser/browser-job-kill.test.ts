@@ -10,14 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROFILE_PREFIX } from '../../src/capture/browser/capture-with-browser.ts';
-import { handlers } from '../../workers/handlers.ts';
-import { startWorkers } from '../../workers/worker-runner.ts';
 import { custody, ofType, ownBlobDir, partialFiles, storedBlobs } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveText, silent, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
-import { processesUnder, spawnWorker } from '../helpers/worker-process.ts';
+import { processesUnder, spawnWorker, standbyWorkers } from '../helpers/worker-process.ts';
 import { chromiumPath, skipBrowser } from './support.ts';
 
 const server = await useFixtureServer({
@@ -34,8 +32,7 @@ const env = await useCaptureEnv(
   { DATABASE_URL: databaseUrl, FETCH_ALLOWLIST: server.host, BLOB_DIR: blobDir, BROWSER_PATH: browserPath },
   { workers: false },
 );
-let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
-afterAll(() => inProcess?.stop(Date.now() + 5_000));
+const standby = standbyWorkers(env.ctx);
 
 describe.skipIf(skipBrowser)('a worker killed while its browser loads a cited page', () => {
   it('leaves no browser process and no partial evidence; the retry completes the browser step once', async () => {
@@ -63,11 +60,7 @@ describe.skipIf(skipBrowser)('a worker killed while its browser loads a cited pa
     expect(ofType(beforeEvents, 'browser_captured')).toEqual([]);
     expect(ofType(beforeEvents, 'browser_capture_failed')).toEqual([]);
 
-    inProcess = await startWorkers(env.ctx, {
-      handlers,
-      concurrency: 2,
-      workerOptions: { lockDuration: 5_000, stalledInterval: 1_000 },
-    });
+    await standby.start(); // takes the stalled job once the dead worker's lock expires
     const view = await env.settled(source.id, 120_000);
     expect(view.status).toBe('captured');
     const items = await env.ctx.prisma.evidenceItem.findMany({ where: { sourceId: source.id } });

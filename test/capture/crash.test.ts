@@ -12,18 +12,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { captureDeps } from '../../src/capture/capture-deps.ts';
 import { requestCapture } from '../../src/capture/capture-request.ts';
 import { runCapture } from '../../src/capture/run-capture.ts';
 import { writeStatement } from '../../src/db/unit-of-work.ts';
-import { handlers } from '../../workers/handlers.ts';
-import { startWorkers } from '../../workers/worker-runner.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveText, trickle, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
-import { spawnWorker } from '../helpers/worker-process.ts';
+import { spawnWorker, standbyWorkers } from '../helpers/worker-process.ts';
 import { captureJob, capturesOf, custody, ofType, ownBlobDir, partialFiles } from './support.ts';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -46,8 +44,7 @@ const env = await useCaptureEnv(
 );
 const { app, as, editor, cite, settled } = env;
 
-let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
-afterAll(() => inProcess?.stop(Date.now() + 5_000));
+const standby = standbyWorkers(env.ctx);
 
 /** Every stored blob's bytes hash to its name. */
 function expectBlobsIntact() {
@@ -95,11 +92,7 @@ describe('a worker killed mid-download', () => {
     expect(requestsBefore).toBe(1);
 
     // Another worker, checking for stalled jobs every second.
-    inProcess = await startWorkers(env.ctx, {
-      handlers,
-      concurrency: 2,
-      workerOptions: { lockDuration: 5_000, stalledInterval: 1_000 },
-    });
+    await standby.start();
     const source = await settled(cited.source.id, 90_000);
 
     expect(source.status).toBe('captured');

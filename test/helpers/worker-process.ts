@@ -7,6 +7,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import type { Config } from '../../src/config/env.ts';
+import type { AppContext } from '../../src/context.ts';
+import { handlers } from '../../workers/handlers.ts';
+import { startWorkers } from '../../workers/worker-runner.ts';
 import { waitFor } from './context.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -102,4 +105,23 @@ export function processesUnder(dir: string): { pid: number; command: string }[] 
     }
   }
   return found;
+}
+
+/**
+ * Workers in this process that take over a killed worker's stalled job within seconds (lock
+ * 5 s, stalled check every second), once started after the kill; stopped after the file.
+ * Called at the top of a file (it registers the afterAll).
+ */
+export function standbyWorkers(ctx: AppContext): { start(): Promise<void> } {
+  let running: Awaited<ReturnType<typeof startWorkers>> | undefined;
+  afterAll(() => running?.stop(Date.now() + 5_000));
+  return {
+    async start() {
+      running = await startWorkers(ctx, {
+        handlers,
+        concurrency: 2,
+        workerOptions: { lockDuration: 5_000, stalledInterval: 1_000 },
+      });
+    },
+  };
 }

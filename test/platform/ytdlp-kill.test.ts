@@ -12,14 +12,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sweepBrowserProfiles } from '../../src/capture/browser/capture-with-browser.ts';
 import { WORK_PREFIX } from '../../src/capture/platform/capture-with-ytdlp.ts';
 import { findYtdlp } from '../../src/capture/platform/find-ytdlp.ts';
-import { handlers } from '../../workers/handlers.ts';
-import { startWorkers } from '../../workers/worker-runner.ts';
 import { custody, ofType, ownBlobDir } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveFile, serveText, trickle, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
-import { processesUnder, spawnWorker } from '../helpers/worker-process.ts';
+import { processesUnder, spawnWorker, standbyWorkers } from '../helpers/worker-process.ts';
 
 const fixture = fileURLToPath(new URL('../fixtures/media/zelenskyy-31s.mp4', import.meta.url));
 const ytdlp = await findYtdlp('auto');
@@ -43,8 +41,7 @@ const env = await useCaptureEnv(
   },
   { workers: false },
 );
-let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
-afterAll(() => inProcess?.stop(Date.now() + 5_000));
+const standby = standbyWorkers(env.ctx);
 
 describe('a worker killed while yt-dlp downloads', () => {
   it('leaves no yt-dlp process and no partial evidence; the retry keeps the video once', async () => {
@@ -75,11 +72,7 @@ describe('a worker killed while yt-dlp downloads', () => {
     expect(readdirSync(workerTmp).filter((n) => n.startsWith(WORK_PREFIX))).toHaveLength(1);
     expect(await sweepBrowserProfiles(workerTmp, 0, WORK_PREFIX)).toBe(1);
 
-    inProcess = await startWorkers(env.ctx, {
-      handlers,
-      concurrency: 2,
-      workerOptions: { lockDuration: 5_000, stalledInterval: 1_000 },
-    });
+    await standby.start(); // takes the stalled job once the dead worker's lock expires
     const view = await env.settled(source.id, 120_000);
     expect(view.status).toBe('captured');
     const items = await env.ctx.prisma.evidenceItem.findMany({ where: { sourceId: source.id } });
