@@ -46,6 +46,7 @@ import { LocalBlobStore } from '../src/storage/local-blob-store.ts';
 import { createUser } from '../src/users/users.service.ts';
 import { handlers } from '../workers/handlers.ts';
 import { startWorkers } from '../workers/worker-runner.ts';
+import { help as browserHelp, runBrowserBench } from './capture-browser.bench.ts';
 import { runBench } from './lib/bench-run.ts';
 import { type CpuShare, cpuMeter, describeCpu, gcMeter } from './lib/cpu.ts';
 import { fixedCount, sleep, until } from './lib/load.ts';
@@ -116,9 +117,12 @@ const mbText = (v: number) => `${num(v, v < 100 ? 1 : 0)} MB/s`;
 const kib = (bytes: number) => `${num(bytes / 1024, bytes < 10_240 ? 1 : 0)} KiB`;
 const median = (values: number[]) => summarize(values).p50;
 
-export const help = `npm run bench capture [-- --quick] [options]\n${usage(Object.values(spec))}`;
+export const help = `npm run bench capture [-- --quick] [options]\n${usage(Object.values(spec))}\n\n${browserHelp}`;
 
 export async function run(argv: readonly string[]): Promise<number> {
+  // `-- --browser` (or `npm run bench capture --browser`, which npm exports): the browser step.
+  if (argv.includes('--browser') || process.env.npm_config_browser === 'true')
+    return runBrowserBench(argv.filter((a) => a !== '--browser'));
   return runBench(
     {
       argv,

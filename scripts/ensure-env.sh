@@ -100,7 +100,21 @@ ensure_browser() {
   fi
 }
 
+# Only for `npm test`: the platform video tests run Debian's `yt-dlp` (its generic extractor
+# against a loopback page). They require it and fail without it, so install it when missing.
+ensure_ytdlp() {
+  case "$(basename "${BASH_SOURCE[-1]}")" in test.sh) ;; *) return 0 ;; esac
+  if command -v yt-dlp >/dev/null; then return 0; fi
+  if can_install; then
+    apt_install yt-dlp
+  else
+    say "yt-dlp is missing: the platform video tests (test/platform) will fail."
+    say "Run as root: apt-get install -y yt-dlp"
+  fi
+}
+
 ensure_packages
 ensure_postgres
 ensure_redis
 ensure_browser
+ensure_ytdlp

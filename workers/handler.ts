@@ -2,6 +2,7 @@
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BrowserCaptureDeps } from '../src/capture/browser/capture-with-browser.ts';
+import type { PlatformCaptureDeps } from '../src/capture/platform/capture-with-ytdlp.ts';
 import type { AppContext } from '../src/context.ts';
 import type { JobName, JobPayload } from '../src/jobs/catalogue.ts';
 
@@ -13,6 +14,8 @@ export interface JobContext {
   log: Logger;
   /** The process's browser and egress proxy for page captures; absent with BROWSER_PATH=off. */
   browser?: BrowserCaptureDeps;
+  /** The process's yt-dlp for platform video; absent with YTDLP_PATH=off or no yt-dlp. */
+  platform?: PlatformCaptureDeps;
 }
 
 export interface JobHandler<N extends JobName = JobName> {

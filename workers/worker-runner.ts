@@ -4,6 +4,7 @@
 // here and closed after its jobs at shutdown.
 import { type WorkerOptions as BullWorkerOptions, UnrecoverableError, Worker } from 'bullmq';
 import { type BrowserCapture, startBrowserCapture } from '../src/capture/browser/browser-deps.ts';
+import { startPlatformCapture } from '../src/capture/platform/platform-deps.ts';
 import type { AppContext } from '../src/context.ts';
 import { findJobSpec, jobNames, queueNames } from '../src/jobs/catalogue.ts';
 import type { Component } from '../src/processes/component.ts';
@@ -34,6 +35,11 @@ export async function startWorkers(
     handlers.has('capture.source') && ctx.config.BROWSER_PATH !== 'off'
       ? await startBrowserCapture(ctx)
       : undefined;
+  // yt-dlp goes out through the same proxy (its own when there is no browser step); none: no
+  // platform step (YTDLP_PATH=off, or no yt-dlp on the machine, said once here).
+  const platform = handlers.has('capture.source')
+    ? await startPlatformCapture(ctx, browser?.deps.egress)
+    : undefined;
   const connection = createRedis(ctx.config.REDIS_URL, 'worker');
   await warnUnlessNoEviction(connection, ctx.log);
 
@@ -53,6 +59,7 @@ export async function startWorkers(
           token,
           log,
           ...(browser ? { browser: browser.deps } : {}),
+          ...(platform ? { platform: platform.deps } : {}),
         });
       },
       {
@@ -93,7 +100,9 @@ export async function startWorkers(
       clearTimeout(timer);
       await Promise.all(workers.map((w) => w.close(true)));
       connection.disconnect();
-      // After the jobs: a capture still in its page would lose its proxy mid-load.
+      // After the jobs: a capture still in its page would lose its proxy mid-load. A yt-dlp
+      // still running (past the deadline) is killed with its process group.
+      await platform?.close();
       await browser?.close();
     },
   };

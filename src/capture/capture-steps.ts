@@ -229,6 +229,54 @@ export async function recordSkippedFetch(
   });
 }
 
+/**
+ * A tool step's blobs as items: each one the source does not hold yet becomes a new item
+ * (inserted with `stored` and `metadata_extracted`), each it holds is referred to by its id.
+ */
+export function outputItems<K extends string>(input: {
+  captureId: string;
+  actor: string;
+  sourceId: string;
+  originUrl: string;
+  outputs: Record<K, { sha256: string; size: number }>;
+  items: Record<K, NewItem>;
+  existing: Map<string, HeldItem>;
+}): {
+  ids: Record<K, string>;
+  kinds: Record<K, EvidenceKind>;
+  changes: SqlChange[];
+  events: AppendInput<EventType>[];
+} {
+  const changes: SqlChange[] = [];
+  const events: AppendInput<EventType>[] = [];
+  const ids = {} as Record<K, string>;
+  const kinds = {} as Record<K, EvidenceKind>;
+  for (const name of Object.keys(input.outputs) as K[]) {
+    const blob = input.outputs[name];
+    const held = input.existing.get(blob.sha256);
+    if (held) {
+      ids[name] = held.id;
+      kinds[name] = held.kind;
+      continue;
+    }
+    const created = newEvidence({
+      sourceId: input.sourceId,
+      captureId: input.captureId,
+      actor: input.actor,
+      sha256: blob.sha256,
+      size: blob.size,
+      originUrl: input.originUrl,
+      uploadedBy: null,
+      ...input.items[name],
+    });
+    ids[name] = created.row.id;
+    kinds[name] = created.row.kind;
+    changes.push(insertEvidence(created.row), ...created.changes);
+    events.push(...created.events);
+  }
+  return { ids, kinds, changes, events };
+}
+
 /** The three items of a browser step, as the event names them. */
 export type BrowserOutputs<T> = { screenshot: T; dom: T; webArchive: T };
 
@@ -256,36 +304,20 @@ export async function recordBrowserCapture(
     dom: result.dom,
     webArchive: result.wacz,
   };
-  const names = Object.keys(outputs) as (keyof BrowserOutputs<unknown>)[];
   return writeTransaction(pool, async (tx) => {
-    const shas = names.map((n) => outputs[n].sha256);
+    const shas = Object.values(outputs).map((o) => o.sha256);
     const { progress, sourceId, existing } = await lockCaptureForItems(tx, captureId, shas);
     const done = progress.browser?.find((b) => b.key === key);
     if (done) return { domEvidenceId: done.domEvidenceId ?? '', progress };
-    const changes: SqlChange[] = [];
-    const events: AppendInput<EventType>[] = [];
-    const ids = {} as BrowserOutputs<string>;
-    for (const name of names) {
-      const blob = outputs[name];
-      const held = existing.get(blob.sha256);
-      if (held) {
-        ids[name] = held.id;
-        continue;
-      }
-      const created = newEvidence({
-        sourceId,
-        captureId,
-        actor,
-        sha256: blob.sha256,
-        size: blob.size,
-        originUrl: result.meta.finalUrl,
-        uploadedBy: null,
-        ...input.items[name],
-      });
-      ids[name] = created.row.id;
-      changes.push(insertEvidence(created.row), ...created.changes);
-      events.push(...created.events);
-    }
+    const { ids, changes, events } = outputItems({
+      captureId,
+      actor,
+      sourceId,
+      originUrl: result.meta.finalUrl,
+      outputs,
+      items: input.items,
+      existing,
+    });
     const { meta } = result;
     // Title, URL and user agent come from the page and the browser: stored escaped if need be.
     const data = escapeUnstorableJson({
@@ -313,27 +345,48 @@ export async function recordBrowserCapture(
 
 /** A page's browser step given up (no browser, a permanent error, or the last attempt's
  * error): `browser_capture_failed`, once per capture and page; the capture goes on. */
-export async function recordBrowserFailure(
+export function recordBrowserFailure(
   pool: pg.Pool,
   input: { captureId: string; actor: string; url: string; code: string; detail: string },
 ): Promise<CaptureProgress> {
-  const key = browserKey(input.url);
+  const { captureId, url, code, detail } = input;
+  return recordToolFailure(pool, {
+    captureId,
+    actor: input.actor,
+    given: (p) => p.browser?.some((b) => b.key === browserKey(url)) ?? false,
+    mark: (p) => ({ ...p, browser: [...(p.browser ?? []), { key: browserKey(url), domEvidenceId: null }] }),
+    type: 'browser_capture_failed',
+    data: { captureId, url, code, detail },
+  });
+}
+
+/**
+ * A tool's step of a page given up: its event, once per capture and page (`given` finds the
+ * step's key in the locked progress, `mark` adds it), so a retry neither repeats the event nor
+ * runs the tool again.
+ */
+export async function recordToolFailure<T extends 'browser_capture_failed' | 'platform_capture_failed'>(
+  pool: pg.Pool,
+  input: {
+    captureId: string;
+    actor: string;
+    given: (progress: CaptureProgress) => boolean;
+    mark: (progress: CaptureProgress) => CaptureProgress;
+    type: T;
+    data: AppendInput<T>['data'];
+  },
+): Promise<CaptureProgress> {
   return writeTransaction(pool, async (tx) => {
     const { progress, sourceId } = await lockCapture(tx, input.captureId);
-    if (progress.browser?.some((b) => b.key === key)) return progress;
-    const next = { ...progress, browser: [...(progress.browser ?? []), { key, domEvidenceId: null }] };
-    await writeWithEvents(
-      tx,
-      [setCaptureProgress(input.captureId, next)],
-      [
-        {
-          subject: sourceSubject(sourceId),
-          type: 'browser_capture_failed',
-          actor: input.actor,
-          data: { captureId: input.captureId, url: input.url, code: input.code, detail: input.detail },
-        },
-      ],
-    );
+    if (input.given(progress)) return progress;
+    const next = input.mark(progress);
+    const event = {
+      subject: sourceSubject(sourceId),
+      type: input.type,
+      actor: input.actor,
+      data: input.data,
+    };
+    await writeWithEvents(tx, [setCaptureProgress(input.captureId, next)], [event as AppendInput<EventType>]);
     return next;
   });
 }

@@ -27,22 +27,39 @@ export interface BrowserStep {
   domEvidenceId: string | null;
 }
 
+/** A page's platform step (yt-dlp), recorded (captured, or given up with platform_capture_failed). */
+export interface PlatformStep {
+  /** `platform:<url>`: a retry finds it and does not run yt-dlp again. */
+  key: string;
+  /** The video's item (also a step of `steps`); null when the step failed. */
+  videoEvidenceId: string | null;
+}
+
 export interface CaptureProgress {
   steps: CaptureStep[];
   /** Secondary URLs whose failure is already recorded. */
   skipped?: string[];
   /** Browser steps recorded (issue 14). */
   browser?: BrowserStep[];
+  /** Platform steps recorded (issue 14). */
+  platform?: PlatformStep[];
 }
 
 export const browserKey = (url: string) => `browser:${url}`;
+export const platformKey = (url: string) => `platform:${url}`;
 
 export const progressOf = (json: Prisma.JsonValue | unknown): CaptureProgress => {
-  const p = json as { steps?: CaptureStep[]; skipped?: string[]; browser?: BrowserStep[] } | null;
+  const p = json as {
+    steps?: CaptureStep[];
+    skipped?: string[];
+    browser?: BrowserStep[];
+    platform?: PlatformStep[];
+  } | null;
   return {
     steps: Array.isArray(p?.steps) ? p.steps : [],
     ...(Array.isArray(p?.skipped) ? { skipped: p.skipped } : {}),
     ...(Array.isArray(p?.browser) ? { browser: p.browser } : {}),
+    ...(Array.isArray(p?.platform) ? { platform: p.platform } : {}),
   };
 };
 

@@ -10,6 +10,7 @@ import type { FrameHash } from '../media/pdq-store.ts';
 import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
 import { parseSyndicationPost, pickBestVideoVariant, postCreatedAt } from '../media/x-syndication.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import { describeYtdlpInfo } from './platform/ytdlp-info.ts';
 
 export interface Analysis {
   tool: string;
@@ -47,13 +48,15 @@ export async function describe(
     .withLocalFile(input.sha256, (path) =>
       kind === 'post_metadata'
         ? describePostRecord(path)
-        : analyzeFile(path, {
-            kind: sniffed.kind,
-            ffprobePath: deps.ffprobePath,
-            timeoutMs: PROBE_TIMEOUT_MS,
-            baseUrl: input.baseUrl,
-            contentType: input.declaredType,
-          }),
+        : kind === 'platform_metadata'
+          ? describeYtdlpInfo(path)
+          : analyzeFile(path, {
+              kind: sniffed.kind,
+              ffprobePath: deps.ffprobePath,
+              timeoutMs: PROBE_TIMEOUT_MS,
+              baseUrl: input.baseUrl,
+              contentType: input.declaredType,
+            }),
     )
     .catch((err: Error) => ({
       tool: 'none',
@@ -61,7 +64,9 @@ export async function describe(
     }));
   const metadata = { ...analysis.metadata } as NewItem['analysis']['metadata'];
   const hashes =
-    kind === 'post_metadata' ? undefined : await perceptualHashes(deps, input.sha256, sniffed.mediaType);
+    kind === 'post_metadata' || kind === 'platform_metadata'
+      ? undefined
+      : await perceptualHashes(deps, input.sha256, sniffed.mediaType);
   if (hashes) metadata.pdq = hashes.event;
   const declared = input.declaredType?.slice(0, 255) ?? null;
   if (declared) {

@@ -46,6 +46,9 @@ import {
   planSource,
   type Target,
 } from './plan.ts';
+import { type PlatformCaptureDeps, PlatformCaptureError } from './platform/capture-with-ytdlp.ts';
+import { platformStepDue } from './platform/platform-hosts.ts';
+import { platformDone, platformStep } from './platform/platform-step.ts';
 
 export interface CaptureDeps {
   /** Reads that stay on Prisma (an item's metadata a resumed run did not record itself). */
@@ -67,6 +70,10 @@ export interface CaptureDeps {
    * Absent (BROWSER_PATH=off, or code that runs captures without a worker): pages are
    * captured without a browser step and nothing about it is recorded. */
   browser?: BrowserCaptureDeps;
+  /** The worker process's yt-dlp and egress proxy (src/capture/platform/platform-deps.ts).
+   * Absent (YTDLP_PATH=off, no yt-dlp, or code that runs captures without a worker): no
+   * platform step and nothing about it is recorded. */
+  platform?: PlatformCaptureDeps;
 }
 
 export const workerActor = () => `worker:${hostname()}:${process.pid}`;
@@ -156,6 +163,12 @@ async function runStarted(
     target.role === 'cited' &&
     step.kind === 'page' &&
     !progress.browser?.some((b) => b.key === browserKey(target.url));
+  // With yt-dlp, a page with nothing else to fetch gets a platform step: never its last step.
+  const platformMayBeDue = (target: Target, step: CaptureStep) =>
+    deps.platform !== undefined &&
+    target.role === 'cited' &&
+    step.kind === 'page' &&
+    !platformDone(progress, target.url);
   try {
     const queue: Target[] = planSource(capture.source, deps.config);
     const steps: CaptureStep[] = [];
@@ -166,6 +179,7 @@ async function runStarted(
       const isLast = async (step: CaptureStep, metadata: Record<string, unknown>) =>
         i === queue.length - 1 &&
         !browserDue(target, step) &&
+        !platformMayBeDue(target, step) &&
         (await planFollowUps(deps, target, step, queue, metadata).then(
           (more) => more.length === 0,
           () => false, // a plan error is raised below, after the step is recorded
@@ -195,6 +209,13 @@ async function runStarted(
         if (rendered.domEvidenceId)
           queue.push(...(await planRenderedFollowUps(deps, rendered.domEvidenceId, queue)));
       }
+      // What the page queued after itself (declared and rendered media) decides (platform-hosts.ts).
+      if (
+        deps.platform &&
+        platformMayBeDue(target, recorded.step) &&
+        platformStepDue(target.url, queue.length - i - 1)
+      )
+        progress = await platformStep(deps, deps.platform, capture, actor, target.url, progress, attempt);
     }
     await completeCapture(deps.pool, {
       captureId,
@@ -392,6 +413,9 @@ function describeFailure(err: unknown, attempt: { number: number; max: number })
   // Only a browser error another attempt may heal reaches here (browserStep records the rest).
   if (err instanceof BrowserCaptureError)
     return { code: `browser_${err.code}`, detail: err.detail, retryable: !err.permanent && !last };
+  // Likewise a platform error another attempt may heal (platformStep records the rest).
+  if (err instanceof PlatformCaptureError)
+    return { code: `platform_${err.code}`, detail: err.detail, retryable: !err.permanent && !last };
   // Our own bug or a database outage: retried silently; the last attempt is recorded so the
   // capture never stays `running` forever.
   if (last)

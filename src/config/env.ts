@@ -105,6 +105,10 @@ export const envSchema = z.object({
   BROWSER_PAGE_TIMEOUT_MS: positiveInt.default(30_000),
   /** Response bodies kept in one page's WACZ; later responses are left out (and counted). */
   BROWSER_ARCHIVE_MAX_BYTES: positiveInt.default(256 * 1024 * 1024),
+  /** yt-dlp for platform video (issue 14): `auto` uses the one on PATH, or a path to it; none
+   * there (or not executable): no platform step, and the worker says so at start; `off`: no
+   * platform step at all. */
+  YTDLP_PATH: z.string().min(1).default('auto'),
   /** Recapture every captured source this often (0: only sources with their own interval). */
   RECAPTURE_EVERY_SECONDS: z.coerce.number().int().min(0).default(0),
   /** How often the capture sweep looks for due recaptures and captures left unqueued. */

@@ -161,6 +161,42 @@ export const eventCatalogue = {
     'source',
     z.strictObject({ captureId: z.string(), url, code: z.string(), detail: z.string() }),
   ],
+  /**
+   * A platform's video as yt-dlp fetched it through the egress proxy (issue 14): the video and
+   * yt-dlp's info JSON (`platform_metadata`) items, stored in the same statement, the tool and
+   * its version, the extractor and format it chose, the duration the platform declared next to
+   * the one ffprobe observed, and every connection yt-dlp made through the proxy.
+   */
+  platform_captured: [
+    'source',
+    z.strictObject({
+      captureId: z.string(),
+      url,
+      tool: z.strictObject({ name: z.string(), version: z.string() }),
+      extractor: z.string(),
+      webpageUrl: z.string(),
+      mediaUrl: z.string().nullable(),
+      formatId: z.string().nullable(),
+      title: z.string().nullable(),
+      declaredDurationSeconds: z.number().nullable(),
+      observedDurationSeconds: z.number().nullable(),
+      timings: z.record(z.string(), json),
+      connections: z.record(z.string(), json),
+      evidenceIds: z.strictObject({ video: z.string(), metadata: z.string() }),
+    }),
+  ],
+  /** The platform step of a page gave up for good (no video found, refused, too large, the
+   * extractor's error, or the last attempt's error); the page itself is captured as without it. */
+  platform_capture_failed: [
+    'source',
+    z.strictObject({
+      captureId: z.string(),
+      url,
+      code: z.string(),
+      detail: z.string(),
+      tool: z.strictObject({ name: z.string(), version: z.string() }),
+    }),
+  ],
   content_changed: [
     'source',
     z.strictObject({ captureId: z.string(), previousSha256: sha256Hex, sha256: sha256Hex }),

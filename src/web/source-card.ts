@@ -8,11 +8,13 @@ import { sameContentElsewhere } from './queries.ts';
 import { type CheckLike, checkWords } from './words.ts';
 
 /** How an item is previewed: media elements for media, a sandboxed frame for anything else. */
-export function previewOf(mediaType: string): 'image' | 'video' | 'audio' | 'frame' {
-  if (mediaType.startsWith('image/')) return 'image';
+export function previewOf(mediaType: string): 'image' | 'video' | 'audio' | 'archive' | 'frame' {
+  if (mediaType.startsWith('image/')) return 'image'; // a page's screenshot (PNG) too
   if (mediaType.startsWith('video/')) return 'video';
   if (mediaType.startsWith('audio/')) return 'audio';
-  return 'frame'; // pages, post records, documents: shown only inside the sandbox
+  // A web archive (WACZ) or any ZIP is not something to render: it is downloaded and replayed.
+  if (mediaType === 'application/wacz' || mediaType === 'application/zip') return 'archive';
+  return 'frame'; // pages, rendered DOMs, post records, platform info JSON, documents: sandboxed
 }
 
 const asChecks = (v: unknown): CheckLike[] => (Array.isArray(v) ? (v as CheckLike[]) : []);

@@ -171,6 +171,23 @@ export function eventWords(type: string, data: Record<string, unknown>): string 
       return `content changed: sha256 ${shortHash(d('previousSha256'))} → ${shortHash(d('sha256'))}`;
     case 'source_gone':
       return `source gone: ${d('url')} answered HTTP ${d('status')}`;
+    case 'browser_captured': {
+      const b = (data.browser ?? {}) as { name?: unknown; version?: unknown };
+      return `page captured in ${str(b.name)} ${str(b.version)}: screenshot, rendered DOM and web archive of ${d('finalUrl')}${
+        data.settled === false ? ' (shot at the deadline, not settled)' : ''
+      }`;
+    }
+    case 'browser_capture_failed':
+      return `browser capture of ${d('url')} gave up: ${d('code')} — ${d('detail')}`;
+    case 'platform_captured': {
+      const t = (data.tool ?? {}) as { name?: unknown; version?: unknown };
+      const declared = data.declaredDurationSeconds;
+      return `platform video kept with ${str(t.name)} ${str(t.version)} (${d('extractor')})${
+        typeof declared === 'number' ? `, declared ${declared} s` : ''
+      }: ${d('webpageUrl')}`;
+    }
+    case 'platform_capture_failed':
+      return `platform video of ${d('url')} not kept: ${d('code')} — ${d('detail')}`;
     case 'evidence_read':
       return `preserved bytes read (sha256 ${shortHash(d('sha256'))}, ${
         data.range ? d('range') : 'whole item'

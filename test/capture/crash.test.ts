@@ -8,24 +8,20 @@
 // would otherwise pick up other files' captures. The dead worker's lock lives for BullMQ's
 // default lockDuration (30 s, the CLI worker has no setting for it), so the first test takes
 // 20–40 s by design.
-import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { captureDeps } from '../../src/capture/capture-deps.ts';
 import { requestCapture } from '../../src/capture/capture-request.ts';
 import { runCapture } from '../../src/capture/run-capture.ts';
 import { writeStatement } from '../../src/db/unit-of-work.ts';
-import { handlers } from '../../workers/handlers.ts';
-import { startWorkers } from '../../workers/worker-runner.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
-import { spawnClaimtrail, waitForOutput } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/context.ts';
 import { inTurn, serveText, trickle, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
+import { spawnWorker, standbyWorkers } from '../helpers/worker-process.ts';
 import { captureJob, capturesOf, custody, ofType, ownBlobDir, partialFiles } from './support.ts';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -48,33 +44,7 @@ const env = await useCaptureEnv(
 );
 const { app, as, editor, cite, settled } = env;
 
-let inProcess: Awaited<ReturnType<typeof startWorkers>> | undefined;
-afterAll(() => inProcess?.stop(Date.now() + 5_000));
-const children = new Set<ChildProcess>();
-afterAll(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGKILL');
-      await once(c, 'exit');
-    }
-  }
-});
-
-/** `claimtrail worker` in a process of its own, on this file's database, prefix and blobs. */
-function spawnWorker() {
-  const worker = spawnClaimtrail(['worker'], {
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl,
-    REDIS_PREFIX: env.ctx.config.REDIS_PREFIX,
-    BLOB_DIR: blobDir,
-    FETCH_ALLOWLIST: server.host,
-    FETCH_CONNECT_TIMEOUT_MS: '2000',
-    LOG_SIGNING_KEY_FILE: env.ctx.config.LOG_SIGNING_KEY_FILE,
-    LOG_LEVEL: 'info',
-  });
-  children.add(worker.child);
-  return worker;
-}
+const standby = standbyWorkers(env.ctx);
 
 /** Every stored blob's bytes hash to its name. */
 function expectBlobsIntact() {
@@ -89,8 +59,9 @@ function expectBlobsIntact() {
 
 describe('a worker killed mid-download', () => {
   it('SIGKILL while the body streams in: the stalled job runs again elsewhere and completes once', async () => {
-    const worker = spawnWorker();
-    await waitForOutput(worker, '"workers started"');
+    // A spawned worker's default BROWSER_PATH and YTDLP_PATH: the file is no page, no step runs.
+    const worker = spawnWorker(env.ctx.config);
+    await worker.started();
 
     const cited = await cite(`${server.origin}/big.bin`);
     const [capture] = await capturesOf(env, cited.source.id);
@@ -121,11 +92,7 @@ describe('a worker killed mid-download', () => {
     expect(requestsBefore).toBe(1);
 
     // Another worker, checking for stalled jobs every second.
-    inProcess = await startWorkers(env.ctx, {
-      handlers,
-      concurrency: 2,
-      workerOptions: { lockDuration: 5_000, stalledInterval: 1_000 },
-    });
+    await standby.start();
     const source = await settled(cited.source.id, 90_000);
 
     expect(source.status).toBe('captured');

@@ -19,8 +19,10 @@ export async function useCaptureEnv(
     // Under the run's prefix, so the global teardown removes its keys too.
     REDIS_PREFIX: `${process.env.REDIS_PREFIX}:capture-${randomBytes(4).toString('hex')}`,
     FETCH_CONNECT_TIMEOUT_MS: '2000',
-    // Capture tests pin their custody without the browser step; the browser tests turn it on.
+    // Capture tests pin their custody without the browser and platform steps; the browser and
+    // platform tests turn them on.
     BROWSER_PATH: 'off',
+    YTDLP_PATH: 'off',
     ...overrides,
   });
   await useSequencer(ctx);

@@ -14,7 +14,7 @@ export const HOST_BUSY_DELAY_MS = 1_000;
 
 export const captureSourceJob = handle(
   'capture.source',
-  async ({ captureId }, { ctx, job, token, log, browser }) => {
+  async ({ captureId }, { ctx, job, token, log, browser, platform }) => {
     const deps = await captureDeps(ctx);
     // A capture that went back to wait for a host mid-way says so in the job's progress (the
     // payload is the catalogue's); read once, so a crash after this run resumes as usual.
@@ -22,7 +22,7 @@ export const captureSourceJob = handle(
     if (resumeAfterHostWait) await job.updateProgress(0);
     try {
       const result = await runCapture(
-        { ...deps, log, ...(browser ? { browser } : {}) },
+        { ...deps, log, ...(browser ? { browser } : {}), ...(platform ? { platform } : {}) },
         captureId,
         { number: job.attemptsMade + 1, max: job.opts.attempts ?? 1 },
         { resumeAfterHostWait },

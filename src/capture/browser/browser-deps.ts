@@ -4,8 +4,7 @@
 // slots and the limits. Profiles a killed worker left behind are swept at start.
 import { tmpdir } from 'node:os';
 import type { AppContext } from '../../context.ts';
-import { startEgressProxy } from '../../egress/egress-proxy.ts';
-import { fetchTimeouts } from '../../fetch/fetch-timeouts.ts';
+import { startWorkerEgress } from '../../egress/worker-egress.ts';
 import { BrowserSlots } from './browser-slots.ts';
 import { type BrowserCaptureDeps, sweepBrowserProfiles } from './capture-with-browser.ts';
 import { findBrowser } from './find-browser.ts';
@@ -30,12 +29,7 @@ export async function startBrowserCapture(
       'no browser: pages are captured without screenshot, DOM or web archive (browser_unavailable); install one with apt-get install chromium',
     );
   }
-  const egress = await startEgressProxy({
-    allowlist: config.FETCH_ALLOWLIST,
-    timeouts: fetchTimeouts(config),
-    maxBytes: config.FETCH_MAX_BYTES,
-    log,
-  });
+  const egress = await startWorkerEgress(config, log);
   await sweepBrowserProfiles(profileRoot, STALE_PROFILE_MS).catch(() => 0);
   return {
     deps: {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type BrowserContext, chromium, errors, type Page, type Response } from 'playwright-core';
 import type { EgressProxy, EgressSessionSummary } from '../../egress/egress-proxy.ts';
+import { permanentRefusal } from '../../egress/refusals.ts';
 import type { BlobStore, BlobWriteResult } from '../../storage/blob-store.ts';
 import type { BrowserSlots } from './browser-slots.ts';
 import { type ArchivedExchange, buildWacz, WACZ_MEDIA_TYPE } from './wacz.ts';
@@ -144,12 +145,17 @@ async function* once(bytes: Buffer): AsyncGenerator<Buffer> {
   yield bytes;
 }
 
-/** Removes per-capture profiles older than `olderThanMs` (left by a killed worker). */
-export async function sweepBrowserProfiles(root: string, olderThanMs: number): Promise<number> {
+/** Removes per-capture directories (browser profiles; `prefix`: another tool's) older than
+ * `olderThanMs`, left by a killed worker. */
+export async function sweepBrowserProfiles(
+  root: string,
+  olderThanMs: number,
+  prefix = PROFILE_PREFIX,
+): Promise<number> {
   let removed = 0;
   const names = await readdir(root).catch(() => [] as string[]);
   for (const name of names) {
-    if (!name.startsWith(PROFILE_PREFIX)) continue;
+    if (!name.startsWith(prefix)) continue;
     const path = join(root, name);
     const info = await stat(path).catch(() => undefined);
     if (!info || Date.now() - info.mtimeMs < olderThanMs) continue;
@@ -247,6 +253,7 @@ async function captureInSlot(
   });
   const profile = await mkdtemp(join(deps.profileRoot, PROFILE_PREFIX));
   let context: BrowserContext | undefined;
+  let closing: Promise<void> | undefined;
   try {
     try {
       context = await chromium.launchPersistentContext(profile, {
@@ -294,7 +301,7 @@ async function captureInSlot(
       if (!(err instanceof errors.TimeoutError)) {
         // An https page refused at CONNECT reaches the browser only as a tunnel failure: the
         // session's record says whether the proxy refused it for good.
-        const refused = refusalOf(session.summary(), url);
+        const refused = permanentRefusal(session.summary(), url);
         if (refused) throw new BrowserCaptureError('navigation_refused', refused, true, { cause: err });
         throw new BrowserCaptureError('navigation_failed', navigationDetail(err), false, { cause: err });
       }
@@ -310,7 +317,7 @@ async function captureInSlot(
       );
     }
     if (await main.headerValue('x-egress-refused').catch(() => null)) {
-      const reason = refusalOf(session.summary(), main.url()) ?? 'refused by the egress proxy';
+      const reason = permanentRefusal(session.summary(), main.url()) ?? 'refused by the egress proxy';
       throw new BrowserCaptureError('navigation_refused', reason, true);
     }
     const settleStart = Date.now();
@@ -331,21 +338,27 @@ async function captureInSlot(
     await collector.settle(SHOT_TIMEOUT_MS);
     const finalUrl = page.url();
     const status = main.status();
-    await closeContext(context, deps.log);
+    // The browser closes while the three blobs are written (each its own file and fsync): the
+    // slot is still held until both are done, and nothing is recorded before the caller commits.
+    closing = closeContext(context, deps.log);
     context = undefined;
 
     const tmp = (part: string) => (opts.tmpKey ? { tmpKey: `${opts.tmpKey}-${part}` } : {});
-    const screenshot = { ...(await deps.blobs.put(once(png), tmp('png'))), mediaType: 'image/png' };
-    const domItem = {
-      ...(await deps.blobs.put(once(Buffer.from(dom, 'utf8')), tmp('dom'))),
-      mediaType: 'text/html; charset=utf-8',
-    };
-    const archive = await buildWacz({
-      page: { url: finalUrl, title, date: new Date(navStart) },
-      exchanges: collector.exchanges,
-      software: deps.software,
-    });
-    const wacz = { ...(await deps.blobs.put(archive.stream, tmp('wacz'))), mediaType: WACZ_MEDIA_TYPE };
+    const [screenshot, domItem, wacz] = await Promise.all([
+      deps.blobs.put(once(png), tmp('png')).then((b) => ({ ...b, mediaType: 'image/png' })),
+      deps.blobs
+        .put(once(Buffer.from(dom, 'utf8')), tmp('dom'))
+        .then((b) => ({ ...b, mediaType: 'text/html; charset=utf-8' })),
+      buildWacz({
+        page: { url: finalUrl, title, date: new Date(navStart) },
+        exchanges: collector.exchanges,
+        software: deps.software,
+      }).then(async (archive) => ({
+        ...(await deps.blobs.put(archive.stream, tmp('wacz'))),
+        mediaType: WACZ_MEDIA_TYPE,
+      })),
+    ]);
+    await closing;
     return {
       screenshot,
       dom: domItem,
@@ -370,6 +383,7 @@ async function captureInSlot(
     };
   } finally {
     if (context) await closeContext(context, deps.log);
+    await closing;
     session.close();
     await rm(profile, { recursive: true, force: true }).catch(() => {});
   }
@@ -391,24 +405,6 @@ async function closeContext(context: BrowserContext, log: Logger | undefined): P
   await withTimeout(context.close(), CLOSE_TIMEOUT_MS, () => new Error('browser close timed out')).catch(
     (err: unknown) => log?.warn({ err: (err as Error).message }, 'closing the capture browser'),
   );
-}
-
-const PERMANENT_REFUSALS = new Set(['forbidden_address', 'unresolvable', 'bad_url', 'bad_scheme']);
-
-/** The proxy's permanent refusal of a connection to `url`'s host and port, if it refused one. */
-function refusalOf(summary: EgressSessionSummary, url: string): string | undefined {
-  let target: URL;
-  try {
-    target = new URL(url);
-  } catch {
-    return undefined;
-  }
-  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
-  const hit = summary.connections.find(
-    (c) =>
-      c.host === target.hostname && c.port === port && c.refused && PERMANENT_REFUSALS.has(c.refused.code),
-  );
-  return hit?.refused?.reason;
 }
 
 /** Chromium's net error name (net::ERR_…), never the message's other text. */
