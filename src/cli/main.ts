@@ -15,7 +15,7 @@ function loadConfig(): Config {
   }
 }
 
-type Kind = 'api' | 'worker' | 'sequencer';
+type Kind = 'api' | 'worker' | 'sequencer' | 'witness';
 
 async function run(kinds: Kind[], { migrateFirst }: { migrateFirst: boolean }) {
   const cfg = loadConfig();
@@ -34,6 +34,7 @@ async function run(kinds: Kind[], { migrateFirst }: { migrateFirst: boolean }) {
         const { handlers } = await import('../../workers/handlers.ts');
         return (ctx: Parameters<typeof startWorkers>[0]) => startWorkers(ctx, { handlers });
       }
+      if (k === 'witness') return (await import('../anchors/witness/witness-server.ts')).startWitness;
       return (await import('../processes/sequencer.ts')).startSequencer;
     }),
   );
@@ -60,6 +61,12 @@ program
   .command('sequencer')
   .description('run the Merkle log sequencer')
   .action(() => run(['sequencer'], { migrateFirst: false }));
+program
+  .command('witness')
+  .description(
+    'run a C2SP tlog-witness for the logs in WITNESS_LOGS (key in WITNESS_KEY_FILE, port WITNESS_PORT)',
+  )
+  .action(() => run(['witness'], { migrateFirst: false }));
 
 const db = program.command('db').description('database');
 db.command('migrate')

@@ -20,6 +20,7 @@ export const appendOnlyTables = [
   'log_hashes',
   'log_checkpoints',
   'log_keys',
+  'log_cosignatures',
 ] as const;
 
 /** Tables whose ownership or UPDATE/DELETE/TRUNCATE right lets a role rewrite custody. */
@@ -37,6 +38,12 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   log_hashes: ['SELECT', 'INSERT'],
   log_checkpoints: ['SELECT', 'INSERT'],
   log_keys: ['SELECT', 'INSERT'],
+  // Witness cosignatures of our checkpoints: the sequencer's cosigner adds them once verified
+  // (ON CONFLICT DO NOTHING), the api serves them, exports carry them (src/anchors/witness).
+  log_cosignatures: ['SELECT', 'INSERT'],
+  // `claimtrail witness`: a log's first cosigned checkpoint is inserted, later ones advance it
+  // by a compare-and-swap UPDATE (witness-store.ts); never deleted.
+  witness_logs: ['SELECT', 'INSERT', 'UPDATE'],
   // createUser (POST /v1/users, `claimtrail user add`); never changed or removed.
   users: ['SELECT', 'INSERT'],
   // Created with the user; revocation sets revoked_at (DELETE /v1/users/:id/tokens).

@@ -50,6 +50,9 @@ export interface GuardedFetcherOptions {
 export interface FetchOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** A POST with this body (sent with its Content-Length); its redirects are not followed
+   * (the 3xx is returned), since a POST cannot be replayed elsewhere safely. Default: GET. */
+  post?: { body: Uint8Array | string; contentType: string };
 }
 
 export interface RedirectHop {
@@ -289,8 +292,9 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
   }
 
   /** One request: connect, send, read the head. The body waits in the exchange. */
-  async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope) {
-    const request = requestHead(`${url.pathname}${url.search}`, url.host, headers);
+  async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope, post?: Buffer) {
+    const start = requestHead(`${url.pathname}${url.search}`, url.host, headers, post ? 'POST' : 'GET');
+    const request = post ? Buffer.concat([Buffer.from(start, 'latin1'), post]) : start;
     const exchange = new Http1Exchange({ headersTimeoutMs, bodyIdleTimeoutMs: idleTimeoutMs });
     scope.exchange = exchange;
     const { remoteAddress } = await connectChecked(url, exchange, scope);
@@ -373,12 +377,17 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
         const lower = name.toLowerCase();
         if (lower !== 'host' && lower !== 'connection') headers[lower] = value;
       }
+      const post = opts.post && Buffer.from(opts.post.body);
+      if (post && opts.post) {
+        headers['content-type'] = opts.post.contentType;
+        headers['content-length'] = String(post.length);
+      }
       const redirects: RedirectHop[] = [];
       for (;;) {
         if (scope.signal.aborted) throw scope.signal.reason;
-        const hop = await sendHop(url, headers, scope);
+        const hop = await sendHop(url, headers, scope, post);
         const target = hop.head.headers.location;
-        if (!REDIRECT_STATUSES.has(hop.head.status) || target === undefined) {
+        if (post || !REDIRECT_STATUSES.has(hop.head.status) || target === undefined) {
           return toResponse(url, hop, redirects, scope);
         }
         hop.exchange.destroy(new FetchTransientError('aborted', 'redirect followed'));

@@ -18,9 +18,14 @@ const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE_CHAR = /[\r\n]|\0/;
 const noop = () => {};
 
-/** The request head for GET `target` (origin-form path and query) with `headers`. */
-export function requestHead(target: string, host: string, headers: Record<string, string>): string {
-  let head = `GET ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
+/** The request head for `method` (GET unless said) `target` (origin-form path and query) with `headers`. */
+export function requestHead(
+  target: string,
+  host: string,
+  headers: Record<string, string>,
+  method: 'GET' | 'POST' = 'GET',
+): string {
+  let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
     if (!FIELD_NAME.test(name) || BAD_VALUE_CHAR.test(value))
       throw new FetchRefusedError('invalid_request', `request header ${JSON.stringify(name)} is not valid`);
@@ -92,7 +97,7 @@ export class Http1Exchange {
   }
 
   /** Sends the request; resolves with the final response head (after any 1xx). */
-  send(request: string): Promise<ResponseHead> {
+  send(request: string | Buffer): Promise<ResponseHead> {
     if (this.phase === 'head' && this.socket) {
       this.arm(this.timeouts.headersTimeoutMs, () => {
         this.fail(new FetchTransientError('headers_timeout', 'no response headers in time'));

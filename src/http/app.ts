@@ -3,6 +3,7 @@
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { registerWitnessMetrics } from '../anchors/witness/witness-stats.ts';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
 import { webApp } from '../web/web.router.ts';
@@ -31,6 +32,7 @@ export function createApp(ctx: AppContext) {
   const app = express();
   const docs = new ApiDocs();
   const metrics = createMetrics(ctx.queues);
+  registerWitnessMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
 
   app.disable('x-powered-by');
   app.set('trust proxy', false);

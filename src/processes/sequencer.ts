@@ -1,4 +1,5 @@
 // The sequencer process component.
+import { cosignWhenActive } from '../anchors/witness/cosigner-component.ts';
 import type { AppContext } from '../context.ts';
 import { openCheckpoint } from '../log/checkpoint.ts';
 import { latestCheckpoint } from '../log/log.repository.ts';
@@ -37,10 +38,15 @@ export async function startSequencer(ctx: AppContext): Promise<Component> {
     batchSize: ctx.config.SEQUENCER_BATCH_SIZE,
     intervalMs: ctx.config.SEQUENCER_INTERVAL_MS,
   });
+  // Witness cosignatures (issue 15): asked for by the active sequencer only.
+  const cosigner = cosignWhenActive(ctx, verifierKey, loop.active);
   ctx.log.info('sequencer started');
   return {
     name: 'sequencer',
     // The current batch is one transaction: stopping waits for it to commit, never tears it.
-    stop: () => loop.stop(),
+    stop: async () => {
+      await cosigner.stop();
+      await loop.stop();
+    },
   };
 }

@@ -45,6 +45,7 @@ const someColumn: Record<(typeof ledgerTables)[number], string> = {
   log_hashes: 'hash',
   log_checkpoints: 'note',
   log_keys: 'verifier_key',
+  log_cosignatures: 'signature',
   log_pending: 'event_id',
 };
 
