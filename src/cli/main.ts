@@ -128,9 +128,18 @@ program
   .description('check an export bag offline (no database, no network); exit 0 only when everything holds')
   .argument('<file>', 'the exported .zip')
   .option('--key <key>', 'pin the log verifier key (name+hexhash+base64key, or a file holding it)')
+  .option(
+    '--witness <key>',
+    'a witness cosigner key (name+hexkeyid+base64key, or a file holding it) whose cosignature to check; repeatable',
+    (v: string, all: string[] = []) => [...all, v],
+  )
+  .option('--min-witnesses <n>', 'how many of the --witness keys must have cosigned (default: all)', (v) => {
+    if (!/^(0|[1-9][0-9]{0,5})$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
+    return Number(v);
+  })
   // Usage errors exit 2, as do unreadable files; 1 means the bag failed verification.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
-  .action(async (file: string, opts: { key?: string }) => {
+  .action(async (file: string, opts: { key?: string; witness?: string[]; minWitnesses?: number }) => {
     const { runVerifyExport } = await import('./verify-export.ts');
     process.exitCode = await runVerifyExport(file, opts);
   });

@@ -10,6 +10,10 @@ import {
   KEY_FILE,
   ledgerPath,
   PROOFS_FILE,
+  WITNESS_CHECKPOINT_FILE,
+  WITNESS_CONSISTENCY_FILE,
+  WITNESS_NAMES_LABEL,
+  WITNESS_SIZE_LABEL,
 } from './bag/export-layout.ts';
 import {
   distinctContent,
@@ -41,6 +45,12 @@ export async function writeBag(
     await bag.addPayload(PROOFS_FILE, proofLines(input));
     await bag.addPayload(CHECKPOINT_FILE, input.checkpoint.note);
     await bag.addPayload(KEY_FILE, `${input.verifierKey}\n`);
+    const { witnessed } = input;
+    if (witnessed) {
+      await bag.addPayload(WITNESS_CHECKPOINT_FILE, witnessed.note);
+      const { from, size: to, proof } = witnessed;
+      await bag.addPayload(WITNESS_CONSISTENCY_FILE, `${JSON.stringify({ from, to, proof })}\n`);
+    }
     if (input.includeContent) {
       for (const item of distinctContent(view.evidence)) {
         await bag.addPayload(contentPath(item.sha256), countBytes(input.blobs.read(item.sha256), input), {
@@ -60,6 +70,10 @@ export async function writeBag(
         'Checkpoint-Size': String(input.checkpoint.size),
         'Log-Origin': input.checkpoint.origin,
         [EXPORT_VERSION_LABEL]: String(EXPORT_VERSION),
+        ...(witnessed && {
+          [WITNESS_SIZE_LABEL]: String(witnessed.size),
+          [WITNESS_NAMES_LABEL]: witnessed.witnesses.join(', '),
+        }),
       },
     });
   } catch (err) {

@@ -2,7 +2,12 @@
 // of the scope, the checkpoint size) at its word. For an export of version 2 (whose exporter is
 // known) every label is one the exporter writes, at most once, and each value that restates a
 // proven part of the bag must equal it.
-import { EXPORT_VERSION_LABEL, exportDescription } from '../bag/export-layout.ts';
+import {
+  EXPORT_VERSION_LABEL,
+  exportDescription,
+  WITNESS_NAMES_LABEL,
+  WITNESS_SIZE_LABEL,
+} from '../bag/export-layout.ts';
 import type { ExportDoc } from './export-doc.ts';
 import type { Problems } from './problems.ts';
 import type { ExportSummary } from './summary.ts';
@@ -19,6 +24,9 @@ function expectedValues(doc: ExportDoc, summary: ExportSummary): Map<string, str
     ['Checkpoint-Size', summary.treeSize === null ? null : String(summary.treeSize)],
     ['Log-Origin', summary.origin],
     [EXPORT_VERSION_LABEL, null],
+    // Checked against the witness files by witness-check.ts.
+    [WITNESS_SIZE_LABEL, null],
+    [WITNESS_NAMES_LABEL, null],
   ]);
 }
 

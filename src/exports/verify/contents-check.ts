@@ -13,6 +13,7 @@ import type { Problems } from './problems.ts';
 import { checkScopeRecord } from './scope-check.ts';
 import type { ExportSummary } from './summary.ts';
 import { checkHead, checkView, OLD_EVIDENCE_FIELDS } from './view-check.ts';
+import { checkWitnesses, type WitnessOptions } from './witness-check.ts';
 
 /** Where the export repeats its version outside the signed record, and what it says there. */
 export interface StatedVersion {
@@ -82,7 +83,13 @@ function subjectsToCheck(files: ExportFiles, doc: ExportDoc | null): SubjectEntr
 /** Runs the checks every format gets; returns export.json when it was usable. */
 export async function checkContents(
   files: ExportFiles,
-  options: { pinned: NoteVerifier | undefined; stated: (doc: ExportDoc) => StatedVersion },
+  options: {
+    pinned: NoteVerifier | undefined;
+    stated: (doc: ExportDoc) => StatedVersion;
+    witness: WitnessOptions;
+    /** bag-info.txt's labels (a bag), whose witness labels must match the witness files. */
+    bagInfo?: ReadonlyMap<string, string>;
+  },
   summary: ExportSummary,
   problems: Problems,
 ): Promise<ExportDoc | null> {
@@ -104,6 +111,7 @@ export async function checkContents(
   const subjects = subjectsToCheck(files, doc);
   if (!doc) summary.subjects = subjects.length;
   const ledger = await checkLedger(files, subjects, log.checkpoint, problems, { pairProofs: doc !== null });
+  summary.witness = await checkWitnesses(files, log, options.bagInfo ?? null, options.witness, problems);
   summary.events = ledger.events;
   summary.proofsVerified = ledger.proofsVerified;
   if (doc) {

@@ -13,6 +13,8 @@ export interface LogState {
   /** The checkpoint the proofs are checked against: opened with the pinned key if given, else the bundled one. */
   checkpoint: Checkpoint | null;
   keyName: string | null;
+  /** The key `checkpoint` was opened with (pinned, else bundled), for the witness check. */
+  verifier: NoteVerifier | null;
 }
 
 export const keyId = (v: NoteVerifier): string => `${v.name}+${v.keyHash.toString(16).padStart(8, '0')}`;
@@ -36,7 +38,7 @@ export async function checkLog(
   pinned: NoteVerifier | undefined,
   problems: Problems,
 ): Promise<LogState> {
-  const state: LogState = { checkpoint: null, keyName: null };
+  const state: LogState = { checkpoint: null, keyName: null, verifier: null };
   let bundled: NoteVerifier | undefined;
   const keyText = await readText(bag, KEY_FILE, problems);
   if (keyText !== null) {
@@ -61,6 +63,7 @@ export async function checkLog(
   }
   if (!pinned) {
     state.checkpoint = fromBundled;
+    state.verifier = fromBundled ? (bundled ?? null) : null;
     return state;
   }
   if (bundled && !sameKey(bundled, pinned)) {
@@ -68,6 +71,7 @@ export async function checkLog(
   }
   try {
     state.checkpoint = openCheckpoint(note, pinned).checkpoint;
+    state.verifier = pinned;
   } catch (err) {
     problems.add(
       `${CHECKPOINT_FILE} is not signed by the pinned key ${keyId(pinned)}: ${(err as Error).message}`,

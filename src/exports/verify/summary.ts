@@ -1,4 +1,5 @@
 // What the verifier reports it checked, whichever export format it read.
+import type { WitnessSummary } from './witness-check.ts';
 
 export interface ExportSummary {
   /** `bagit` (a zipped bag) or `json` (the JSON export), told by the file's content. */
@@ -25,6 +26,8 @@ export interface ExportSummary {
   exportVersion: number | null;
   /** What this bag cannot prove (a bag made before version 2): said, not a failure. */
   unproven: string[];
+  /** Witness cosignatures carried and verified (issue 15). */
+  witness: WitnessSummary | null;
 }
 
 export function emptySummary(): ExportSummary {
@@ -49,5 +52,6 @@ export function emptySummary(): ExportSummary {
     pinnedKey: null,
     exportVersion: null,
     unproven: [],
+    witness: null,
   };
 }

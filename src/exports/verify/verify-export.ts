@@ -65,6 +65,8 @@ import {
   KEY_FILE,
   LEDGER_DIR,
   PROOFS_FILE,
+  WITNESS_CHECKPOINT_FILE,
+  WITNESS_CONSISTENCY_FILE,
 } from '../bag/export-layout.ts';
 import { checkBagInfoStatements } from './bag-info-check.ts';
 import {
@@ -81,6 +83,7 @@ import { JsonExportFiles } from './json-export-files.ts';
 import { keyId } from './log-check.ts';
 import { Problems } from './problems.ts';
 import { type ExportSummary, emptySummary } from './summary.ts';
+import { parseWitnessOptions, type WitnessOptions } from './witness-check.ts';
 
 export type { ExportSummary } from './summary.ts';
 
@@ -156,7 +159,14 @@ async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Proble
 /** Payload files outside the layout: listed in the manifest but proven by nothing, and a name
  * like data/Export.json would take export.json's place when unzipped on a case-insensitive disk. */
 function checkNoOtherPayload(bag: BagZip, problems: Problems): void {
-  const layout = new Set([EXPORT_JSON, CHECKPOINT_FILE, KEY_FILE, PROOFS_FILE]);
+  const layout = new Set([
+    EXPORT_JSON,
+    CHECKPOINT_FILE,
+    KEY_FILE,
+    PROOFS_FILE,
+    WITNESS_CHECKPOINT_FILE,
+    WITNESS_CONSISTENCY_FILE,
+  ]);
   for (const path of bag.files.keys()) {
     if (!path.startsWith('data/') || layout.has(path)) continue;
     if (path.startsWith(CONTENT_DIR) || path.startsWith(LEDGER_DIR)) continue; // checked by name there
@@ -184,8 +194,10 @@ async function startsWithZipMagic(path: string): Promise<boolean> {
  */
 export async function verifyExport(
   zipPath: string,
-  options: { pinnedKey?: string } = {},
+  options: { pinnedKey?: string; witness?: WitnessOptions } = {},
 ): Promise<ExportReport> {
+  const witness = options.witness ?? { witnesses: [] };
+  parseWitnessOptions(witness); // a usage error (WitnessOptionError) before any verdict
   let pinned: NoteVerifier | undefined;
   if (options.pinnedKey !== undefined) {
     try {
@@ -215,6 +227,7 @@ export async function verifyExport(
         files,
         {
           pinned,
+          witness,
           stated: (doc) => ({
             where: 'the JSON export’s exportVersion',
             value: doc.exportVersion === undefined ? undefined : String(doc.exportVersion),
@@ -243,6 +256,8 @@ export async function verifyExport(
       bag,
       {
         pinned,
+        witness,
+        bagInfo: new Map(info.fields),
         stated: () => ({
           where: `bag-info.txt ${EXPORT_VERSION_LABEL}`,
           value: info.fields.find(([l]) => l === EXPORT_VERSION_LABEL)?.[1],
