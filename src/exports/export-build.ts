@@ -94,6 +94,7 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
         ? await witnessedCheckpointFor(
             pool,
             cp.size,
+            ctx.config.WITNESSES.length,
             ctx.config.WITNESS_TIMEOUT_MS + 2 * ctx.config.SEQUENCER_INTERVAL_MS,
           )
         : undefined,

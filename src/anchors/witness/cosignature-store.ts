@@ -60,14 +60,19 @@ export async function cosignaturesOf(
   return rows.map(fromRow);
 }
 
-/** The smallest checkpoint size ≥ `size` that has any cosignature, or undefined. */
-export async function firstCosignedSizeFrom(db: Queryable, size: number): Promise<number | undefined> {
-  const { rows } = await db.query<{ size: string | null }>(
-    'SELECT min(size)::text AS size FROM log_cosignatures WHERE size >= $1',
+/** Of the checkpoints at or after `size`, the one cosigned by the most witnesses (the
+ * smallest of equals), with how many; undefined when none is cosigned. */
+export async function bestCosignedFrom(
+  db: Queryable,
+  size: number,
+): Promise<{ size: number; witnesses: number } | undefined> {
+  const { rows } = await db.query<{ size: string; n: number }>(
+    `SELECT size::text AS size, count(DISTINCT witness_name)::int AS n FROM log_cosignatures
+     WHERE size >= $1 GROUP BY size ORDER BY n DESC, size LIMIT 1`,
     [size],
   );
-  const found = rows[0]?.size;
-  return found == null ? undefined : Number(found);
+  const r = rows[0];
+  return r && { size: Number(r.size), witnesses: r.n };
 }
 
 /** A signed checkpoint note with the cosignature lines appended: every key in it still opens

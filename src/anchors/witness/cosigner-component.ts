@@ -1,10 +1,24 @@
 // The cosigner's part of the sequencer process (hooked in src/processes/sequencer.ts): asks
 // the WITNESSES for cosignatures once this process holds the sequencer lease.
+import type { Config } from '../../config/env.ts';
 import type { AppContext } from '../../context.ts';
 import { createGuardedFetcher } from '../../fetch/guarded-fetcher.ts';
 import { MAX_ANSWER_BYTES } from './cosign-client.ts';
 import { type CosignerLoop, startCosigner } from './cosigner.ts';
 import { redisWitnessStats } from './witness-stats.ts';
+
+/** The fetcher for witness requests: the same address policy as every outbound request
+ * (FETCH_ALLOWLIST opens loopback witnesses for tests), witness-sized limits. */
+export function witnessFetcher(config: Config) {
+  return createGuardedFetcher({
+    allowlist: config.FETCH_ALLOWLIST,
+    maxBytes: MAX_ANSWER_BYTES,
+    connectTimeoutMs: Math.min(config.FETCH_CONNECT_TIMEOUT_MS, config.WITNESS_TIMEOUT_MS),
+    totalTimeoutMs: config.WITNESS_TIMEOUT_MS,
+    maxRedirects: 0,
+    userAgent: 'claimtrail-cosigner',
+  });
+}
 
 /** Starts cosigning when `active` resolves (never, if WITNESSES is empty); stop() ends it. */
 export function cosignWhenActive(ctx: AppContext, verifierKey: string, active: Promise<void>) {
@@ -18,16 +32,7 @@ export function cosignWhenActive(ctx: AppContext, verifierKey: string, active: P
     loop = startCosigner({
       pool: ctx.pool,
       log,
-      // Witness URLs are configuration, yet they go through the same address policy as
-      // every other outbound request (FETCH_ALLOWLIST opens loopback ones for tests).
-      fetcher: createGuardedFetcher({
-        allowlist: config.FETCH_ALLOWLIST,
-        maxBytes: MAX_ANSWER_BYTES,
-        connectTimeoutMs: Math.min(config.FETCH_CONNECT_TIMEOUT_MS, config.WITNESS_TIMEOUT_MS),
-        totalTimeoutMs: config.WITNESS_TIMEOUT_MS,
-        maxRedirects: 0,
-        userAgent: 'claimtrail-cosigner',
-      }),
+      fetcher: witnessFetcher(config),
       witnesses: config.WITNESSES,
       logVerifierKey: verifierKey,
       stats: redisWitnessStats(ctx.redis, config.REDIS_PREFIX, log),

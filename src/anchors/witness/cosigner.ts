@@ -42,15 +42,25 @@ const MAX_CLOCK_SKEW_S = 600n;
 /** 409 answers followed within one attempt (the witness moved between our requests). */
 const MAX_CONFLICTS = 3;
 
-interface Witness extends WitnessTarget {
+export interface CosignerWitness extends WitnessTarget {
   verifier: CosignatureVerifier;
 }
+
+/** A configured witness with its key parsed. */
+export const cosignerWitness = (w: WitnessTarget): CosignerWitness => ({
+  ...w,
+  verifier: parseCosignerKey(w.verifierKey),
+});
 
 /**
  * One attempt to get `cp` cosigned by `w`: old size = what it last cosigned for us (0: never),
  * then as its 409s say. Stores the cosignature once verified. Returns whether it was obtained.
  */
-export async function cosignLatest(deps: CosignerDeps, w: Witness, cp: CheckpointRow): Promise<boolean> {
+export async function cosignLatest(
+  deps: CosignerDeps,
+  w: CosignerWitness,
+  cp: CheckpointRow,
+): Promise<boolean> {
   const log = deps.log.child({ witness: w.name, size: cp.size });
   const read = hashReader(deps.pool);
   let oldSize = await lastCosignedSize(deps.pool, w.name, w.verifier.keyHash);
@@ -120,7 +130,13 @@ export async function cosignLatest(deps: CosignerDeps, w: Witness, cp: Checkpoin
  * the witness's own copy of our checkpoint (its monitoring endpoint), when it serves one that
  * our key signed, names the size and root it holds.
  */
-async function reportFork(deps: CosignerDeps, w: Witness, cp: CheckpointRow, why: string, origin: string) {
+async function reportFork(
+  deps: CosignerDeps,
+  w: CosignerWitness,
+  cp: CheckpointRow,
+  why: string,
+  origin: string,
+) {
   deps.stats.fork(w.name);
   const evidence: Record<string, unknown> = {};
   const note = await fetchWitnessedCheckpoint(deps.fetcher, w.url, originHash(origin));
@@ -146,10 +162,7 @@ async function reportFork(deps: CosignerDeps, w: Witness, cp: CheckpointRow, why
 /** Starts one loop per witness, each looking for a new checkpoint every intervalMs (one
  * primary-key read) and waiting longer, doubling, after failures; they stop together. */
 export function startCosigner(deps: CosignerDeps): CosignerLoop {
-  const witnesses: Witness[] = deps.witnesses.map((w) => ({
-    ...w,
-    verifier: parseCosignerKey(w.verifierKey),
-  }));
+  const witnesses = deps.witnesses.map(cosignerWitness);
   const maxBackoff = deps.maxBackoffMs ?? 5 * 60_000;
   let stopped = false;
   const wakers = new Set<() => void>();

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { hashReader } from '../../log/log.repository.ts';
 import { proveTree } from '../../log/merkle.ts';
-import { cosignaturesOf, firstCosignedSizeFrom, withCosignatures } from './cosignature-store.ts';
+import { bestCosignedFrom, cosignaturesOf, withCosignatures } from './cosignature-store.ts';
 
 export interface WitnessedCheckpoint {
   /** The bag's checkpoint size (the proof's `from`). */
@@ -23,21 +23,24 @@ export interface WitnessedCheckpoint {
 
 /**
  * The witnessed checkpoint for a bag signed at `size`. Cosignatures arrive a moment after the
- * checkpoint they cover, so this waits up to `waitMs` for one at or after `size`; undefined if
- * none came (the bag then carries none, and says nothing about witnesses).
+ * checkpoint they cover, so this waits up to `waitMs` for a checkpoint at or after `size` that
+ * all `witnesses` cosigned, then takes the one most of them cosigned; undefined if none did (the
+ * bag then carries no witness files and bag-info.txt says nothing of witnesses).
  */
 export async function witnessedCheckpointFor(
   pool: pg.Pool,
   size: number,
+  witnesses: number,
   waitMs: number,
 ): Promise<WitnessedCheckpoint | undefined> {
   const deadline = Date.now() + waitMs;
-  let found = await firstCosignedSizeFrom(pool, size);
-  while (found === undefined && Date.now() < deadline) {
+  let best = await bestCosignedFrom(pool, size);
+  while ((best?.witnesses ?? 0) < witnesses && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    found = await firstCosignedSizeFrom(pool, size);
+    best = await bestCosignedFrom(pool, size);
   }
-  if (found === undefined) return undefined;
+  if (!best) return undefined;
+  const found = best.size;
   const { rows } = await pool.query<{ note: string; root_hash: Buffer }>(
     'SELECT note, root_hash FROM log_checkpoints WHERE size = $1',
     [found],

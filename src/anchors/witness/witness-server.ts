@@ -29,8 +29,9 @@ export function followedLogs(list: readonly FollowedLog[]): Map<string, NoteVeri
 export function witnessApp(deps: WitnessDeps) {
   const app = express();
   app.disable('x-powered-by');
+  // end(), not send(): Express would add a charset, and a 409 must be exactly text/x.tlog.size.
   const send = (res: express.Response, reply: WitnessReply) =>
-    res.status(reply.status).type(reply.contentType).send(reply.body);
+    res.status(reply.status).setHeader('Content-Type', reply.contentType).end(reply.body);
   app.post('/add-checkpoint', express.raw({ type: () => true, limit: MAX_BODY_BYTES }), async (req, res) =>
     send(res, await addCheckpoint(deps, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0))),
   );

@@ -26,9 +26,10 @@ export interface WitnessDeps {
   log: Logger;
 }
 
+const PLAIN = 'text/plain; charset=utf-8';
 const text = (status: number, body: string): WitnessReply => ({
   status,
-  contentType: 'text/plain; charset=utf-8',
+  contentType: PLAIN,
   body: `${body}\n`,
 });
 const conflict = (size: number): WitnessReply => ({
@@ -121,7 +122,7 @@ export async function addCheckpoint(deps: WitnessDeps, body: Buffer): Promise<Wi
     return conflict((await witnessedHead(deps.db, origin))?.size ?? 0);
   }
   log.info('witness: cosigned checkpoint');
-  return { status: 200, contentType: 'text/plain; charset=utf-8', body: cosignature };
+  return { status: 200, contentType: PLAIN, body: cosignature };
 }
 
 /** GET <prefix>/<origin hash>/checkpoint: the latest cosigned checkpoint of that log, or 404. */
@@ -129,5 +130,5 @@ export async function latestCosigned(deps: WitnessDeps, hash: string): Promise<W
   const origin = [...deps.logs.keys()].find((o) => originHash(o) === hash);
   const head = origin === undefined ? undefined : await witnessedHead(deps.db, origin);
   if (!head) return text(404, 'no checkpoint cosigned for that log');
-  return { status: 200, contentType: 'text/plain; charset=utf-8', body: head.note };
+  return { status: 200, contentType: PLAIN, body: head.note };
 }
