@@ -123,11 +123,12 @@ function makeVerifier(name: string, hash: number, raw: Buffer): NoteVerifier {
   };
 }
 
-/** Verifier key string for an Ed25519 public key: `name+hexkeyhash+base64(0x01 ‖ key)`. */
-export function ed25519VerifierKey(name: string, publicKey: Uint8Array): string {
+/** Verifier key string `name+hexkeyhash+base64(alg ‖ key)` for a 32-byte Ed25519 public key
+ * under algorithm byte `alg` (0x01 note signatures; 0x04 cosignature/v1). */
+export function ed25519VerifierKey(name: string, publicKey: Uint8Array, alg = ALG_ED25519): string {
   if (!isValidKeyName(name)) throw new NoteError('malformed_key', `invalid key name ${JSON.stringify(name)}`);
   if (publicKey.length !== 32) throw new NoteError('malformed_key', 'an Ed25519 public key has 32 bytes');
-  const key = Buffer.concat([Buffer.from([ALG_ED25519]), publicKey]);
+  const key = Buffer.concat([Buffer.from([alg]), publicKey]);
   return `${name}+${hex8(keyHash(name, key))}+${key.toString('base64')}`;
 }
 

@@ -8,6 +8,7 @@ import {
   decodeSignerKey,
   decodeVerifierKey,
   ed25519FromSeed,
+  ed25519VerifierKey,
   ed25519Verify,
   isValidKeyName,
   keyHash,
@@ -33,10 +34,8 @@ export function cosignerKeyId(name: string, publicKey: Uint8Array): number {
 }
 
 /** A cosigner's verifier key string `name+hexkeyid+base64(0x04 ‖ key)`. */
-export function cosignerVerifierKey(name: string, publicKey: Uint8Array): string {
-  const key = Buffer.concat([Buffer.from([ALG_COSIGNATURE_V1]), publicKey]);
-  return `${name}+${hex8(keyHash(name, key))}+${key.toString('base64')}`;
-}
+export const cosignerVerifierKey = (name: string, publicKey: Uint8Array): string =>
+  ed25519VerifierKey(name, publicKey, ALG_COSIGNATURE_V1);
 
 /** What a cosignature line holds once decoded. */
 export interface Cosignature {
