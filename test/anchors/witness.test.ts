@@ -13,10 +13,16 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatAddCheckpoint } from '../../src/anchors/witness/add-checkpoint.ts';
 import type { CosignFailure } from '../../src/anchors/witness/cosign-client.ts';
-import { generateCosignerKey, parseCosignerKey } from '../../src/anchors/witness/cosignature.ts';
+import {
+  generateCosignerKey,
+  parseCosignerKey,
+  parseCosignerSignerKey,
+} from '../../src/anchors/witness/cosignature.ts';
 import { cosignerWitness, cosignLatest } from '../../src/anchors/witness/cosigner.ts';
 import { witnessFetcher } from '../../src/anchors/witness/cosigner-component.ts';
+import { addCheckpoint } from '../../src/anchors/witness/witness.ts';
 import { createContext } from '../../src/context.ts';
 import { buildExport } from '../../src/exports/export-build.ts';
 import { requestExport } from '../../src/exports/exports.service.ts';
@@ -24,9 +30,10 @@ import { verifyExport } from '../../src/exports/verify/verify-export.ts';
 import { WitnessOptionError } from '../../src/exports/verify/witness-check.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createInvestigation } from '../../src/investigations/investigations.service.ts';
-import { openCheckpoint } from '../../src/log/checkpoint.ts';
+import { openCheckpoint, signCheckpoint } from '../../src/log/checkpoint.ts';
 import { latestCheckpoint } from '../../src/log/log.repository.ts';
-import { openNote } from '../../src/log/note.ts';
+import { type HashReader, proveTree, storedHashesForBatch, treeHash } from '../../src/log/merkle.ts';
+import { generateSignerKey, openNote, parseVerifierKey } from '../../src/log/note.ts';
 import { ensureInitialCheckpoint, integrateBatch } from '../../src/log/sequencer.ts';
 import { createUser } from '../../src/users/users.service.ts';
 import { buildFixtureBag, readBag, rewriteBag } from '../helpers/bag-fixture.ts';
@@ -181,6 +188,43 @@ describe('witness cosignatures', () => {
     // The same size again, with its own root: cosigned again (idempotent); the head stays.
     expect((await post(`old ${cp.size}\n\n${cp.note}`)).status).toBe(200);
     expect(await witnessHead(w1)).toBe(String(cp.size));
+  });
+
+  it('the witness advances a head atomically: of racing requests from one old size, one wins', async () => {
+    // A log of this test's own (origin race.test/log), its tree built in memory.
+    const keys = generateSignerKey('race.test/log');
+    const stored = new Map<number, Buffer>();
+    const read: HashReader = async (indexes) => indexes.map((i) => stored.get(i)!);
+    const leaves = Array.from({ length: 9 }, (_, i) => createHash('sha256').update(`leaf ${i}`).digest());
+    for (const { index, hash } of await storedHashesForBatch(0, leaves, read)) stored.set(index, hash);
+    const signed = async (size: number) =>
+      signCheckpoint({ origin: 'race.test/log', size, rootHash: await treeHash(size, read) }, keys.signerKey);
+    const cosigner = parseCosignerSignerKey(generateCosignerKey('witness.test/race').signerKey);
+    const deps = {
+      db: w1.ctx.pool,
+      cosigner,
+      logs: new Map([['race.test/log', [parseVerifierKey(keys.verifierKey)]]]),
+      log: captureLog().log,
+    };
+    const add = async (old: number, size: number) => {
+      const proof = old === 0 ? [] : await proveTree(size, old, read);
+      return addCheckpoint(deps, Buffer.from(formatAddCheckpoint(old, proof, await signed(size))));
+    };
+    expect((await add(0, 2)).status).toBe(200);
+    const replies = await Promise.all([3, 4, 5, 6, 7, 8, 9].map((size) => add(2, size)));
+    const won = replies.filter((r) => r.status === 200);
+    expect(won).toHaveLength(1);
+    const winner = [3, 4, 5, 6, 7, 8, 9][replies.indexOf(won[0]!)]!;
+    for (const r of replies.filter((x) => x.status !== 200)) {
+      expect(r).toEqual({ status: 409, contentType: 'text/x.tlog.size', body: `${winner}\n` });
+    }
+    const { rows } = await w1.ctx.pool.query<{ size: string }>(
+      'SELECT size FROM witness_logs WHERE origin = $1',
+      ['race.test/log'],
+    );
+    expect(rows[0]?.size).toBe(String(winner));
+    // A rollback is refused: the old head's size is no longer the witness's.
+    expect((await add(2, 3)).status).toBe(409);
   });
 
   it('an export carries the cosignatures; verify-export checks them with --witness and --min-witnesses', async () => {
