@@ -15,7 +15,7 @@ function loadConfig(): Config {
   }
 }
 
-type Kind = 'api' | 'worker' | 'sequencer';
+type Kind = 'api' | 'worker' | 'sequencer' | 'witness';
 
 async function run(kinds: Kind[], { migrateFirst }: { migrateFirst: boolean }) {
   const cfg = loadConfig();
@@ -34,6 +34,7 @@ async function run(kinds: Kind[], { migrateFirst }: { migrateFirst: boolean }) {
         const { handlers } = await import('../../workers/handlers.ts');
         return (ctx: Parameters<typeof startWorkers>[0]) => startWorkers(ctx, { handlers });
       }
+      if (k === 'witness') return (await import('../anchors/witness/witness-server.ts')).startWitness;
       return (await import('../processes/sequencer.ts')).startSequencer;
     }),
   );
@@ -60,6 +61,12 @@ program
   .command('sequencer')
   .description('run the Merkle log sequencer')
   .action(() => run(['sequencer'], { migrateFirst: false }));
+program
+  .command('witness')
+  .description(
+    'run a C2SP tlog-witness for the logs in WITNESS_LOGS (key in WITNESS_KEY_FILE, port WITNESS_PORT)',
+  )
+  .action(() => run(['witness'], { migrateFirst: false }));
 
 const db = program.command('db').description('database');
 db.command('migrate')
@@ -159,12 +166,26 @@ program
     '--tsa-ca <file>',
     "PEM trust anchors for the bag's RFC 3161 timestamps (else: the bundled chain, with a warning)",
   )
+  .option(
+    '--witness <key>',
+    'a witness cosigner key (name+hexkeyid+base64key, or a file holding it) whose cosignature to check; repeatable',
+    (v: string, all: string[] = []) => [...all, v],
+  )
+  .option('--min-witnesses <n>', 'how many of the --witness keys must have cosigned (default: all)', (v) => {
+    if (!/^(0|[1-9][0-9]{0,5})$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer');
+    return Number(v);
+  })
   // Usage errors exit 2, as do unreadable files; 1 means the bag failed verification.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
-  .action(async (file: string, opts: { key?: string; tsaCa?: string }) => {
-    const { runVerifyExport } = await import('./verify-export.ts');
-    process.exitCode = await runVerifyExport(file, opts);
-  });
+  .action(
+    async (
+      file: string,
+      opts: { key?: string; tsaCa?: string; witness?: string[]; minWitnesses?: number },
+    ) => {
+      const { runVerifyExport } = await import('./verify-export.ts');
+      process.exitCode = await runVerifyExport(file, opts);
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`claimtrail: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,4 +1,4 @@
-// `claimtrail verify-export FILE [--key KEY]`: offline check of an export bag (no database,
+// `claimtrail verify-export FILE [--key KEY] [--witness KEY]… [--min-witnesses N]`: offline check of an export bag (no database,
 // no Redis, no network). Prints what it checked, then OK or every problem.
 // Exit 0 only when everything holds, 1 on any failure, 2 on usage errors or an unreadable file.
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import {
   PinnedKeyError,
   verifyExport,
 } from '../exports/verify/verify-export.ts';
+import { WitnessOptionError, type WitnessSummary } from '../exports/verify/witness-check.ts';
 
 /** `--key` takes the verifier key itself, or a file holding it. */
 function pinnedKeyFrom(value: string): string {
@@ -40,6 +41,7 @@ export function formatReport(file: string, report: ExportReport): string {
       (s.pinnedKey ? `, pinned key ${s.pinnedKey}` : ' (bundled key only: pass --key to pin it)'),
     ...describeTimestamps(s.timestamps, s.treeSize).map((l) => `  ${l}`),
   ];
+  lines.push(`  witnesses: ${witnessLine(s.witness)}`);
   if (s.unproven.length > 0) {
     lines.push(
       `NOT PROVEN by this ${s.format === 'json' ? 'export' : 'bag'} (an older export format; not a failure):`,
@@ -55,20 +57,44 @@ export function formatReport(file: string, report: ExportReport): string {
   return `${lines.map(printable).join('\n')}\n`;
 }
 
+/** "checkpoint 1,234 cosigned by 2 of 2 witnesses (a, b)", or what the bag carries unchecked. */
+function witnessLine(w: WitnessSummary | null): string {
+  if (!w || w.cosignedSize === null) {
+    return w && w.given > 0
+      ? `no cosignatures in this export; cosigned by 0 of ${w.given} witnesses`
+      : 'no cosignatures in this export';
+  }
+  const at = `checkpoint ${w.cosignedSize.toLocaleString('en-US')}`;
+  if (w.given === 0) {
+    return `${at} carries cosignatures by ${w.carried.join(', ') || 'nobody'} (not checked: pass --witness KEY)`;
+  }
+  const names = w.verified.length > 0 ? ` (${w.verified.join(', ')})` : '';
+  return `${at} cosigned by ${w.verified.length} of ${w.given} witnesses${names}, ${w.required} required`;
+}
+
 export async function runVerifyExport(
   file: string,
-  options: { key?: string; tsaCa?: string },
+  options: { key?: string; tsaCa?: string; witness?: string[]; minWitnesses?: number },
 ): Promise<number> {
   let report: ExportReport;
   try {
     const pinnedKey = options.key === undefined ? undefined : pinnedKeyFrom(options.key);
     const tsaCa = options.tsaCa === undefined ? undefined : readTsaCa(options.tsaCa);
+    const witness = {
+      witnesses: (options.witness ?? []).map(pinnedKeyFrom),
+      ...(options.minWitnesses === undefined ? {} : { minWitnesses: options.minWitnesses }),
+    };
     report = await verifyExport(file, {
       ...(pinnedKey === undefined ? {} : { pinnedKey }),
       ...(tsaCa === undefined ? {} : { tsaCa }),
+      witness,
     });
   } catch (err) {
-    if (err instanceof ExportFileError || err instanceof PinnedKeyError) {
+    if (
+      err instanceof ExportFileError ||
+      err instanceof PinnedKeyError ||
+      err instanceof WitnessOptionError
+    ) {
       process.stderr.write(`${printable(`claimtrail verify-export: ${err.message}`)}\n`);
       return 2;
     }

@@ -1,6 +1,7 @@
 // The one place that reads process.env. Every variable has a default that works on one
 // machine (see .env.example); a bad value stops the process with a line naming it.
 import { z } from 'zod';
+import { parseFollowedLogs, parseWitnesses } from '../anchors/witness/witness-config.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -11,6 +12,19 @@ const postgresUrl = z
 const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v) && URL.canParse(v), 'must be a redis:// or rediss:// URL');
+/** A list parsed by `parse`, whose Error message becomes the variable's problem. */
+const parsedList = <T>(parse: (v: string) => T[]) =>
+  z
+    .string()
+    .default('')
+    .transform((v, ctx): T[] => {
+      try {
+        return parse(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 const httpUrl = z
   .string()
   .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http:// or https:// URL');
@@ -159,6 +173,23 @@ export const envSchema = z.object({
   TSA_CA_FILE: z.string().default(''),
   /** A grown checkpoint is timestamped by each TSA at most this often. */
   TIMESTAMP_EVERY_SECONDS: positiveInt.default(3600),
+  // --- Witnesses (issue 15; src/anchors/witness) ---
+  /** Witnesses the sequencer asks to cosign each new checkpoint (C2SP tlog-witness): entries
+   * `<cosigner vkey> <url>` separated by commas or newlines; empty: none. */
+  WITNESSES: parsedList(parseWitnesses),
+  /** One add-checkpoint request to a witness, from connect to the last byte of the answer. */
+  WITNESS_TIMEOUT_MS: positiveInt.default(10_000),
+  /** `claimtrail witness`: its Ed25519 cosigner key (generated on first start, named WITNESS_NAME). */
+  WITNESS_KEY_FILE: z.string().min(1).default('./.data/witness.key'),
+  WITNESS_NAME: z
+    .string()
+    .regex(/^[^\s+]+$/, 'a non-empty name without spaces or "+" (note key name)')
+    .default('claimtrail.local/witness'),
+  /** 0: any free port (tests). */
+  WITNESS_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
+  /** The logs `claimtrail witness` cosigns: entries `[<origin> ]<log vkey>`, comma or newline
+   * separated (the origin defaults to the key's name); empty: none. */
+  WITNESS_LOGS: parsedList(parseFollowedLogs),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'> & {

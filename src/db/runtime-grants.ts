@@ -21,6 +21,7 @@ export const appendOnlyTables = [
   'log_checkpoints',
   'log_keys',
   'log_timestamps',
+  'log_cosignatures',
 ] as const;
 
 /** Tables whose ownership or UPDATE/DELETE/TRUNCATE right lets a role rewrite custody. */
@@ -41,6 +42,12 @@ export const runtimeTableGrants: Record<string, readonly Verb[]> = {
   // RFC 3161 timestamps of checkpoints: the sequencer inserts each once verified, the api and
   // export builds read them (src/anchors/timestamp/timestamp-store.ts).
   log_timestamps: ['SELECT', 'INSERT'],
+  // Witness cosignatures of our checkpoints: the sequencer's cosigner adds them once verified
+  // (ON CONFLICT DO NOTHING), the api serves them, exports carry them (src/anchors/witness).
+  log_cosignatures: ['SELECT', 'INSERT'],
+  // `claimtrail witness`: a log's first cosigned checkpoint is inserted, later ones advance it
+  // by a compare-and-swap UPDATE (witness-store.ts); never deleted.
+  witness_logs: ['SELECT', 'INSERT', 'UPDATE'],
   // createUser (POST /v1/users, `claimtrail user add`); never changed or removed.
   users: ['SELECT', 'INSERT'],
   // Created with the user; revocation sets revoked_at (DELETE /v1/users/:id/tokens).

@@ -11,6 +11,10 @@ import {
   KEY_FILE,
   ledgerPath,
   PROOFS_FILE,
+  WITNESS_CHECKPOINT_FILE,
+  WITNESS_CONSISTENCY_FILE,
+  WITNESS_NAMES_LABEL,
+  WITNESS_SIZE_LABEL,
 } from './bag/export-layout.ts';
 import {
   distinctContent,
@@ -44,6 +48,12 @@ export async function writeBag(
     await bag.addPayload(KEY_FILE, `${input.verifierKey}\n`);
     // RFC 3161 anchors of the checkpoint (issue 15); their bag-info labels say which.
     const timestamped = await addTimestampFiles(bag, input.pool, input.checkpoint.size);
+    const { witnessed } = input;
+    if (witnessed) {
+      await bag.addPayload(WITNESS_CHECKPOINT_FILE, witnessed.note);
+      const { from, size: to, proof } = witnessed;
+      await bag.addPayload(WITNESS_CONSISTENCY_FILE, `${JSON.stringify({ from, to, proof })}\n`);
+    }
     if (input.includeContent) {
       for (const item of distinctContent(view.evidence)) {
         await bag.addPayload(contentPath(item.sha256), countBytes(input.blobs.read(item.sha256), input), {
@@ -64,6 +74,10 @@ export async function writeBag(
         'Log-Origin': input.checkpoint.origin,
         [EXPORT_VERSION_LABEL]: String(EXPORT_VERSION),
         ...timestamped,
+        ...(witnessed && {
+          [WITNESS_SIZE_LABEL]: String(witnessed.size),
+          [WITNESS_NAMES_LABEL]: witnessed.witnesses.join(', '),
+        }),
       },
     });
   } catch (err) {

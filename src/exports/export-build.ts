@@ -5,6 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { witnessedCheckpointFor } from '../anchors/witness/export-cosignatures.ts';
 import type { AppContext } from '../context.ts';
 import { writeTransaction } from '../db/unit-of-work.ts';
 import { appendEvent } from '../ledger/ledger.repository.ts';
@@ -87,6 +88,16 @@ export async function buildExport(ctx: AppContext, exportId: string, log: Logger
     gathered,
     checkpoint: { size: cp.size, note: cp.note, origin },
     verifierKey,
+    // With witnesses configured, their cosignatures follow the checkpoint within a request's time.
+    witnessed:
+      row.format === 'bagit' && ctx.config.WITNESSES.length > 0
+        ? await witnessedCheckpointFor(
+            pool,
+            cp.size,
+            ctx.config.WITNESSES.length,
+            ctx.config.WITNESS_TIMEOUT_MS + 2 * ctx.config.SEQUENCER_INTERVAL_MS,
+          )
+        : undefined,
     pool,
     blobs,
     advance,

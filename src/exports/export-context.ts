@@ -1,6 +1,7 @@
 // What every export format receives: the gathered scope, the ledger rows and proofs, the
 // checkpoint they are proven against, the blob store for content, and a progress callback.
 import type pg from 'pg';
+import type { WitnessedCheckpoint } from '../anchors/witness/export-cosignatures.ts';
 import { hashReader } from '../log/log.repository.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { proveRecords } from './batch-proofs.ts';
@@ -16,6 +17,8 @@ export interface ExportInput {
   gathered: GatheredScope;
   checkpoint: { size: number; note: string; origin: string };
   verifierKey: string;
+  /** Witness cosignatures of this checkpoint or a later one (bags only; issue 15). */
+  witnessed?: WitnessedCheckpoint;
   pool: pg.Pool;
   blobs: BlobStore;
   /** Called with units of work done (one per event, one per content byte). */

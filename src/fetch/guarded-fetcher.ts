@@ -50,9 +50,9 @@ export interface GuardedFetcherOptions {
 export interface FetchOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
-  /** POST this small body instead of a GET (an RFC 3161 query). A redirect is then returned
-   * as the response, not followed: re-sending a body to wherever a server points is not ours. */
-  post?: { body: Buffer; contentType: string };
+  /** A POST with this body (sent with its Content-Length); its redirects are not followed
+   * (the 3xx is returned), since a POST cannot be replayed elsewhere safely. Default: GET. */
+  post?: { body: Uint8Array | string; contentType: string };
 }
 
 export interface RedirectHop {
@@ -294,9 +294,9 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
   }
 
   /** One request: connect, send, read the head. The body waits in the exchange. */
-  async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope, body?: Buffer) {
-    const head = requestHead(`${url.pathname}${url.search}`, url.host, headers, body ? 'POST' : 'GET');
-    const request = body ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : head;
+  async function sendHop(url: URL, headers: Record<string, string>, scope: FetchScope, post?: Buffer) {
+    const start = requestHead(`${url.pathname}${url.search}`, url.host, headers, post ? 'POST' : 'GET');
+    const request = post ? Buffer.concat([Buffer.from(start, 'latin1'), post]) : start;
     const exchange = new Http1Exchange({ headersTimeoutMs, bodyIdleTimeoutMs: idleTimeoutMs });
     scope.exchange = exchange;
     const { remoteAddress } = await connectChecked(url, exchange, scope);
@@ -378,16 +378,17 @@ export function createGuardedFetcher(options: GuardedFetcherOptions): GuardedFet
         const lower = name.toLowerCase();
         if (lower !== 'host' && lower !== 'connection') headers[lower] = value;
       }
-      if (opts.post) {
+      const post = opts.post && Buffer.from(opts.post.body);
+      if (post && opts.post) {
         headers['content-type'] = opts.post.contentType;
-        headers['content-length'] = String(opts.post.body.length);
+        headers['content-length'] = String(post.length);
       }
       const redirects: RedirectHop[] = [];
       for (;;) {
         if (scope.signal.aborted) throw scope.signal.reason;
-        const hop = await sendHop(url, headers, scope, opts.post?.body);
+        const hop = await sendHop(url, headers, scope, post);
         const target = hop.head.headers.location;
-        if (opts.post || !REDIRECT_STATUSES.has(hop.head.status) || target === undefined) {
+        if (post || !REDIRECT_STATUSES.has(hop.head.status) || target === undefined) {
           return toResponse(url, hop, redirects, scope);
         }
         hop.exchange.destroy(new FetchTransientError('aborted', 'redirect followed'));

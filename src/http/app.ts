@@ -4,6 +4,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { registerTimestampMetrics } from '../anchors/timestamp/timestamp-metrics.ts';
+import { registerWitnessMetrics } from '../anchors/witness/witness-stats.ts';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
 import { webApp } from '../web/web.router.ts';
@@ -34,6 +35,7 @@ export function createApp(ctx: AppContext) {
   const metrics = createMetrics(ctx.queues, ctx.pool);
   // Counted by the sequencer process in Redis, read at scrape time (issue 15).
   registerTimestampMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
+  registerWitnessMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
 
   app.disable('x-powered-by');
   app.set('trust proxy', false);

@@ -123,20 +123,29 @@ function makeVerifier(name: string, hash: number, raw: Buffer): NoteVerifier {
   };
 }
 
-/** Verifier key string for an Ed25519 public key: `name+hexkeyhash+base64(0x01 ‖ key)`. */
-export function ed25519VerifierKey(name: string, publicKey: Uint8Array): string {
+/** Verifier key string `name+hexkeyhash+base64(alg ‖ key)` for a 32-byte Ed25519 public key
+ * under algorithm byte `alg` (0x01 note signatures; 0x04 cosignature/v1). */
+export function ed25519VerifierKey(name: string, publicKey: Uint8Array, alg = ALG_ED25519): string {
   if (!isValidKeyName(name)) throw new NoteError('malformed_key', `invalid key name ${JSON.stringify(name)}`);
   if (publicKey.length !== 32) throw new NoteError('malformed_key', 'an Ed25519 public key has 32 bytes');
-  const key = Buffer.concat([Buffer.from([ALG_ED25519]), publicKey]);
+  const key = Buffer.concat([Buffer.from([alg]), publicKey]);
   return `${name}+${hex8(keyHash(name, key))}+${key.toString('base64')}`;
 }
 
+/** A key string's parts once its name, hash and base64 are well-formed and the hash matches. */
+export interface DecodedKey {
+  name: string;
+  keyHash: number;
+  /** Algorithm byte followed by the key material. */
+  key: Buffer;
+}
+
 /**
- * Parses a verifier key `name+hexkeyhash+base64(0x01 ‖ 32-byte public key)` (Go's
- * note.NewVerifier): rejects a bad name, a hash that is not 8 hex digits or does not match
- * the key, an algorithm other than Ed25519, and a key that is not 32 bytes.
+ * Splits a verifier key `name+hexkeyhash+base64(alg ‖ key)` and checks what every algorithm
+ * shares (Go's note.NewVerifier up to the algorithm switch): a valid name, 8 hex digits that
+ * equal the key hash of name and key, non-empty standard base64.
  */
-export function parseVerifierKey(verifierKey: string): NoteVerifier {
+export function decodeVerifierKey(verifierKey: string): DecodedKey {
   const [name, rest] = chop(verifierKey, '+');
   const [hash16, key64] = chop(rest, '+');
   const key = decodeBase64(key64);
@@ -147,19 +156,44 @@ export function parseVerifierKey(verifierKey: string): NoteVerifier {
   if (hash !== keyHash(name, key)) {
     throw new NoteError('malformed_key', `invalid verifier key: key hash ${hash16} does not match the key`);
   }
+  return { name, keyHash: hash, key };
+}
+
+/**
+ * Parses a verifier key `name+hexkeyhash+base64(0x01 ‖ 32-byte public key)` (Go's
+ * note.NewVerifier): rejects a bad name, a hash that is not 8 hex digits or does not match
+ * the key, an algorithm other than Ed25519, and a key that is not 32 bytes.
+ */
+export function parseVerifierKey(verifierKey: string): NoteVerifier {
+  const { name, keyHash: hash, key } = decodeVerifierKey(verifierKey);
   if (key[0] !== ALG_ED25519) throw new NoteError('malformed_key', `unknown verifier algorithm ${key[0]}`);
   if (key.length !== 33)
     throw new NoteError('malformed_key', 'malformed verifier key: bad Ed25519 key length');
   return makeVerifier(name, hash, key.subarray(1));
 }
 
-function signerFromSeed(name: string, seed: Buffer): NoteSigner {
+/** The Ed25519 key pair of a 32-byte seed (RFC 8032 private key), as node:crypto objects. */
+export function ed25519FromSeed(seed: Uint8Array): { privateKey: KeyObject; publicKey: Buffer } {
   const privateKey = createPrivateKey({
     key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
     format: 'der',
     type: 'pkcs8',
   });
   const publicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12);
+  return { privateKey, publicKey };
+}
+
+/** Verifies an Ed25519 signature by a raw 32-byte public key; false (never throws) on bad input. */
+export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return signature.length === 64 && cryptoVerify(null, message, publicKeyObject(publicKey), signature);
+  } catch {
+    return false;
+  }
+}
+
+function signerFromSeed(name: string, seed: Buffer): NoteSigner {
+  const { privateKey, publicKey } = ed25519FromSeed(seed);
   const hash = keyHash(name, Buffer.concat([Buffer.from([ALG_ED25519]), publicKey]));
   return {
     name,
@@ -170,10 +204,10 @@ function signerFromSeed(name: string, seed: Buffer): NoteSigner {
 }
 
 /**
- * Parses a signer key `PRIVATE+KEY+name+hexkeyhash+base64(0x01 ‖ 32-byte seed)` (Go's
- * note.NewSigner); the key hash must match the public key derived from the seed.
+ * Splits a signer key `PRIVATE+KEY+name+hexkeyhash+base64(alg ‖ key)` and checks its form (the
+ * hash is checked by the caller, who derives the public key for its algorithm).
  */
-export function parseSignerKey(signerKey: string): NoteSigner {
+export function decodeSignerKey(signerKey: string): DecodedKey {
   const [priv1, r1] = chop(signerKey, '+');
   const [priv2, r2] = chop(r1, '+');
   const [name, r3] = chop(r2, '+');
@@ -189,12 +223,21 @@ export function parseSignerKey(signerKey: string): NoteSigner {
   ) {
     throw new NoteError('malformed_key', 'malformed signer key: want PRIVATE+KEY+name+hexkeyhash+base64key');
   }
+  return { name, keyHash: Number.parseInt(hash16, 16), key };
+}
+
+/**
+ * Parses a signer key `PRIVATE+KEY+name+hexkeyhash+base64(0x01 ‖ 32-byte seed)` (Go's
+ * note.NewSigner); the key hash must match the public key derived from the seed.
+ */
+export function parseSignerKey(signerKey: string): NoteSigner {
+  const { name, keyHash: hash, key } = decodeSignerKey(signerKey);
   if (key[0] !== ALG_ED25519) throw new NoteError('malformed_key', `unknown signer algorithm ${key[0]}`);
   if (key.length !== 33)
     throw new NoteError('malformed_key', 'malformed signer key: bad Ed25519 seed length');
   const signer = signerFromSeed(name, key.subarray(1));
-  if (signer.keyHash !== Number.parseInt(hash16, 16)) {
-    throw new NoteError('malformed_key', `invalid signer key: key hash ${hash16} does not match the key`);
+  if (signer.keyHash !== hash) {
+    throw new NoteError('malformed_key', `invalid signer key: key hash ${hex8(hash)} does not match the key`);
   }
   return signer;
 }

@@ -10,27 +10,46 @@ export interface LogKeys {
   verifierKey: string;
 }
 
-/** Loads the signing key, creating it (mode 0600, exclusive create so two processes starting
- * together agree on one key) when the file does not exist. Its name must be `origin`. */
-export async function loadOrCreateSigningKey(file: string, origin: string, log: Logger): Promise<LogKeys> {
-  let signerKey: string;
+/**
+ * The trimmed content of a secret key file, created by `generate` (mode 0600, exclusive create
+ * so two processes starting together agree on one key) when the file does not exist;
+ * `onCreated` is told when this call wrote it.
+ */
+export async function readOrCreateKeyFile(
+  file: string,
+  generate: () => string,
+  onCreated: () => void,
+): Promise<string> {
   try {
-    signerKey = (await readFile(file, 'utf8')).trim();
+    return (await readFile(file, 'utf8')).trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     await mkdir(dirname(file), { recursive: true });
-    const generated = generateSignerKey(origin);
     try {
-      await writeFile(file, `${generated.signerKey}\n`, { mode: 0o600, flag: 'wx' });
-      log.warn(
-        { file, verifierKey: generated.verifierKey },
-        'generated a new log signing key: back it up, and publish the verifier key',
-      );
+      await writeFile(file, `${generate()}\n`, { mode: 0o600, flag: 'wx' });
+      onCreated();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    signerKey = (await readFile(file, 'utf8')).trim();
+    return (await readFile(file, 'utf8')).trim();
   }
+}
+
+/** Loads the signing key, creating it when the file does not exist. Its name must be `origin`. */
+export async function loadOrCreateSigningKey(file: string, origin: string, log: Logger): Promise<LogKeys> {
+  let generated: LogKeys | undefined;
+  const signerKey = await readOrCreateKeyFile(
+    file,
+    () => {
+      generated = generateSignerKey(origin);
+      return generated.signerKey;
+    },
+    () =>
+      log.warn(
+        { file, verifierKey: generated?.verifierKey },
+        'generated a new log signing key: back it up, and publish the verifier key',
+      ),
+  );
   return checkedKeys(signerKey, file, origin);
 }
 

@@ -16,12 +16,15 @@ export async function startApi(ctx: AppContext): Promise<Component & { server: S
   return {
     name: 'api',
     server,
-    async stop(deadline: number) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
-      await closed;
-      clearTimeout(timer);
-    },
+    stop: (deadline: number) => closeServer(server, deadline),
   };
+}
+
+/** Stops accepting, lets in-flight requests finish until `deadline`, then cuts the rest. */
+export async function closeServer(server: Server, deadline: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+  await closed;
+  clearTimeout(timer);
 }

@@ -1,5 +1,6 @@
 // The sequencer process component.
 import { startTimestamper } from '../anchors/timestamp/start-timestamper.ts';
+import { cosignWhenActive } from '../anchors/witness/cosigner-component.ts';
 import type { AppContext } from '../context.ts';
 import { openCheckpoint } from '../log/checkpoint.ts';
 import { latestCheckpoint } from '../log/log.repository.ts';
@@ -40,12 +41,15 @@ export async function startSequencer(ctx: AppContext): Promise<Component> {
   });
   // Anchors (issue 15): beside the loop, on the same lease, never inside a batch.
   const timestamper = startTimestamper(ctx, loop.active);
+  // Witness cosignatures (issue 15): asked for by the active sequencer only.
+  const cosigner = cosignWhenActive(ctx, verifierKey, loop.active);
   ctx.log.info('sequencer started');
   return {
     name: 'sequencer',
     // The current batch is one transaction: stopping waits for it to commit, never tears it.
     stop: async () => {
       await timestamper?.stop();
+      await cosigner.stop();
       await loop.stop();
     },
   };

@@ -46,6 +46,7 @@ const someColumn: Record<(typeof ledgerTables)[number], string> = {
   log_checkpoints: 'note',
   log_keys: 'verifier_key',
   log_timestamps: 'token',
+  log_cosignatures: 'signature',
   log_pending: 'event_id',
 };
 

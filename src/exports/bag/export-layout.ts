@@ -41,6 +41,13 @@
  *                                   timestamped one, with the consistency proof): present only
  *                                   when the log has timestamps; layout in
  *                                   src/anchors/timestamp/bag-timestamps.ts
+ * <bagName>/data/log/witness/checkpoint   (optional, issue 15) the first checkpoint at or after
+ *                                   data/log/checkpoint's size that witnesses cosigned: its
+ *                                   signed note with the C2SP cosignature/v1 lines appended
+ * <bagName>/data/log/witness/consistency.json  (with it) {"from": bag checkpoint size, "to": its
+ *                                   size, "proof": [base64…]}: RFC 6962 consistency proof from →
+ *                                   to (empty when equal); bag-info.txt then says
+ *                                   Witness-Checkpoint-Size: <to> and Witness-Cosigners: <names>
  * ```
  *
  * The fixed order of proofs.jsonl lets the verifier pair proofs with events while streaming both,
@@ -55,6 +62,11 @@ export const LEDGER_DIR = 'data/ledger/';
 export const CHECKPOINT_FILE = 'data/log/checkpoint';
 export const KEY_FILE = 'data/log/key';
 export const PROOFS_FILE = 'data/log/proofs.jsonl';
+/** Witness cosignatures (issue 15), kept apart from the timestamps' files. */
+export const WITNESS_CHECKPOINT_FILE = 'data/log/witness/checkpoint';
+export const WITNESS_CONSISTENCY_FILE = 'data/log/witness/consistency.json';
+export const WITNESS_SIZE_LABEL = 'Witness-Checkpoint-Size';
+export const WITNESS_NAMES_LABEL = 'Witness-Cosigners';
 
 /** bag-info.txt External-Description of an export of `scope` (the verifier holds it to the scope). */
 export function exportDescription(scope: { claimId?: unknown; investigationId?: unknown }): string {

@@ -3,7 +3,12 @@
 // known) every label is one the exporter writes, at most once, and each value that restates a
 // proven part of the bag must equal it.
 import { TIMESTAMPED_SIZE_LABEL, TIMESTAMPS_LABEL } from '../../anchors/timestamp/bag-timestamps.ts';
-import { EXPORT_VERSION_LABEL, exportDescription } from '../bag/export-layout.ts';
+import {
+  EXPORT_VERSION_LABEL,
+  exportDescription,
+  WITNESS_NAMES_LABEL,
+  WITNESS_SIZE_LABEL,
+} from '../bag/export-layout.ts';
 import type { ExportDoc } from './export-doc.ts';
 import type { Problems } from './problems.ts';
 import type { ExportSummary } from './summary.ts';
@@ -23,6 +28,9 @@ function expectedValues(doc: ExportDoc, summary: ExportSummary): Map<string, str
     // Which checkpoint the bag's timestamps are of, and how many there are (issue 15).
     [TIMESTAMPED_SIZE_LABEL, String(summary.timestamps.size ?? 'none')],
     [TIMESTAMPS_LABEL, String(summary.timestamps.count)],
+    // Checked against the witness files by witness-check.ts.
+    [WITNESS_SIZE_LABEL, null],
+    [WITNESS_NAMES_LABEL, null],
   ]);
 }
 

@@ -14,6 +14,7 @@ import type { Problems } from './problems.ts';
 import { checkScopeRecord } from './scope-check.ts';
 import type { ExportSummary } from './summary.ts';
 import { checkHead, checkView, OLD_EVIDENCE_FIELDS } from './view-check.ts';
+import { checkWitnesses, type WitnessOptions } from './witness-check.ts';
 
 /** Where the export repeats its version outside the signed record, and what it says there. */
 export interface StatedVersion {
@@ -88,6 +89,9 @@ export async function checkContents(
     stated: (doc: ExportDoc) => StatedVersion;
     /** The auditor's TSA trust anchors (DER), if given. */
     tsaCa?: readonly Buffer[];
+    witness: WitnessOptions;
+    /** bag-info.txt's labels (a bag), whose witness labels must match the witness files. */
+    bagInfo?: ReadonlyMap<string, string>;
   },
   summary: ExportSummary,
   problems: Problems,
@@ -111,6 +115,7 @@ export async function checkContents(
   const subjects = subjectsToCheck(files, doc);
   if (!doc) summary.subjects = subjects.length;
   const ledger = await checkLedger(files, subjects, log.checkpoint, problems, { pairProofs: doc !== null });
+  summary.witness = await checkWitnesses(files, log, options.bagInfo ?? null, options.witness, problems);
   summary.events = ledger.events;
   summary.proofsVerified = ledger.proofsVerified;
   if (doc) {

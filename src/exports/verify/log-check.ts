@@ -13,7 +13,8 @@ export interface LogState {
   /** The checkpoint the proofs are checked against: opened with the pinned key if given, else the bundled one. */
   checkpoint: Checkpoint | null;
   keyName: string | null;
-  /** The key that opened `checkpoint` (other notes of this log, e.g. a timestamped checkpoint, must open with it). */
+  /** The key that opened `checkpoint` (pinned, else bundled; null if it did not open): other notes of
+   * this log (a timestamped checkpoint) must open with it, and the witness check uses it. */
   verifier: NoteVerifier | null;
 }
 
@@ -63,7 +64,7 @@ export async function checkLog(
   }
   if (!pinned) {
     state.checkpoint = fromBundled;
-    state.verifier = bundled ?? null;
+    state.verifier = fromBundled ? (bundled ?? null) : null;
     return state;
   }
   state.verifier = pinned;
@@ -72,6 +73,7 @@ export async function checkLog(
   }
   try {
     state.checkpoint = openCheckpoint(note, pinned).checkpoint;
+    state.verifier = pinned;
   } catch (err) {
     problems.add(
       `${CHECKPOINT_FILE} is not signed by the pinned key ${keyId(pinned)}: ${(err as Error).message}`,

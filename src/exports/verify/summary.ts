@@ -1,5 +1,6 @@
 // What the verifier reports it checked, whichever export format it read.
 import type { TimestampsReport } from '../../anchors/timestamp/verify-timestamps.ts';
+import type { WitnessSummary } from './witness-check.ts';
 
 export interface ExportSummary {
   /** `bagit` (a zipped bag) or `json` (the JSON export), told by the file's content. */
@@ -28,6 +29,8 @@ export interface ExportSummary {
   unproven: string[];
   /** RFC 3161 timestamps the bag carries (issue 15). */
   timestamps: TimestampsReport;
+  /** Witness cosignatures carried and verified (issue 15). */
+  witness: WitnessSummary | null;
 }
 
 export function emptySummary(): ExportSummary {
@@ -53,5 +56,6 @@ export function emptySummary(): ExportSummary {
     exportVersion: null,
     unproven: [],
     timestamps: { size: null, verified: [], count: 0, trust: null },
+    witness: null,
   };
 }

@@ -68,6 +68,8 @@ import {
   KEY_FILE,
   LEDGER_DIR,
   PROOFS_FILE,
+  WITNESS_CHECKPOINT_FILE,
+  WITNESS_CONSISTENCY_FILE,
 } from '../bag/export-layout.ts';
 import { checkBagInfoStatements } from './bag-info-check.ts';
 import {
@@ -84,6 +86,7 @@ import { JsonExportFiles } from './json-export-files.ts';
 import { keyId } from './log-check.ts';
 import { Problems } from './problems.ts';
 import { type ExportSummary, emptySummary } from './summary.ts';
+import { parseWitnessOptions, type WitnessOptions } from './witness-check.ts';
 
 export type { ExportSummary } from './summary.ts';
 
@@ -159,7 +162,14 @@ async function checkContent(bag: BagZip, doc: ExportDoc | null, problems: Proble
 /** Payload files outside the layout: listed in the manifest but proven by nothing, and a name
  * like data/Export.json would take export.json's place when unzipped on a case-insensitive disk. */
 function checkNoOtherPayload(bag: BagZip, problems: Problems): void {
-  const layout = new Set([EXPORT_JSON, CHECKPOINT_FILE, KEY_FILE, PROOFS_FILE]);
+  const layout = new Set([
+    EXPORT_JSON,
+    CHECKPOINT_FILE,
+    KEY_FILE,
+    PROOFS_FILE,
+    WITNESS_CHECKPOINT_FILE,
+    WITNESS_CONSISTENCY_FILE,
+  ]);
   for (const path of bag.files.keys()) {
     if (!path.startsWith('data/') || layout.has(path)) continue;
     if (path.startsWith(CONTENT_DIR) || path.startsWith(LEDGER_DIR)) continue; // checked by name there
@@ -188,10 +198,17 @@ async function startsWithZipMagic(path: string): Promise<boolean> {
  */
 export async function verifyExport(
   zipPath: string,
-  options: { pinnedKey?: string /** PEM text of the auditor's TSA trust anchors. */; tsaCa?: string } = {},
+  options: {
+    pinnedKey?: string;
+    /** PEM text of the auditor's TSA trust anchors. */
+    tsaCa?: string;
+    witness?: WitnessOptions;
+  } = {},
 ): Promise<ExportReport> {
   const tsaCa = options.tsaCa === undefined ? undefined : certificatesFromPem(options.tsaCa);
   if (tsaCa?.length === 0) throw new PinnedKeyError('the --tsa-ca file holds no PEM certificate');
+  const witness = options.witness ?? { witnesses: [] };
+  parseWitnessOptions(witness); // a usage error (WitnessOptionError) before any verdict
   let pinned: NoteVerifier | undefined;
   if (options.pinnedKey !== undefined) {
     try {
@@ -221,6 +238,7 @@ export async function verifyExport(
         files,
         {
           pinned,
+          witness,
           stated: (doc) => ({
             where: 'the JSON export’s exportVersion',
             value: doc.exportVersion === undefined ? undefined : String(doc.exportVersion),
@@ -250,6 +268,8 @@ export async function verifyExport(
       {
         pinned,
         tsaCa,
+        witness,
+        bagInfo: new Map(info.fields),
         stated: () => ({
           where: `bag-info.txt ${EXPORT_VERSION_LABEL}`,
           value: info.fields.find(([l]) => l === EXPORT_VERSION_LABEL)?.[1],

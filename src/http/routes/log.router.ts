@@ -3,6 +3,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { timestampRoutes } from '../../anchors/timestamp/timestamps.route.ts';
+import { cosignaturesOf, withCosignatures } from '../../anchors/witness/cosignature-store.ts';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../lib/errors.ts';
 import { hashReader, latestCheckpoint, treeSize } from '../../log/log.repository.ts';
@@ -48,7 +49,8 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
     path: '/v1/log/checkpoint',
     operationId: 'getCheckpoint',
     security: publicRoute,
-    summary: 'Latest signed checkpoint (C2SP tlog-checkpoint in a signed note)',
+    summary:
+      'Latest signed checkpoint (C2SP tlog-checkpoint in a signed note), with the witness cosignatures (C2SP tlog-cosignature) it has as extra signature lines',
     responses: {
       200: { description: 'the note', content: { 'text/plain': { schema: z.string() } } },
       ...problemResponses(404),
@@ -58,7 +60,8 @@ export function logRouter(ctx: AppContext, docs: ApiDocs) {
     const cp = await latestCheckpoint(ctx.pool);
     if (!cp)
       throw new AppError('not_found', 'The log has not signed a checkpoint yet; is the sequencer running?');
-    res.type('text/plain; charset=utf-8').set('Cache-Control', 'no-cache').send(cp.note);
+    const note = withCosignatures(cp.note, await cosignaturesOf(ctx.pool, cp.size, cp.rootHash));
+    res.type('text/plain; charset=utf-8').set('Cache-Control', 'no-cache').send(note);
   });
 
   docs.route({
