@@ -44,3 +44,29 @@ export function indexHandlers(
   if (missing.length) throw new Error(`catalogued jobs without a handler: ${missing.join(', ')}`);
   return byName;
 }
+
+/**
+ * A handler whose module is imported on its first job. A worker process then loads what a kind
+ * of job needs (sharp, playwright-core, exifr … for captures; the bag writer for exports) only
+ * once it runs one: a process that builds exports never pays for media decoders and the
+ * browser. An import that fails is tried again by the next job.
+ */
+export function lazyHandler<N extends JobName>(name: N, load: () => Promise<JobHandler<N>>): JobHandler<N> {
+  let loaded: Promise<JobHandler<N>> | undefined;
+  return {
+    name,
+    async run(payload, jc) {
+      loaded ??= load().then(
+        (handler) => {
+          if (handler.name !== name) throw new Error(`the module for "${name}" handles "${handler.name}"`);
+          return handler;
+        },
+        (err: unknown) => {
+          loaded = undefined;
+          throw err;
+        },
+      );
+      return (await loaded).run(payload, jc);
+    },
+  };
+}

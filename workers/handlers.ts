@@ -1,16 +1,15 @@
 // Every job handler, by catalogue name. The worker process refuses to start when a
-// catalogued job has no entry here or one has two.
-import type { JobHandler } from './handler.ts';
-import { captureSourceJob } from './jobs/capture-source.job.ts';
-import { captureSweepJob } from './jobs/capture-sweep.job.ts';
-import { exportBuildJob } from './jobs/export-build.job.ts';
-import { exportSweepJob } from './jobs/export-sweep.job.ts';
-import { verifySubjectJob } from './jobs/verify-subject.job.ts';
+// catalogued job has no entry here or one has two. Each job's module is imported when the
+// process runs its first job of that kind (lazyHandler): start-up loads none of them.
+import { type JobHandler, lazyHandler } from './handler.ts';
 
 export const handlers: readonly JobHandler[] = [
-  verifySubjectJob as JobHandler,
-  captureSourceJob as JobHandler,
-  captureSweepJob as JobHandler,
-  exportBuildJob as JobHandler,
-  exportSweepJob as JobHandler,
-];
+  lazyHandler(
+    'custody.verify-subject',
+    async () => (await import('./jobs/verify-subject.job.ts')).verifySubjectJob,
+  ),
+  lazyHandler('capture.source', async () => (await import('./jobs/capture-source.job.ts')).captureSourceJob),
+  lazyHandler('capture.sweep', async () => (await import('./jobs/capture-sweep.job.ts')).captureSweepJob),
+  lazyHandler('export.build', async () => (await import('./jobs/export-build.job.ts')).exportBuildJob),
+  lazyHandler('export.sweep', async () => (await import('./jobs/export-sweep.job.ts')).exportSweepJob),
+] as JobHandler[];

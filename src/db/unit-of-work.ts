@@ -11,6 +11,9 @@
 //   - Fewer round trips: `writeStatement` (below) for a one-statement write; row changes riding
 //     in the statement that appends their events (src/db/sql-change.ts); a conditional single-row
 //     write and its event in one statement (writeWithEvent, src/ledger/ledger.repository.ts).
+//   - Hot statements (the ledger append) are marked with `hotStatement`: each connection then
+//     parses and plans them once and afterwards only binds and executes them.
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { logger } from '../lib/logger.ts';
 
@@ -41,6 +44,30 @@ const ATTEMPTS = 3;
 // The ledger's own per-subject lock (SQL function ledger_append) uses the same hashing of
 // `<subject type>:<subject id>`, so keys here must not take that form.
 const LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))';
+
+// Statement text → prepared-statement name, for the texts marked hot.
+const preparedNames = new Map<string, string>();
+
+/**
+ * Marks a constant statement as hot and returns its text unchanged. Wherever that text is sent
+ * through this module (a unit of work, or `queryConfig` on a pool or client) it runs as a named
+ * prepared statement: PostgreSQL parses and plans it once per connection, then only binds and
+ * executes it (Parse and planning were ~15 % of the server's time per ledger append). Only for
+ * texts fixed in the code: each distinct text stays prepared on every connection of the pool.
+ */
+export function hotStatement(text: string): string {
+  if (!preparedNames.has(text)) {
+    preparedNames.set(text, `hot_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`);
+  }
+  return text;
+}
+
+/** The pg query of `text` with `params`: a named prepared statement when the text is hot. */
+export function queryConfig(text: string, params?: readonly unknown[]): pg.QueryConfig {
+  const name = preparedNames.get(text);
+  const values = params as unknown[] | undefined;
+  return name === undefined ? { text, values } : { name, text, values };
+}
 
 export function writeTransaction<T>(pool: pg.Pool, work: (tx: WriteTx) => Promise<T>): Promise<T> {
   return run(pool, work, false);
@@ -92,7 +119,7 @@ function txOn(client: pg.ClientBase, after: (() => Promise<unknown> | unknown)[]
     if (single && sent)
       throw new Error(`writeStatement allows one statement; a second: ${text.slice(0, 80)}`);
     sent = true;
-    return client.query<R>(text, params as unknown[]);
+    return client.query<R>(queryConfig(text, params));
   };
   const rows = async <R extends object>(text: string, params?: readonly unknown[]) =>
     (await send<R>(text, params)).rows;

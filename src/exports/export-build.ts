@@ -21,6 +21,7 @@ import {
   completeExportRow,
   failExportRow,
   markExportRunning,
+  readExport,
   recordedScope,
   requestedAt,
   setExportProgress,
@@ -37,14 +38,14 @@ export class ExportRetry extends Error {
 }
 
 export async function buildExport(ctx: AppContext, exportId: string, log: Logger) {
-  const { prisma, pool, blobs } = ctx;
-  const row = await prisma.export.findUnique({ where: { id: exportId } });
+  const { pool, blobs } = ctx;
+  const row = await readExport(pool, exportId);
   if (!row) throw new Error(`no export ${exportId}`);
   if (row.status === 'completed' || row.status === 'failed') return { skipped: true };
   if (!(await markExportRunning(pool, exportId, new Date()))) return { skipped: true };
 
   const scope = row.claimId ? { claimId: row.claimId } : { investigationId: row.investigationId };
-  const gathered = await gatherScope(prisma, {
+  const gathered = await gatherScope(pool, {
     claimId: row.claimId ?? undefined,
     investigationId: row.investigationId,
   });

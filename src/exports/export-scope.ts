@@ -2,7 +2,7 @@
 // sources they cite, the investigation — each fixed at its length when the export starts, so
 // events appended meanwhile do not half-appear.
 
-import type { PrismaClient } from '../db/prisma.ts';
+import type pg from 'pg';
 import type { Subject } from '../ledger/event-types.ts';
 
 export interface ExportScope {
@@ -19,50 +19,53 @@ export interface SubjectHead extends Subject {
  * The chains an export holds (claims in scope, the sources they cite or the investigation's,
  * each at its current length) and, for progress only, the size of the distinct content. What
  * export.json states about them is folded from the chains themselves (ledger-view.ts).
+ * Read on the pg pool, as the rest of the build: a process that builds exports never loads
+ * Prisma's query engine for them (~50 MiB of its RSS; README, "Where a write goes").
  */
-export async function gatherScope(prisma: PrismaClient, scope: ExportScope) {
-  const claimRows = await prisma.claim.findMany({
-    where: scope.claimId ? { id: scope.claimId } : { investigationId: scope.investigationId },
-    orderBy: { id: 'asc' },
-    select: { id: true },
-  });
-  const citations = await prisma.citation.findMany({
-    where: { claimId: { in: claimRows.map((c) => c.id) } },
-    select: { sourceId: true },
-  });
-  const sourceRows = await prisma.source.findMany({
-    where: scope.claimId
-      ? { id: { in: [...new Set(citations.map((c) => c.sourceId))] } }
-      : { investigationId: scope.investigationId },
-    orderBy: { id: 'asc' },
-    select: { id: true },
-  });
-  const content = await prisma.evidenceItem.findMany({
-    where: { sourceId: { in: sourceRows.map((s) => s.id) } },
-    distinct: ['sha256'],
-    select: { size: true },
-  });
+export async function gatherScope(pool: pg.Pool, scope: ExportScope) {
+  const ids = async (text: string, params: unknown[]) =>
+    (await pool.query<{ id: string }>(text, params)).rows.map((r) => r.id);
+  const claimIds = scope.claimId
+    ? await ids('SELECT id FROM claims WHERE id = $1::uuid', [scope.claimId])
+    : await ids('SELECT id FROM claims WHERE investigation_id = $1::uuid ORDER BY id', [
+        scope.investigationId,
+      ]);
+  const sourceIds = scope.claimId
+    ? await ids(
+        `SELECT s.id FROM sources s
+          WHERE s.id IN (SELECT source_id FROM citations WHERE claim_id = ANY($1::uuid[]))
+          ORDER BY s.id`,
+        [claimIds],
+      )
+    : await ids('SELECT id FROM sources WHERE investigation_id = $1::uuid ORDER BY id', [
+        scope.investigationId,
+      ]);
+  const { rows: content } = await pool.query<{ items: number; bytes: string }>(
+    `SELECT count(*)::int AS items, coalesce(sum(size), 0)::text AS bytes
+       FROM (SELECT DISTINCT ON (sha256) size FROM evidence_items WHERE source_id = ANY($1::uuid[])) c`,
+    [sourceIds],
+  );
   const subjects: Subject[] = [
     ...(scope.claimId ? [] : [{ type: 'investigation' as const, id: scope.investigationId }]),
-    ...claimRows.map((c) => ({ type: 'claim' as const, id: c.id })),
-    ...sourceRows.map((s) => ({ type: 'source' as const, id: s.id })),
+    ...claimIds.map((id) => ({ type: 'claim' as const, id })),
+    ...sourceIds.map((id) => ({ type: 'source' as const, id })),
   ];
   return {
-    subjects: await subjectHeads(prisma, subjects),
-    evidenceCount: content.length,
-    contentBytes: content.reduce((n, e) => n + Number(e.size), 0),
+    subjects: await subjectHeads(pool, subjects),
+    evidenceCount: content[0]?.items ?? 0,
+    contentBytes: Number(content[0]?.bytes ?? 0),
   };
 }
 export type GatheredScope = Awaited<ReturnType<typeof gatherScope>>;
 
-async function subjectHeads(prisma: PrismaClient, subjects: Subject[]): Promise<SubjectHead[]> {
-  const rows = await prisma.$queryRaw<
-    { subject_type: string; subject_id: string; seq: number; hash: string }[]
-  >`
-    SELECT DISTINCT ON (subject_type, subject_id) subject_type, subject_id, seq, encode(hash, 'hex') AS hash
-    FROM ledger_events
-    WHERE (subject_type, subject_id) IN (SELECT * FROM unnest(${subjects.map((s) => s.type)}::text[], ${subjects.map((s) => s.id)}::text[]))
-    ORDER BY subject_type, subject_id, seq DESC`;
+async function subjectHeads(pool: pg.Pool, subjects: Subject[]): Promise<SubjectHead[]> {
+  const { rows } = await pool.query<{ subject_type: string; subject_id: string; seq: number; hash: string }>(
+    `SELECT DISTINCT ON (subject_type, subject_id) subject_type, subject_id, seq, encode(hash, 'hex') AS hash
+       FROM ledger_events
+      WHERE (subject_type, subject_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+      ORDER BY subject_type, subject_id, seq DESC`,
+    [subjects.map((s) => s.type), subjects.map((s) => s.id)],
+  );
   const byKey = new Map(rows.map((r) => [`${r.subject_type}/${r.subject_id}`, r]));
   return subjects
     .map((s) => {

@@ -18,6 +18,31 @@ const EXPORT_COLUMNS = `id, requested_by AS "requestedBy", investigation_id AS "
   started_at AS "startedAt", completed_at AS "completedAt"`;
 const exportRow = (r: RawExportRow): ExportRow => ({ ...r, size: r.size === null ? null : BigInt(r.size) });
 
+/** One export, read on the pool (the build reads nothing through Prisma: export-scope.ts). */
+export async function readExport(pool: pg.Pool, id: string): Promise<ExportRow | undefined> {
+  const { rows } = await pool.query<RawExportRow>(
+    `SELECT ${EXPORT_COLUMNS} FROM exports WHERE id = $1::uuid`,
+    [id],
+  );
+  return rows[0] && exportRow(rows[0]);
+}
+
+/** Ids of exports `queued` since before `cutoff` (by request) or `running` since before it (by
+ * start), for the export sweep; on the pool like the build's own reads. */
+export async function staleExports(
+  pool: pg.Pool,
+  status: 'queued' | 'running',
+  cutoff: Date,
+  limit: number,
+): Promise<string[]> {
+  const since = status === 'queued' ? 'created_at' : 'started_at';
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT id FROM exports WHERE status = $1::"ExportStatus" AND ${since} < $2 LIMIT $3`,
+    [status, cutoff, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
 export interface NewExport {
   requestedBy: string;
   investigationId: string;

@@ -18,22 +18,44 @@ export interface EventBody {
 }
 
 /** RFC 8785 serialization. Throws on values JSON cannot hold (undefined, NaN, Infinity,
- * bigint, functions), instead of silently dropping them as JSON.stringify would. */
+ * bigint, functions), instead of silently dropping them as JSON.stringify would. Written as
+ * loops appending to one string (no entry arrays, filters and joins per object): every append
+ * canonicalizes its event, so this runs on each write. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`cannot canonicalize ${value}`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    // Default sort compares UTF-16 code units, exactly as RFC 8785 section 3.2.3 requires.
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  switch (typeof value) {
+    case 'string':
+      return jsonString(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`cannot canonicalize ${value}`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+        return `${out}]`;
+      }
+      // Default sort compares UTF-16 code units, exactly as RFC 8785 section 3.2.3 requires.
+      const keys = Object.keys(value).sort();
+      let out = '{';
+      for (const key of keys) {
+        const v = (value as Record<string, unknown>)[key];
+        if (v === undefined) continue;
+        out += `${out.length === 1 ? '' : ','}${jsonString(key)}:${canonicalJson(v)}`;
+      }
+      return `${out}}`;
+    }
   }
   throw new TypeError(`cannot canonicalize a ${typeof value}`);
 }
+
+// What JSON.stringify escapes in a string: quote, backslash, control characters and (ES2019
+// well-formed stringify) lone surrogates. A string without any is written as it is, quoted.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const jsonString = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 /** One-shot hashing (crypto.hash) avoids a Hash object per event: verification hashes millions. */
 /** Whether `text` is the RFC 8785 form of `parsed` (= JSON.parse(text)). Fast path for

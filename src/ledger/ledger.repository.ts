@@ -2,7 +2,7 @@
 // through appendEvent inside the transaction that makes the change.
 import type pg from 'pg';
 import type { Prisma } from '../db/prisma.ts';
-import type { WriteTx } from '../db/unit-of-work.ts';
+import { hotStatement, queryConfig, type WriteTx } from '../db/unit-of-work.ts';
 import { findUnstorableText } from '../lib/storable-text.ts';
 import { bodyFrame, type EventBody } from './canonical.ts';
 import type { StoredEvent } from './chain-verify.ts';
@@ -176,11 +176,14 @@ export type AppendTarget = WriteTx | pg.ClientBase | pg.Pool;
 
 // The whole append (lock, head, canonical body, SHA-256, event and log_pending rows) is the
 // SQL function of migration 20261202000600_ledger_append_fn: one round trip. Several appends:
-// ledger_append_many (20261203000100), which calls it for each element in order.
-const APPEND_SQL =
-  'SELECT seq, prev, hash FROM ledger_append($1::text, $2::text, $3::text, $4::text, $5::text)';
-const APPEND_MANY_SQL =
-  'SELECT seq, prev, hash FROM ledger_append_many($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])';
+// ledger_append_many (20261203000100), which calls it for each element in order. Both are
+// prepared once per connection (hotStatement).
+const APPEND_SQL = hotStatement(
+  'SELECT seq, prev, hash FROM ledger_append($1::text, $2::text, $3::text, $4::text, $5::text)',
+);
+const APPEND_MANY_SQL = hotStatement(
+  'SELECT seq, prev, hash FROM ledger_append_many($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])',
+);
 
 interface AppendedRow {
   seq: number;
@@ -190,7 +193,7 @@ interface AppendedRow {
 
 async function query(tx: AppendTarget, text: string, params: unknown[]): Promise<AppendedRow[]> {
   if ('afterCommit' in tx) return tx.rows<AppendedRow>(text, params);
-  return (await tx.query<AppendedRow>(text, params)).rows;
+  return (await tx.query<AppendedRow>(queryConfig(text, params))).rows;
 }
 
 interface EventRow {

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPgPool } from '../../src/db/pg-pool.ts';
-import { writeStatement, writeTransaction } from '../../src/db/unit-of-work.ts';
+import { hotStatement, queryConfig, writeStatement, writeTransaction } from '../../src/db/unit-of-work.ts';
 import { useTestContext } from '../helpers/context.ts';
 
 const ctx = { ...useTestContext(), ownerPool: createPgPool(process.env.MIGRATION_DATABASE_URL!) };
@@ -129,5 +129,35 @@ describe('writeStatement', () => {
       expect((await ctx.ownerPool.query(`SELECT id FROM ${t}`)).rows).toEqual([{ id: 1 }]);
       await expect(writeStatement(ctx.ownerPool, (tx) => tx.lock('x'))).rejects.toThrow(/advisory lock/);
     });
+  });
+});
+
+describe('hotStatement', () => {
+  it('runs a marked text as a prepared statement, parsed once per connection', async () => {
+    const text = hotStatement(`SELECT $1::int + 1 AS n, '${randomUUID()}' AS marker`);
+    const name = queryConfig(text).name;
+    expect(name).toMatch(/^hot_[0-9a-f]{24}$/);
+    expect(queryConfig('SELECT 1').name).toBeUndefined(); // unmarked: unnamed, parsed every time
+    // One connection, so every query below sees the same session's prepared statements.
+    const pool = createPgPool(process.env.MIGRATION_DATABASE_URL!, 1);
+    try {
+      const prepared = async () =>
+        (
+          await pool.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = $1',
+            [name],
+          )
+        ).rows[0]!.n;
+      expect(await prepared()).toBe(0);
+      // In a unit of work, then on the pool itself: the same server-side statement.
+      const row = await writeTransaction(pool, (tx) => tx.one<{ n: number }>(text, [1]));
+      expect(row.n).toBe(2);
+      expect(await prepared()).toBe(1);
+      expect((await pool.query<{ n: number }>(queryConfig(text, [41]))).rows[0]!.n).toBe(42);
+      expect(await writeStatement(pool, (tx) => tx.one<{ n: number }>(text, [9]))).toMatchObject({ n: 10 });
+      expect(await prepared()).toBe(1);
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -5,8 +5,9 @@
 import { tmpdir } from 'node:os';
 import type { AppContext } from '../../context.ts';
 import { startWorkerEgress } from '../../egress/worker-egress.ts';
+import { sweepBrowserProfiles } from './browser-profiles.ts';
 import { BrowserSlots } from './browser-slots.ts';
-import { type BrowserCaptureDeps, sweepBrowserProfiles } from './capture-with-browser.ts';
+import type { BrowserCaptureDeps } from './capture-with-browser.ts';
 import { findBrowser } from './find-browser.ts';
 
 export interface BrowserCapture {

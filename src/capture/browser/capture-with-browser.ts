@@ -12,15 +12,18 @@
 // the proxy (non-proxied UDP off), QUIC off, service workers blocked, downloads refused, a
 // fresh profile removed afterwards, at most BROWSER_CONCURRENCY browsers per process, and a
 // page deadline after which the page is shot as it stands (`settled: false`).
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type BrowserContext, chromium, errors, type Page, type Response } from 'playwright-core';
 import type { EgressProxy, EgressSessionSummary } from '../../egress/egress-proxy.ts';
 import { permanentRefusal } from '../../egress/refusals.ts';
 import type { BlobStore, BlobWriteResult } from '../../storage/blob-store.ts';
+import { PROFILE_PREFIX } from './browser-profiles.ts';
 import type { BrowserSlots } from './browser-slots.ts';
 import { type ArchivedExchange, buildWacz, WACZ_MEDIA_TYPE } from './wacz.ts';
+
+export { PROFILE_PREFIX, sweepBrowserProfiles } from './browser-profiles.ts';
 
 export type BrowserCaptureErrorCode =
   | 'browser_unavailable'
@@ -105,7 +108,6 @@ export interface BrowserCaptureResult {
   connections: EgressSessionSummary;
 }
 
-export const PROFILE_PREFIX = 'claimtrail-browser-';
 const DEFAULT_VIEWPORT = { width: 1280, height: 800 };
 /** Bounds on the steps after the deadline, so a renderer stuck in a script cannot hold a slot. */
 const SHOT_TIMEOUT_MS = 15_000;
@@ -143,26 +145,6 @@ function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): P
 
 async function* once(bytes: Buffer): AsyncGenerator<Buffer> {
   yield bytes;
-}
-
-/** Removes per-capture directories (browser profiles; `prefix`: another tool's) older than
- * `olderThanMs`, left by a killed worker. */
-export async function sweepBrowserProfiles(
-  root: string,
-  olderThanMs: number,
-  prefix = PROFILE_PREFIX,
-): Promise<number> {
-  let removed = 0;
-  const names = await readdir(root).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const path = join(root, name);
-    const info = await stat(path).catch(() => undefined);
-    if (!info || Date.now() - info.mtimeMs < olderThanMs) continue;
-    await rm(path, { recursive: true, force: true });
-    removed++;
-  }
-  return removed;
 }
 
 /** Collects what the page loaded, as playwright reports responses, within the archive cap. */

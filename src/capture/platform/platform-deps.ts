@@ -10,7 +10,7 @@ import type { EgressProxy } from '../../egress/egress-proxy.ts';
 import { startWorkerEgress } from '../../egress/worker-egress.ts';
 import { resolveFfprobePath } from '../../media/ffprobe.ts';
 import { resolveFfmpegPath } from '../../media/video-frames.ts';
-import { sweepBrowserProfiles } from '../browser/capture-with-browser.ts';
+import { sweepBrowserProfiles } from '../browser/browser-profiles.ts';
 import { type PlatformCaptureDeps, WORK_PREFIX } from './capture-with-ytdlp.ts';
 import { findYtdlp, onPath } from './find-ytdlp.ts';
 
