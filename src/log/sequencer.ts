@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { sleeper } from '../lib/sleeper.ts';
 import { openCheckpoint, signCheckpoint } from './checkpoint.ts';
 import { hashReader, latestCheckpoint, treeSize } from './log.repository.ts';
 import { type HashReader, storedHashesForBatch, treeHash } from './merkle.ts';
@@ -153,19 +154,11 @@ export interface SequencerLoop {
  */
 export function runSequencerLoop(deps: SequencerDeps & { intervalMs: number }): SequencerLoop {
   let stopped = false;
-  let wake: (() => void) | undefined;
+  const { sleep, wakeAll } = sleeper();
   let markActive: () => void = () => {};
   const active = new Promise<void>((resolve) => {
     markActive = resolve;
   });
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
 
   const loop = (async () => {
     while (!stopped) {
@@ -209,7 +202,7 @@ export function runSequencerLoop(deps: SequencerDeps & { intervalMs: number }): 
     active,
     async stop() {
       stopped = true;
-      wake?.();
+      wakeAll();
       await loop;
     },
   };

@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   chainFile,
@@ -19,6 +18,7 @@ import { createUser } from '../../src/users/users.service.ts';
 import { readBag, rewriteBag } from '../helpers/bag-fixture.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
+import { exportAndDownload } from '../helpers/export-download.ts';
 import { serveText, useFixtureServer } from '../helpers/fixture-server.ts';
 import { runVerifyCli } from '../helpers/verify-cli.ts';
 import { startLocalTsa } from './local-tsa.ts';
@@ -48,27 +48,9 @@ const stampedSize = await waitFor(async () => {
 }, 20_000);
 
 async function exportBag(): Promise<string> {
-  const res = await request(app)
-    .post('/v1/exports')
-    .set(as(admin))
-    .send({ investigationId, format: 'bagit' });
-  expect(res.status, res.text).toBe(202);
-  const done = await waitFor(async () => {
-    const s = await request(app).get(`/v1/exports/${res.body.id}`).set(as(admin));
-    return ['completed', 'failed'].includes(s.body.status) && s.body;
-  }, 60_000);
-  expect(done.status, done.error).toBe('completed');
-  const file = await request(app)
-    .get(`/v1/exports/${res.body.id}/download`)
-    .set(as(admin))
-    .buffer(true)
-    .parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
-  const path = join(dir, `${res.body.id}.zip`);
-  writeFileSync(path, file.body as Buffer);
+  const { id, file } = await exportAndDownload(app, as(admin), { investigationId, format: 'bagit' });
+  const path = join(dir, `${id}.zip`);
+  writeFileSync(path, file);
   return path;
 }
 

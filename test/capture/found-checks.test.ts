@@ -13,6 +13,7 @@ import { verifyExport } from '../../src/exports/verify/verify-export.ts';
 import { PDQ_MATCH_DISTANCE } from '../../src/media/pdq.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { waitFor } from '../helpers/context.ts';
+import { exportAndDownload } from '../helpers/export-download.ts';
 import { serveBytes, serveFile, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
 import { webSignIn } from '../helpers/web-client.ts';
 import { ffmpeg } from '../media/media-tools.ts';
@@ -331,23 +332,7 @@ describe('the web app', () => {
 
 describe('exports', () => {
   async function exportOf(body: Record<string, unknown>) {
-    const res = await request(app).post('/v1/exports').set(as(editor)).send(body);
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    await waitFor(async () => {
-      const s = await request(app).get(`/v1/exports/${res.body.id}`).set(as(editor));
-      return ['completed', 'failed'].includes(s.body.status) && s.body;
-    }, 60_000);
-    const file = await request(app)
-      .get(`/v1/exports/${res.body.id}/download`)
-      .set(as(editor))
-      .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
-    expect(file.status).toBe(200);
-    return file.body as Buffer;
+    return (await exportAndDownload(app, as(editor), body)).file;
   }
 
   it('the JSON export holds the new checks, verify-export proves them and names a changed one', async () => {

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { expect } from 'vitest';
 import { createUser } from '../../src/users/users.service.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
-import { waitFor } from '../helpers/context.ts';
+import { exportAndDownload } from '../helpers/export-download.ts';
 import { type Route, serveFile, serveText, status, useFixtureServer } from '../helpers/fixture-server.ts';
 
 const media = (name: string) => new URL(`../fixtures/media/${name}`, import.meta.url).pathname;
@@ -110,28 +110,13 @@ export async function useRealCase() {
 
   /** Exports the investigation with the real export job; returns the downloaded file's path. */
   async function exportTo(dir: string, format: 'bagit' | 'json', includeContent = true) {
-    const res = await request(app)
-      .post('/v1/exports')
-      .set(as(admin))
-      .send({ investigationId, format, ...(format === 'bagit' ? { includeContent } : {}) });
-    expect(res.status, res.text).toBe(202);
-    const done = await waitFor(async () => {
-      const s = await request(app).get(`/v1/exports/${res.body.id}`).set(as(admin));
-      return ['completed', 'failed'].includes(s.body.status) && s.body;
-    }, 60_000);
-    expect(done.status, done.error).toBe('completed');
-    const file = await request(app)
-      .get(`/v1/exports/${res.body.id}/download`)
-      .set(as(admin))
-      .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
-    expect(file.status).toBe(200);
-    const path = join(dir, `${res.body.id}.${format === 'bagit' ? 'zip' : 'json'}`);
-    writeFileSync(path, file.body as Buffer);
+    const { id, file } = await exportAndDownload(app, as(admin), {
+      investigationId,
+      format,
+      ...(format === 'bagit' ? { includeContent } : {}),
+    });
+    const path = join(dir, `${id}.${format === 'bagit' ? 'zip' : 'json'}`);
+    writeFileSync(path, file);
     return path;
   }
 

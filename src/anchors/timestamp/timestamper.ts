@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { GuardedFetcher } from '../../fetch/guarded-fetcher.ts';
+import { sleeper } from '../../lib/sleeper.ts';
 import { latestCheckpoint } from '../../log/log.repository.ts';
 import type { TimestampCounters } from './timestamp-metrics.ts';
 import { insertTimestamp, lastTimestampOf } from './timestamp-store.ts';
@@ -85,19 +86,11 @@ export async function timestampIfDue(deps: TimestamperDeps, tsaUrl: string, stat
 /** Starts the loop once `active` resolves (this process holds the sequencer lease). */
 export function runTimestamper(deps: TimestamperDeps, active: Promise<void>): { stop(): Promise<void> } {
   let stopped = false;
-  let wake: (() => void) | undefined;
+  const { sleep, until, wakeAll } = sleeper();
   const pollMs = Math.min(deps.pollMs ?? 5_000, deps.everyMs);
   const states = new Map(deps.tsaUrls.map((u) => [u, { failures: 0, notBefore: 0 }]));
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   const loop = (async () => {
-    await Promise.race([active, new Promise<void>((r) => (wake = r))]);
+    await until(active);
     while (!stopped) {
       // TSAs in parallel: one slow authority does not hold back the others.
       await Promise.all(
@@ -113,7 +106,7 @@ export function runTimestamper(deps: TimestamperDeps, active: Promise<void>): { 
   return {
     async stop() {
       stopped = true;
-      wake?.();
+      wakeAll();
       await loop;
     },
   };

@@ -9,6 +9,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { GuardedFetcher } from '../../fetch/guarded-fetcher.ts';
+import { sleeper } from '../../lib/sleeper.ts';
 import { openCheckpoint } from '../../log/checkpoint.ts';
 import { type CheckpointRow, hashReader, latestCheckpoint } from '../../log/log.repository.ts';
 import { proveTree, treeHash } from '../../log/merkle.ts';
@@ -165,17 +166,7 @@ export function startCosigner(deps: CosignerDeps): CosignerLoop {
   const witnesses = deps.witnesses.map(cosignerWitness);
   const maxBackoff = deps.maxBackoffMs ?? 5 * 60_000;
   let stopped = false;
-  const wakers = new Set<() => void>();
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      wakers.add(done);
-    });
+  const { sleep, wakeAll } = sleeper();
 
   const loops = witnesses.map(async (w) => {
     let backoff = 0;
@@ -200,7 +191,7 @@ export function startCosigner(deps: CosignerDeps): CosignerLoop {
   return {
     async stop() {
       stopped = true;
-      for (const w of [...wakers]) w();
+      wakeAll();
       await Promise.all(loops);
     },
   };
