@@ -1,8 +1,9 @@
 // What capture code needs from the process, built once per process: the guarded fetcher
-// (the only way out to the network) and the resolved ffprobe binary.
+// (the only way out to the network), the resolved ffprobe binary, the C2PA trust anchors.
 import type { AppContext } from '../context.ts';
 import { fetchTimeouts } from '../fetch/fetch-timeouts.ts';
 import { createGuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import { loadC2paTrustAnchors } from '../media/c2pa-evidence.ts';
 import { resolveFfprobePath } from '../media/ffprobe.ts';
 import { HostSlots } from '../queue/host-slots.ts';
 import type { CaptureDeps } from './run-capture.ts';
@@ -34,6 +35,7 @@ export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
       ffprobePath: await resolveFfprobePath(
         ctx.config.FFPROBE_PATH === 'auto' ? undefined : ctx.config.FFPROBE_PATH,
       ),
+      c2paTrustAnchors: await loadC2paTrustAnchors(ctx.config.C2PA_TRUST_ANCHORS),
       fetcher: createGuardedFetcher({
         allowlist: ctx.config.FETCH_ALLOWLIST,
         maxBytes: ctx.config.FETCH_MAX_BYTES,

@@ -1,6 +1,7 @@
 // Declared vs observed: each `expected` value a citation declares is checked against what a
 // capture observed. A failed check is data (a ledger event and a row), never an error.
 import { canonicalJson } from '../ledger/canonical.ts';
+import { c2paCheck } from '../media/c2pa-evidence.ts';
 
 /** JSON as the ledger's event catalogue types it. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -100,6 +101,8 @@ export function checkItem(
     expectations.filter((e) => e && Object.keys(e).length > 0),
     { kind: item.kind, mediaType: item.mediaType, sha256: item.sha256, metadata },
   );
+  // Observed without a declaration: the item's C2PA manifest (src/media/c2pa-evidence.ts).
+  checks.push(...c2paCheck(metadata));
   const held = Array.isArray(item.checks) ? (item.checks as Check[]) : [];
   const sameCheck = (a: Check, b: Check) =>
     a.name === b.name && JSON.stringify(a.expected) === JSON.stringify(b.expected);

@@ -56,6 +56,8 @@ export interface CaptureDeps {
   fetcher: GuardedFetcher;
   config: Pick<Config, 'FETCH_MAX_BYTES' | 'X_SYNDICATION_URL'>;
   ffprobePath: string;
+  /** PEM of C2PA_TRUST_ANCHORS ('' when unset). */
+  c2paTrustAnchors: string;
   log: Logger;
   /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
   hostSlots?: Pick<HostSlots, 'tryAcquire'>;

@@ -126,6 +126,9 @@ export const envSchema = z.object({
   TSA_CA_FILE: z.string().default(''),
   /** A grown checkpoint is timestamped by each TSA at most this often. */
   TIMESTAMP_EVERY_SECONDS: positiveInt.default(3600),
+  /** PEM file of the trust anchors a C2PA manifest's signer must chain to for `trusted`
+   * (src/media/c2pa.ts); empty: manifests are verified, none is trusted. */
+  C2PA_TRUST_ANCHORS: z.string().default(''),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'> & {
