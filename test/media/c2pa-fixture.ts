@@ -253,3 +253,15 @@ async function signWithBuilder(
     builder.free();
   }
 }
+
+/** `bytes` with one byte of the JPEG's entropy-coded image data changed (after the last SOS
+ * marker, which follows the manifest's APP11 segments), never creating a 0xFF marker byte. */
+export function tamperImageData(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  const sos = out.lastIndexOf(Buffer.from([0xff, 0xda]));
+  if (sos < out.indexOf(Buffer.from('c2pa'))) throw new Error('no image data after the manifest');
+  let at = sos + 2 + out.readUInt16BE(sos + 2) + 8;
+  while (out[at] === 0xff || out[at] === 0xfe || out[at - 1] === 0xff) at++;
+  out[at] = out[at]! ^ 0x01;
+  return out;
+}

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readC2pa } from '../../src/media/c2pa.ts';
 import { c2paCheck, loadC2paTrustAnchors } from '../../src/media/c2pa-evidence.ts';
-import { coseSign1, makeTestSigner, signImage, type TestSigner } from './c2pa-fixture.ts';
+import { coseSign1, makeTestSigner, signImage, type TestSigner, tamperImageData } from './c2pa-fixture.ts';
 import { scratchDir } from './media-tools.ts';
 
 let dir: string;
@@ -35,18 +35,6 @@ async function read(bytes: Buffer, mediaType: string, trustAnchorsPem = anchors,
   const path = join(dir, `${name}-${Math.random().toString(36).slice(2)}`);
   await writeFile(path, bytes);
   return readC2pa(path, mediaType, { trustAnchorsPem });
-}
-
-/** `bytes` with one byte of the JPEG's entropy-coded image data changed (after the last SOS
- * marker, which follows the manifest's APP11 segments), never creating a 0xFF marker byte. */
-function tamperImageData(bytes: Buffer): Buffer {
-  const out = Buffer.from(bytes);
-  const sos = out.lastIndexOf(Buffer.from([0xff, 0xda]));
-  expect(sos).toBeGreaterThan(out.indexOf(Buffer.from('c2pa')));
-  let at = sos + 2 + out.readUInt16BE(sos + 2) + 8;
-  while (out[at] === 0xff || out[at] === 0xfe || out[at - 1] === 0xff) at++;
-  out[at] = out[at]! ^ 0x01;
-  return out;
 }
 
 describe('reading C2PA manifests', () => {
