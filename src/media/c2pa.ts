@@ -119,6 +119,15 @@ export async function readC2pa(
     const message = errorText(err);
     // c2pa-rs says so in words when there is simply no manifest in the file.
     if (/JumbfNotFound|ProvenanceMissing|no JUMBF|not found/i.test(message)) return { tool, state: 'absent' };
+    // A manifest kept at a URL (not embedded): recorded with its URL, never fetched.
+    const remote = /RemoteManifestUrl\("([^"]{1,2000})"\)/.exec(message)?.[1];
+    if (remote)
+      return {
+        tool,
+        state: 'unread',
+        remoteManifestUrl: remote,
+        error: 'manifest kept at a remote URL, not fetched',
+      };
     return { tool, state: 'unread', error: message.slice(0, 500) };
   }
 }

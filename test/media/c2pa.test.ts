@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readC2pa } from '../../src/media/c2pa.ts';
 import { c2paCheck, loadC2paTrustAnchors } from '../../src/media/c2pa-evidence.ts';
+import { checkWords } from '../../src/web/words.ts';
 import { coseSign1, makeTestSigner, signImage, type TestSigner, tamperImageData } from './c2pa-fixture.ts';
 import { scratchDir } from './media-tools.ts';
 
@@ -87,6 +88,12 @@ describe('reading C2PA manifests', () => {
     const [check] = c2paCheck({ c2pa });
     expect(check).toMatchObject({ name: 'c2pa', passed: false, observed: { state: 'invalid' } });
     expect((check!.observed as { reasons: string[] }).reasons).toContain('assertion.dataHash.mismatch');
+    // The web app's words for it.
+    expect(checkWords(check!)).toMatchObject({
+      label: 'C2PA manifest',
+      text: 'declared valid or absent · observed invalid (assertion.dataHash.mismatch)',
+      mark: '✗',
+    });
   });
 
   it('a signature by a key other than the certificate’s: invalid', async () => {
@@ -159,12 +166,17 @@ describe('no network from the reader', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('a manifest kept at a remote URL is not fetched: the file reads as absent or unread', async () => {
+  it('a manifest kept at a remote URL is not fetched: recorded as unread with its URL', async () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/manifest.c2pa`;
     const remote = await signImage(signer, plainJpeg, 'image/jpeg', { remoteUrl: url });
     expect(remote.includes(Buffer.from(url))).toBe(true); // the asset points at the remote manifest
     const read1 = await read(remote, 'image/jpeg');
-    expect(['absent', 'unread']).toContain(read1!.state);
+    expect(read1).toEqual({
+      tool: expect.any(String),
+      state: 'unread',
+      remoteManifestUrl: url,
+      error: 'manifest kept at a remote URL, not fetched',
+    });
     expect(hits).toEqual([]);
     expect(fetched).toEqual([]);
   });
