@@ -2,10 +2,15 @@
 // manifest (metadata.c2pa in the metadata_extracted event and the evidence view) and gets a
 // passed `c2pa` check; a tampered copy gets a failed one with the data-hash code; a plain image
 // an `absent` one; an upload is read the same way. C2PA_TRUST_ANCHORS is the test's own CA.
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { verifyExport } from '../../src/exports/verify/verify-export.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { waitFor } from '../helpers/context.ts';
 import { serveBytes, useFixtureServer } from '../helpers/fixture-server.ts';
 import { makeTestSigner, signImage, tamperImageData } from '../media/c2pa-fixture.ts';
 import { scratchDir } from '../media/media-tools.ts';
@@ -38,7 +43,7 @@ interface C2paCheck {
 }
 
 async function captured(path: string) {
-  const { source } = await cite(`${server.origin}${path}`);
+  const { source, claimId } = await cite(`${server.origin}${path}`);
   expect((await settled(source.id)).status).toBe('captured');
   const events = await custody(env, source.id);
   const [extracted] = ofType(events, 'metadata_extracted');
@@ -46,6 +51,7 @@ async function captured(path: string) {
   const view = await request(app).get(`/v1/evidence/${item.id}`).set(as(editor));
   expect(view.status, view.text).toBe(200);
   return {
+    claimId: claimId as string,
     sourceId: source.id as string,
     events,
     eventC2pa: (extracted!.data as { metadata: { c2pa?: Record<string, unknown> } }).metadata.c2pa,
@@ -82,6 +88,37 @@ describe('C2PA manifests read on ingest', () => {
     expect(check!.observed.reasons).toContain('assertion.dataHash.mismatch');
     const failed = ofType(events, 'check_failed').map((e) => (e.data as { check: C2paCheck }).check);
     expect(c2paChecks(failed)).toEqual([check]);
+  });
+
+  it('a tampered item’s export carries the manifest and the check, and passes verify-export', async () => {
+    const { claimId, sourceId } = await captured('/tampered.jpg');
+    const res = await request(app).post('/v1/exports').set(as(editor)).send({ claimId, format: 'bagit' });
+    expect(res.status, res.text).toBe(202);
+    const done = await waitFor(async () => {
+      const s = await request(app).get(`/v1/exports/${res.body.id}`).set(as(editor));
+      return ['completed', 'failed'].includes(s.body.status) && s.body;
+    }, 60_000);
+    expect(done.status, done.error).toBe('completed');
+    const file = await request(app)
+      .get(`/v1/exports/${res.body.id}/download`)
+      .set(as(editor))
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+    const path = join(await scratchDir(), 'c2pa.zip');
+    await writeFile(path, file.body as Buffer);
+    const report = await verifyExport(path);
+    expect(report.problems).toEqual([]);
+    const chain = execFileSync(
+      'unzip',
+      ['-p', path, `claimtrail-export-${res.body.id}/data/ledger/source/${sourceId}.jsonl`],
+      { encoding: 'utf8' },
+    );
+    expect(chain).toContain('assertion.dataHash.mismatch');
+    expect(chain).toContain('"claimGenerator":"claimtrail-test 1.0"');
   });
 
   it('a plain image: c2pa absent', async () => {
