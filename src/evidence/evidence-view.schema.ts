@@ -9,9 +9,13 @@ export const timestampSchema = z.iso.datetime();
 
 export const checkSchema = z
   .object({
-    name: z.string(),
-    expected: z.unknown().describe('the value the citation declared'),
-    observed: z.unknown().describe('what the capture observed (null: could not be observed)'),
+    name: z
+      .string()
+      .describe('a declared expectation (durationSeconds, mediaType, sha256) or an observed one: c2pa'),
+    expected: z.unknown().describe('the value the citation declared (c2pa: "valid or absent")'),
+    observed: z
+      .unknown()
+      .describe('what the capture observed (null: could not be observed; c2pa: {state, reasons})'),
     passed: z.boolean(),
   })
   .openapi('Check');
@@ -42,7 +46,9 @@ export const evidenceItemSchema = z
     sha256: sha256HexSchema,
     metadata: z
       .record(z.string(), z.unknown())
-      .describe('extracted facts: durationSeconds, container, streams, EXIF, page title, …'),
+      .describe(
+        'extracted facts: durationSeconds, container, streams, EXIF, page title, c2pa (the C2PA manifest summary), …',
+      ),
     checks: z.array(checkSchema),
     capturedAt: timestampSchema,
     originUrl: z.string().nullable(),
