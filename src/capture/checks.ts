@@ -101,8 +101,9 @@ export function checkItem(
     expectations.filter((e) => e && Object.keys(e).length > 0),
     { kind: item.kind, mediaType: item.mediaType, sha256: item.sha256, metadata },
   );
-  // Observed without a declaration: the item's C2PA manifest (src/media/c2pa-evidence.ts).
-  checks.push(...c2paCheck(metadata));
+  // Observed without a declaration: the item's C2PA manifest (src/media/c2pa-evidence.ts);
+  // made when the item's checks are made whole, kept as held when one citation is merged.
+  if (!merge) checks.push(...c2paCheck(metadata));
   const held = Array.isArray(item.checks) ? (item.checks as Check[]) : [];
   const sameCheck = (a: Check, b: Check) =>
     a.name === b.name && JSON.stringify(a.expected) === JSON.stringify(b.expected);
