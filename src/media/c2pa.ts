@@ -118,7 +118,7 @@ export async function readC2pa(
   } catch (err) {
     const message = errorText(err);
     // c2pa-rs says so in words when there is simply no manifest in the file.
-    if (/JumbfNotFound|ProvenanceMissing|no JUMBF|not found/i.test(message)) return { tool, state: 'absent' };
+    if (/^C2pa\((JumbfNotFound|ProvenanceMissing)\)$/.test(message)) return { tool, state: 'absent' };
     // A manifest kept at a URL (not embedded): recorded with its URL, never fetched.
     const remote = /RemoteManifestUrl\("([^"]{1,2000})"\)/.exec(message)?.[1];
     if (remote)
