@@ -52,8 +52,9 @@ const FORMATS = new Set([
 
 export const c2paReadable = (mediaType: string) => FORMATS.has(mediaType);
 
-/** Files larger than this are not read (the wasm holds the whole file in its memory). */
-export const C2PA_MAX_BYTES = 256 * 1024 * 1024;
+/** Files larger than this are not read: the wasm takes the whole file into its linear memory,
+ * which grows to fit and never shrinks for the life of the worker process. */
+export const C2PA_MAX_BYTES = 128 * 1024 * 1024;
 /** The reader runs on the event loop; past this the result is recorded as a timeout. */
 export const C2PA_TIMEOUT_MS = 30_000;
 
