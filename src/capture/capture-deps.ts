@@ -1,8 +1,9 @@
 // What capture code needs from the process, built once per process: the guarded fetcher
-// (the only way out to the network) and the resolved ffprobe binary.
+// (the only way out to the network), the resolved ffprobe binary, the C2PA trust anchors.
 import type { AppContext } from '../context.ts';
 import { fetchTimeouts } from '../fetch/fetch-timeouts.ts';
 import { createGuardedFetcher } from '../fetch/guarded-fetcher.ts';
+import { loadC2paTrustAnchors } from '../media/c2pa-evidence.ts';
 import { resolveFfprobePath } from '../media/ffprobe.ts';
 import { resolveFfmpegPath } from '../media/video-frames.ts';
 import { HostSlots } from '../queue/host-slots.ts';
@@ -47,6 +48,7 @@ export function captureDeps(ctx: AppContext): Promise<CaptureDeps> {
         ctx.log,
       ),
       ...(await mediaTools(ctx.config)),
+      c2paTrustAnchors: await loadC2paTrustAnchors(ctx.config.C2PA_TRUST_ANCHORS),
       fetcher: createGuardedFetcher({
         allowlist: ctx.config.FETCH_ALLOWLIST,
         maxBytes: ctx.config.FETCH_MAX_BYTES,

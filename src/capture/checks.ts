@@ -1,6 +1,7 @@
 // Declared vs observed: each `expected` value a citation declares is checked against what a
 // capture observed. A failed check is data (a ledger event and a row), never an error.
 import { canonicalJson } from '../ledger/canonical.ts';
+import { c2paCheck } from '../media/c2pa-evidence.ts';
 import { capturedBeforeCheck, type DeclaredLocation, locationCheck } from './consistency-checks.ts';
 
 /** JSON as the ledger's event catalogue types it. */
@@ -112,6 +113,9 @@ export function checkItem(
       { kind: item.kind, mediaType: item.mediaType, sha256: item.sha256, metadata },
     ),
     ...found,
+    // Observed without a declaration: the item's C2PA manifest (src/media/c2pa-evidence.ts);
+    // made when the item's checks are made whole, kept as held when one citation is merged.
+    ...(merge ? [] : c2paCheck(metadata)),
   ].sort(byName);
   const held = Array.isArray(item.checks) ? (item.checks as Check[]) : [];
   const sameCheck = (a: Check, b: Check) =>

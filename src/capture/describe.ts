@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
 import { analyzeFile } from '../media/analyze.ts';
+import { c2paOfEvidence } from '../media/c2pa-evidence.ts';
 import { hashEvidence, pdqEventData } from '../media/pdq-evidence.ts';
 import type { FrameHash } from '../media/pdq-store.ts';
 import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
@@ -32,7 +33,7 @@ const PROBE_TIMEOUT_MS = 60_000;
 const MAX_RECORD_BYTES = 5 * 1024 * 1024;
 
 export async function describe(
-  deps: { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string },
+  deps: { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string; c2paTrustAnchors?: string },
   input: {
     sha256: string;
     head: Buffer;
@@ -68,6 +69,9 @@ export async function describe(
       ? undefined
       : await perceptualHashes(deps, input.sha256, sniffed.mediaType);
   if (hashes) metadata.pdq = hashes.event;
+  const c2pa =
+    kind === 'post_metadata' ? undefined : await c2paOfEvidence(deps, input.sha256, sniffed.mediaType);
+  if (c2pa) metadata.c2pa = c2pa;
   const declared = input.declaredType?.slice(0, 255) ?? null;
   if (declared) {
     const cmp = compareDeclaredType(declared, sniffed.mediaType);

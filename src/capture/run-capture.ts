@@ -61,6 +61,8 @@ export interface CaptureDeps {
   ffprobePath: string;
   /** ffmpeg for video hashes (FFMPEG_PATH); absent: looked for when a video is hashed. */
   ffmpegPath?: string;
+  /** PEM of C2PA_TRUST_ANCHORS ('' when unset). */
+  c2paTrustAnchors: string;
   log: Logger;
   /** The per-host share of capture slots (absent: no limit, e.g. a benchmark's own runs). */
   hostSlots?: HostSlots;

@@ -190,6 +190,9 @@ export const envSchema = z.object({
   /** The logs `claimtrail witness` cosigns: entries `[<origin> ]<log vkey>`, comma or newline
    * separated (the origin defaults to the key's name); empty: none. */
   WITNESS_LOGS: parsedList(parseFollowedLogs),
+  /** PEM file of the trust anchors a C2PA manifest's signer must chain to for `trusted`
+   * (src/media/c2pa.ts); empty: manifests are verified, none is trusted. */
+  C2PA_TRUST_ANCHORS: z.string().default(''),
 });
 
 export type Config = Omit<z.infer<typeof envSchema>, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'> & {

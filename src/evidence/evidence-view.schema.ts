@@ -15,8 +15,9 @@ export const checkSchema = z
         'declared by a citation: durationSeconds, mediaType, sha256, capturedBefore (EXIF time), location (EXIF GPS ' +
           "within {lat, lon, radiusMeters}); found by the capture: postedAt / publishedAt (the claim's date against " +
           "the X post's created_at / the page's published time; expected {claimId, claimedAt, timeZone, toleranceHours?}), " +
-          'sameAs (expected {evidenceId}: the same bytes in another source of the investigation) and similarTo ' +
-          '(expected {evidenceId, maxDistance}; observed {distance, matchedSeconds?, hashedSeconds?, share?, offsetSeconds?})',
+          'sameAs (expected {evidenceId}: the same bytes in another source of the investigation), similarTo ' +
+          '(expected {evidenceId, maxDistance}; observed {distance, matchedSeconds?, hashedSeconds?, share?, offsetSeconds?}) ' +
+          'and c2pa (the item\'s C2PA manifest: expected "valid or absent", observed {state, reasons})',
       ),
     expected: z.unknown().describe('the value the citation or the claim declared, or the item matched'),
     observed: z.unknown().describe('what the capture observed (null: could not be observed)'),
@@ -50,7 +51,9 @@ export const evidenceItemSchema = z
     sha256: sha256HexSchema,
     metadata: z
       .record(z.string(), z.unknown())
-      .describe('extracted facts: durationSeconds, container, streams, EXIF, page title, …'),
+      .describe(
+        'extracted facts: durationSeconds, container, streams, EXIF, page title, c2pa (the C2PA manifest summary), …',
+      ),
     checks: z.array(checkSchema),
     capturedAt: timestampSchema,
     originUrl: z.string().nullable(),

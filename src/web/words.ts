@@ -9,6 +9,7 @@ export interface CheckLike {
 }
 
 const checkLabels: Record<string, string> = {
+  c2pa: 'C2PA manifest',
   durationSeconds: 'duration',
   mediaType: 'media type',
   sha256: 'sha256',
@@ -26,6 +27,11 @@ const shown = (name: string, value: unknown, observed: boolean): string => {
     // The declaration as typed; the measurement to a tenth (ffprobe says 31.022).
     return `${observed ? value.toFixed(1) : String(value)} s`;
   if (name === 'sha256' && typeof value === 'string') return shortHash(value);
+  if (name === 'c2pa' && observed && typeof value === 'object') {
+    // {state, reasons}: "invalid (assertion.dataHash.mismatch)"
+    const { state, reasons } = value as { state?: unknown; reasons?: unknown };
+    return Array.isArray(reasons) && reasons.length > 0 ? `${state} (${reasons.join(', ')})` : String(state);
+  }
   return typeof value === 'string' ? value : JSON.stringify(value);
 };
 

@@ -89,3 +89,11 @@ export async function captureJob(env: CaptureEnv, captureId: string) {
   if (!job) throw new Error(`no job for capture ${captureId}`);
   return { job, state: await job.getState() };
 }
+
+/** The c2pa check of an image or video without a C2PA manifest (src/media/c2pa-evidence.ts). */
+export const c2paAbsent = {
+  name: 'c2pa',
+  expected: 'valid or absent',
+  observed: { state: 'absent', reasons: [] },
+  passed: true,
+};

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { status, useFixtureServer } from '../helpers/fixture-server.ts';
-import { custody, ofType, ownBlobDir, partialFiles, storedBlobs } from './support.ts';
+import { c2paAbsent, custody, ofType, ownBlobDir, partialFiles, storedBlobs } from './support.ts';
 
 const media = (name: string) => new URL(`../fixtures/media/${name}`, import.meta.url).pathname;
 const video = readFileSync(media('zelenskyy-31s.mp4'));
@@ -79,15 +79,17 @@ describe('uploading an own copy', () => {
     expect(Math.abs(res.body.metadata.durationSeconds - 31)).toBeLessThanOrEqual(0.5);
     expect(res.body.metadata.filename).toBe('clip.mp4');
     expect(res.body.checks).toEqual([
+      c2paAbsent,
       { name: 'durationSeconds', expected: 31, observed: res.body.metadata.durationSeconds, passed: true },
       { name: 'mediaType', expected: 'video', observed: 'video', passed: true },
     ]);
 
     const events = await custody(env, sourceId);
-    const tail = events.slice(-5);
+    const tail = events.slice(-6);
     expect(tail.map((e) => [e.type, e.actor])).toEqual([
       ['stored', `user:${editor.id}`],
       ['metadata_extracted', `user:${editor.id}`],
+      ['check_passed', `user:${editor.id}`],
       ['check_passed', `user:${editor.id}`],
       ['check_passed', `user:${editor.id}`],
       ['checks_updated', `user:${editor.id}`],
