@@ -359,9 +359,16 @@ describe('witness cosignatures', () => {
     const before = (await latestCheckpoint(ctx.pool))!;
     // The operator drops the first event and rebuilds the log over the rest, re-signing it.
     await asOwner(logOverrides.DATABASE_URL, async (c) => {
-      const tables = ['ledger_events', 'log_entries', 'log_hashes', 'log_checkpoints', 'log_cosignatures'];
+      const tables = [
+        'ledger_events',
+        'log_entries',
+        'log_hashes',
+        'log_checkpoints',
+        'log_cosignatures',
+        'log_timestamps',
+      ];
       for (const t of tables) await c.query(`ALTER TABLE ${t} DISABLE TRIGGER USER`);
-      await c.query('TRUNCATE log_cosignatures, log_checkpoints, log_hashes, log_entries');
+      await c.query('TRUNCATE log_timestamps, log_cosignatures, log_checkpoints, log_hashes, log_entries');
       await c.query('DELETE FROM ledger_events WHERE id = (SELECT min(id) FROM ledger_events)');
       await c.query('INSERT INTO log_pending (event_id) SELECT id FROM ledger_events');
       for (const t of tables) await c.query(`ALTER TABLE ${t} ENABLE TRIGGER USER`);
