@@ -24,7 +24,7 @@ export interface StatedVersion {
 
 /** Said of a bag made before export version 2 (its export.json was not written from the chains). */
 const oldExportUnproven = (stated: StatedVersion) => [
-  `this export was made before export version ${EXPORT_VERSION} (no ${stated.where}, no version in its export_scope record): its chains, proofs, checkpoint and scope are verified, but export.json's claims, citations and sources, and its evidence beyond ${OLD_EVIDENCE_FIELDS.join(', ')}, are NOT proven by the ledger`,
+  `this export was made before export version 2 (no ${stated.where}, no version in its export_scope record): its chains, proofs, checkpoint and scope are verified, but export.json's claims, citations and sources, and its evidence beyond ${OLD_EVIDENCE_FIELDS.join(', ')}, are NOT proven by the ledger`,
 ];
 
 /**
