@@ -78,9 +78,17 @@ describe('the sequencer with TSA_URLS', () => {
       return res.body.timestamps.length > 0 ? res.body : undefined;
     }, 20_000);
     const t = body.timestamps[0];
+    // Other test files append to the same log meanwhile: the stamped checkpoint is the latest one
+    // when the timestamper looked, at least the one read above.
+    expect(t.checkpointSize).toBeGreaterThanOrEqual(latest.size);
+    const stamped = (
+      await ctx.pool.query<{ root_hash: Buffer; note: string }>(
+        'SELECT root_hash, note FROM log_checkpoints WHERE size = $1',
+        [t.checkpointSize],
+      )
+    ).rows[0]!;
     expect(t).toMatchObject({
-      checkpointSize: latest.size,
-      rootHash: latest.rootHash.toString('base64'),
+      rootHash: stamped.root_hash.toString('base64'),
       tsa: tsa.url,
       tsaSubject: 'CN=tsa, O=claimtrail tests',
     });
@@ -89,7 +97,7 @@ describe('the sequencer with TSA_URLS', () => {
 
     // What the route serves checks out with openssl alone, over the note bytes as stored.
     const dir = tsa.dir;
-    writeFileSync(join(dir, 'note'), latest.note);
+    writeFileSync(join(dir, 'note'), stamped.note);
     writeFileSync(join(dir, 'served.tsr'), responseOfToken(Buffer.from(t.token, 'base64')));
     const out = execFileSync(
       'openssl',
@@ -99,9 +107,9 @@ describe('the sequencer with TSA_URLS', () => {
     expect(out).toContain('Verification: OK');
     expect(await metric(tsa.url, 'stored', '')).toBeGreaterThanOrEqual(1);
 
-    const one = await request(app).get(`/v1/log/timestamps?size=${latest.size}`).expect(200);
+    const one = await request(app).get(`/v1/log/timestamps?size=${t.checkpointSize}`).expect(200);
     expect(one.body.timestamps.map((x: { checkpointSize: number }) => x.checkpointSize)).toEqual([
-      latest.size,
+      t.checkpointSize,
     ]);
     expect((await request(app).get('/v1/log/timestamps?size=999999').expect(200)).body.timestamps).toEqual(
       [],

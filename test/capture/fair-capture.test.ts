@@ -177,6 +177,9 @@ describe('a slow host holds at most its share of capture slots', () => {
       'fetched',
       'stored',
       'metadata_extracted',
+      // The video's own observed check: no C2PA manifest (absent passes).
+      'check_passed',
+      'checks_updated',
       'capture_completed',
     ]);
     const [done] = await capturesOf(env, cited.source.id);

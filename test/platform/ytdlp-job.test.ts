@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findYtdlp } from '../../src/capture/platform/find-ytdlp.ts';
-import { custody, ofType, ownBlobDir } from '../capture/support.ts';
+import { c2paAbsent, custody, ofType, ownBlobDir } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { serveFile, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
 import { startTrapServer } from '../helpers/trap-server.ts';
@@ -75,6 +75,7 @@ describe('platform video through yt-dlp in the capture job', () => {
     expect(meta.durationSeconds).toBeCloseTo(31, 0);
     expect(meta.pdq?.frames?.length ?? 0).toBeGreaterThan(0);
     expect(video.checks).toEqual([
+      c2paAbsent,
       { name: 'durationSeconds', expected: 31, observed: meta.durationSeconds, passed: true },
     ]);
     const info = byKind.get('platform_metadata')!;
@@ -102,6 +103,7 @@ describe('platform video through yt-dlp in the capture job', () => {
     const types = events.map((e) => e.type);
     expect(types.indexOf('platform_captured')).toBeGreaterThan(types.indexOf('stored'));
     expect(ofType(events, 'check_passed').map((e) => (e.data.check as { name: string }).name)).toEqual([
+      'c2pa',
       'durationSeconds',
     ]);
     expect(types.at(-1)).toBe('capture_completed');
