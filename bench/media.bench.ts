@@ -9,6 +9,7 @@
 //   3. A similarity query over `--hashes` stored hashes (bench/pdq.bench.ts: searchBench).
 //      Target p99 ≤ 50 ms.
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -44,6 +45,11 @@ const say = (line = '') => console.log(line);
 const section = (title: string) => say(`\n=== ${title}`);
 const secs = (s: number) => `${num(s, s < 10 ? 2 : 1)} s`;
 const seconds = (since: number) => (performance.now() - since) / 1000;
+/** Other engineers' work shares the cores: the figures are only comparable with the load beside them. */
+const loadLine = (when: string) =>
+  `load average ${when}: ${loadavg()
+    .map((l) => num(l, 2))
+    .join(', ')}`;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
@@ -66,8 +72,17 @@ function ffmpegDrained(ffmpeg: string, file: string): Promise<number> {
 
 export async function run(argv: readonly string[]): Promise<number> {
   return runBench(
-    { argv, spec, title: 'Media hashing benchmark', where: 'everything in this process', help, secs },
+    {
+      argv,
+      spec,
+      title: 'Media hashing benchmark',
+      where: 'everything in this process (ffmpeg as its child)',
+      help,
+      secs,
+      checkIdle: true,
+    },
     async ({ base, res, sizes, phases, results }) => {
+      say(loadLine('at start'));
       // libvips caches operations by their arguments: the second read of a file would be served
       // from memory. Evidence is hashed once, so neither side may profit from it.
       sharp.cache(false);
@@ -164,6 +179,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 
       section(`3. similarity search over ${num(sizes.hashes)} stored hashes (bench pdq's search part)`);
       const found = await searchBench({ res, phases, results }, sizes);
+      say(loadLine('at the end'));
       return found && sameFrames;
     },
   );
