@@ -9,32 +9,29 @@
 //      (findSimilarHashes, what ships), without and with the caller's-investigations filter.
 // Each is printed next to the baseline as a ratio; every option must return exactly the
 // baseline's neighbours. Target (issue 17): a similarity query over 1,000,000 stored hashes
-// p99 ≤ 50 ms. Also: PDQ of a 12 MP JPEG next to decoding it alone with sharp.
-import { randomBytes } from 'node:crypto';
+// p99 ≤ 50 ms. `bench media` runs this search part (searchBench) after its hashing figures.
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import sharp from 'sharp';
 import { newId } from '../src/db/ids.ts';
-import { readRgb } from '../src/media/image-pixels.ts';
-import { pdqFromPixels, popcount32 } from '../src/media/pdq.ts';
+import { popcount32 } from '../src/media/pdq.ts';
 import { probeTokens, SEGMENTS, segmentTokens } from '../src/media/pdq-multi-index.ts';
 import { findSimilarHashes } from '../src/media/pdq-store.ts';
 import { mulberry32 } from '../test/helpers/prng.ts';
-import { runBench } from './lib/bench-run.ts';
+import { type BenchRun, runBench } from './lib/bench-run.ts';
 import { type NumberOption, usage } from './lib/options.ts';
 import { latencyLine, mib, ms, num, type Result, ratio, summarize, times, verdict } from './lib/stats.ts';
 
-const spec = {
+export const searchSpec = {
   hashes: { name: 'hashes', full: 1_000_000, quick: 50_000, help: 'stored hashes' },
   queries: { name: 'queries', full: 200, quick: 40, help: 'searches per option' },
   distance: { name: 'distance', full: 31, quick: 31, help: 'largest Hamming distance searched for' },
-  images: { name: 'images', full: 20, quick: 5, help: 'runs of the 12 MP hash-vs-decode comparison' },
 } satisfies Record<string, NumberOption>;
+const spec = searchSpec;
+type SearchSizes = { [K in keyof typeof searchSpec]: number };
 
 export const help = `npm run bench pdq [-- --quick] [options]\n${usage(Object.values(spec))}`;
 
 const P99_TARGET_MS = 50;
-const HASH_VS_DECODE_TARGET = 1.5;
 const say = (line = '') => console.log(line);
 const section = (title: string) => say(`\n=== ${title}`);
 const secs = (s: number) => `${num(s, s < 10 ? 2 : 1)} s`;
@@ -184,222 +181,199 @@ const sameRows = (a: readonly number[], b: readonly number[]) =>
 export async function run(argv: readonly string[]): Promise<number> {
   return runBench(
     { argv, spec, title: 'PDQ search benchmark', where: 'everything in this process', help, secs },
-    async ({ res, sizes, phases, results }) => {
-      const next = mulberry32(2026);
-      const n = sizes.hashes;
-      const distance = sizes.distance;
-      let ok = true;
-
-      section(`data: ${num(n)} hashes`);
-      let t = performance.now();
-      const { words, frames } = generate(n, next);
-      const items = frames[frames.length - 1]!.item + 1;
-      say(`generated ${num(n)} hashes of ${num(items)} items in ${secs(seconds(t))}`);
-
-      // The real table, filled as the owner: evidence rows in two investigations (every other
-      // item in the second), then the hashes with the GIN index built once at the end.
-      t = performance.now();
-      const owner = new pg.Client({ connectionString: res.url });
-      await owner.connect();
-      const runtime = new pg.Pool({ connectionString: res.env.DATABASE_URL, max: 2 });
-      const itemIds: string[] = [];
-      const investigations = [newId(), newId()];
-      try {
-        const user = newId();
-        await owner.query(`INSERT INTO users (id, name, role) VALUES ($1, 'bench', 'admin')`, [user]);
-        const sources: string[] = [];
-        for (const inv of investigations) {
-          const source = newId();
-          sources.push(source);
-          await owner.query(
-            `INSERT INTO investigations (id, title, created_by) VALUES ($1, 'pdq bench', $2)`,
-            [inv, user],
-          );
-          await owner.query(
-            `INSERT INTO sources (id, investigation_id, url, normalized_url) VALUES ($1, $2, $3, $3)`,
-            [source, inv, `https://bench.example/${inv}`],
-          );
-        }
-        for (let i = 0; i < items; i++) itemIds.push(newId());
-        for (let i = 0; i < items; i += 20_000) {
-          const ids = itemIds.slice(i, i + 20_000);
-          await owner.query(
-            `INSERT INTO evidence_items (id, source_id, kind, media_type, size, sha256)
-             SELECT u.id, CASE WHEN u.n % 2 = 0 THEN $2::uuid ELSE $3::uuid END, 'video', 'video/mp4', 1,
-                    encode(sha256(u.id::text::bytea), 'hex')
-             FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n)`,
-            [ids, sources[0], sources[1]],
-          );
-        }
-        await owner.query('DROP INDEX media_hashes_segments_idx');
-        const batch = 20_000;
-        for (let start = 0; start < n; start += batch) {
-          const end = Math.min(n, start + batch);
-          const rows = frames.slice(start, end);
-          await owner.query(
-            `INSERT INTO media_hashes (evidence_id, frame_second, hash, quality, segments)
-             SELECT f.id, f.second, ('x' || f.hash)::bit(256), 100, f.segments::int[]
-             FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS f(id, second, hash, segments)`,
-            [
-              rows.map((f) => itemIds[f.item]),
-              rows.map((f) => f.second),
-              rows.map((_, i) => toHex(words, start + i)),
-              rows.map((_, i) => `{${segmentTokens(toHex(words, start + i)).join(',')}}`),
-            ],
-          );
-        }
-        const loaded = seconds(t);
-        t = performance.now();
-        await owner.query(`SET maintenance_work_mem = '256MB'`);
-        await owner.query('CREATE INDEX media_hashes_segments_idx ON media_hashes USING GIN (segments)');
-        await owner.query('VACUUM ANALYZE media_hashes');
-        const indexed = seconds(t);
-        const size = await owner.query<{ table: string; index: string }>(
-          `SELECT pg_total_relation_size('media_hashes') - pg_relation_size('media_hashes_segments_idx') AS table,
-                  pg_relation_size('media_hashes_segments_idx') AS index`,
-        );
-        say(
-          `postgres: rows loaded in ${secs(loaded)}, GIN index built in ${secs(indexed)}; table ${mib(Number(size.rows[0]!.table))}, GIN ${mib(Number(size.rows[0]!.index))}`,
-        );
-        phases.push(['load hashes + build GIN', loaded + indexed]);
-
-        const qs = queries(words, n, sizes.queries, distance, next);
-        const probes = qs.map((q) => probeTokens(toHex(q, 0), distance));
-
-        section(`searches within ${distance} bits: ${qs.length} queries (half near a stored hash)`);
-        const base = timeEach(qs, (q) => bruteForce(words, n, q, distance));
-        const baseStats = summarize(base.ms);
-        const found = base.out.reduce((a, r) => a + r.length, 0);
-        say(latencyLine('1. JS brute force (baseline)', baseStats));
-        say(
-          `   ${num(found)} neighbours found in all (${num(base.out.filter((r) => r.length > 0).length)} queries with any)`,
-        );
-
-        t = performance.now();
-        const index = new MemoryMultiIndex(words, n);
-        say(
-          `2. in-memory multi-index built in ${secs(seconds(t))}, ${mib(index.bytes())} besides the hashes (${mib(words.byteLength)})`,
-        );
-        const mem = timeEach(qs, (q, i) => index.search(q, probes[i]!, distance));
-        const memStats = summarize(mem.ms);
-        say(latencyLine('2. in-memory multi-index', memStats));
-        say(
-          `   candidates checked per query: mean ${num(mem.out.reduce((a, r) => a + r.candidates, 0) / qs.length)}`,
-        );
-
-        const pgBrute = await timeEachAsync(qs.slice(0, Math.min(qs.length, 40)), async (q) => {
-          const { rows } = await runtime.query<{ evidence_id: string; frame_second: number }>(
-            `SELECT evidence_id, frame_second FROM media_hashes WHERE bit_count(hash # ('x' || $1)::bit(256)) <= $2`,
-            [toHex(q, 0), distance],
-          );
-          return rows.length;
-        });
-        const pgBruteStats = summarize(pgBrute.ms);
-        say(latencyLine('3. postgres brute force (first 40 queries)', pgBruteStats));
-
-        const rowOf = new Map<string, number>();
-        for (const [row, f] of frames.entries()) rowOf.set(`${itemIds[f.item]}/${f.second}`, row);
-        const viaSql = async (q: Packed, investigationIds?: string[]) => {
-          const hits = await findSimilarHashes(runtime, [toHex(q, 0)], {
-            distance,
-            investigationIds,
-            limit: 100_000,
-          });
-          return hits.map((h) => rowOf.get(`${h.evidenceId}/${h.second}`)!).sort((a, b) => a - b);
-        };
-        await viaSql(qs[0]!); // plan and cache warm-up
-        const pgMih = await timeEachAsync(qs, (q) => viaSql(q));
-        const pgMihStats = summarize(pgMih.ms);
-        say(latencyLine('4. postgres multi-index (GIN)', pgMihStats));
-        const pgMihTenant = await timeEachAsync(qs, (q) => viaSql(q, [investigations[0]!]));
-        const pgMihTenantStats = summarize(pgMihTenant.ms);
-        say(latencyLine('4b. postgres multi-index, one investigation', pgMihTenantStats));
-
-        // Every option must find exactly the brute force's neighbours.
-        const inFirst = (row: number) => frames[row]!.item % 2 === 1; // ordinality n = item + 1 is even
-        const wrong = [
-          mem.out.filter((r, i) => !sameRows(r.rows, base.out[i]!)).length,
-          pgBrute.out.filter((count, i) => count !== base.out[i]!.length).length,
-          pgMih.out.filter((r, i) => !sameRows(r, base.out[i]!)).length,
-          pgMihTenant.out.filter((r, i) => !sameRows(r, base.out[i]!.filter(inFirst))).length,
-        ];
-        say(
-          `results differing from the brute force: memory ${wrong[0]}, pg brute ${wrong[1]}, pg GIN ${wrong[2]}, pg GIN one investigation ${wrong[3]}`,
-        );
-        if (wrong.some((w) => w > 0)) ok = false;
-
-        const row = (
-          name: string,
-          s: ReturnType<typeof summarize>,
-          target: string,
-          pass: boolean | undefined,
-        ): Result => ({
-          name,
-          measured: `p50 ${ms(s.p50)}, p99 ${ms(s.p99)}`,
-          baselineName: 'JS brute force',
-          baseline: `p50 ${ms(baseStats.p50)}`,
-          ratio: times(ratio(s.p50, baseStats.p50)),
-          target,
-          pass,
-        });
-        results.push(
-          row('in-memory multi-index', memStats, 'none (not chosen)', undefined),
-          row('postgres brute force', pgBruteStats, 'none', undefined),
-          row(
-            'postgres multi-index (chosen)',
-            pgMihStats,
-            `p99 ≤ ${P99_TARGET_MS} ms`,
-            pgMihStats.p99 <= P99_TARGET_MS,
-          ),
-          row(
-            'postgres multi-index, one investigation',
-            pgMihTenantStats,
-            `p99 ≤ ${P99_TARGET_MS} ms`,
-            pgMihTenantStats.p99 <= P99_TARGET_MS,
-          ),
-        );
-        say(
-          `verdict (postgres multi-index p99 ≤ ${P99_TARGET_MS} ms): ${verdict(pgMihTenantStats.p99 <= P99_TARGET_MS)}`,
-        );
-      } finally {
-        await owner.end();
-        await runtime.end();
-      }
-
-      section('PDQ of a 12 MP JPEG next to decoding it alone (sharp)');
-      const photo = await sharp({
-        create: { width: 4000, height: 3000, channels: 3, background: { r: 40, g: 90, b: 160 } },
-      })
-        .composite([
-          { input: randomBytes(1000 * 750 * 3), raw: { width: 1000, height: 750, channels: 3 }, tile: true },
-        ])
-        .jpeg({ quality: 85 })
-        .toBuffer();
-      const decode = [];
-      const hash = [];
-      for (let i = 0; i < sizes.images; i++) {
-        t = performance.now();
-        await sharp(photo).raw().toBuffer();
-        decode.push(performance.now() - t);
-        t = performance.now();
-        const img = await readRgb(photo);
-        pdqFromPixels(img.pixels, img.width, img.height);
-        hash.push(performance.now() - t);
-      }
-      const d = summarize(decode);
-      const h = summarize(hash);
-      say(latencyLine('decode alone (sharp, full size)', d));
-      say(latencyLine('PDQ (decode shrunk to fit 512 + hash)', h));
-      results.push({
-        name: 'PDQ of a 12 MP JPEG',
-        measured: `p50 ${ms(h.p50)}`,
-        baselineName: 'sharp decode alone',
-        baseline: `p50 ${ms(d.p50)}`,
-        ratio: times(ratio(h.p50, d.p50)),
-        target: `≤ ${HASH_VS_DECODE_TARGET}×`,
-        pass: ratio(h.p50, d.p50) <= HASH_VS_DECODE_TARGET,
-      });
-      return ok;
-    },
+    ({ res, sizes, phases, results }) => searchBench({ res, phases, results }, sizes),
   );
+}
+
+/**
+ * The search part on its own, for `bench media` too: loads `sizes.hashes` hashes into the run's
+ * database, times every option against the brute force and appends its rows to `results`.
+ * False when an option returned other neighbours than the baseline.
+ */
+export async function searchBench(
+  { res, phases, results }: Pick<BenchRun<SearchSizes>, 'res' | 'phases' | 'results'>,
+  sizes: SearchSizes,
+): Promise<boolean> {
+  const next = mulberry32(2026);
+  const n = sizes.hashes;
+  const distance = sizes.distance;
+  let ok = true;
+
+  section(`data: ${num(n)} hashes`);
+  let t = performance.now();
+  const { words, frames } = generate(n, next);
+  const items = frames[frames.length - 1]!.item + 1;
+  say(`generated ${num(n)} hashes of ${num(items)} items in ${secs(seconds(t))}`);
+
+  // The real table, filled as the owner: evidence rows in two investigations (every other
+  // item in the second), then the hashes with the GIN index built once at the end.
+  t = performance.now();
+  const owner = new pg.Client({ connectionString: res.url });
+  await owner.connect();
+  const runtime = new pg.Pool({ connectionString: res.env.DATABASE_URL, max: 2 });
+  const itemIds: string[] = [];
+  const investigations = [newId(), newId()];
+  try {
+    const user = newId();
+    await owner.query(`INSERT INTO users (id, name, role) VALUES ($1, 'bench', 'admin')`, [user]);
+    const sources: string[] = [];
+    for (const inv of investigations) {
+      const source = newId();
+      sources.push(source);
+      await owner.query(`INSERT INTO investigations (id, title, created_by) VALUES ($1, 'pdq bench', $2)`, [
+        inv,
+        user,
+      ]);
+      await owner.query(
+        `INSERT INTO sources (id, investigation_id, url, normalized_url) VALUES ($1, $2, $3, $3)`,
+        [source, inv, `https://bench.example/${inv}`],
+      );
+    }
+    for (let i = 0; i < items; i++) itemIds.push(newId());
+    for (let i = 0; i < items; i += 20_000) {
+      const ids = itemIds.slice(i, i + 20_000);
+      await owner.query(
+        `INSERT INTO evidence_items (id, source_id, kind, media_type, size, sha256)
+         SELECT u.id, CASE WHEN u.n % 2 = 0 THEN $2::uuid ELSE $3::uuid END, 'video', 'video/mp4', 1,
+                encode(sha256(u.id::text::bytea), 'hex')
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n)`,
+        [ids, sources[0], sources[1]],
+      );
+    }
+    await owner.query('DROP INDEX media_hashes_segments_idx');
+    const batch = 20_000;
+    for (let start = 0; start < n; start += batch) {
+      const end = Math.min(n, start + batch);
+      const rows = frames.slice(start, end);
+      await owner.query(
+        `INSERT INTO media_hashes (evidence_id, frame_second, hash, quality, segments)
+         SELECT f.id, f.second, ('x' || f.hash)::bit(256), 100, f.segments::int[]
+         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS f(id, second, hash, segments)`,
+        [
+          rows.map((f) => itemIds[f.item]),
+          rows.map((f) => f.second),
+          rows.map((_, i) => toHex(words, start + i)),
+          rows.map((_, i) => `{${segmentTokens(toHex(words, start + i)).join(',')}}`),
+        ],
+      );
+    }
+    const loaded = seconds(t);
+    t = performance.now();
+    await owner.query(`SET maintenance_work_mem = '256MB'`);
+    await owner.query('CREATE INDEX media_hashes_segments_idx ON media_hashes USING GIN (segments)');
+    await owner.query('VACUUM ANALYZE media_hashes');
+    const indexed = seconds(t);
+    const size = await owner.query<{ table: string; index: string }>(
+      `SELECT pg_total_relation_size('media_hashes') - pg_relation_size('media_hashes_segments_idx') AS table,
+              pg_relation_size('media_hashes_segments_idx') AS index`,
+    );
+    say(
+      `postgres: rows loaded in ${secs(loaded)}, GIN index built in ${secs(indexed)}; table ${mib(Number(size.rows[0]!.table))}, GIN ${mib(Number(size.rows[0]!.index))}`,
+    );
+    phases.push(['load hashes + build GIN', loaded + indexed]);
+
+    const qs = queries(words, n, sizes.queries, distance, next);
+    const probes = qs.map((q) => probeTokens(toHex(q, 0), distance));
+
+    section(`searches within ${distance} bits: ${qs.length} queries (half near a stored hash)`);
+    const base = timeEach(qs, (q) => bruteForce(words, n, q, distance));
+    const baseStats = summarize(base.ms);
+    const found = base.out.reduce((a, r) => a + r.length, 0);
+    say(latencyLine('1. JS brute force (baseline)', baseStats));
+    say(
+      `   ${num(found)} neighbours found in all (${num(base.out.filter((r) => r.length > 0).length)} queries with any)`,
+    );
+
+    t = performance.now();
+    const index = new MemoryMultiIndex(words, n);
+    say(
+      `2. in-memory multi-index built in ${secs(seconds(t))}, ${mib(index.bytes())} besides the hashes (${mib(words.byteLength)})`,
+    );
+    const mem = timeEach(qs, (q, i) => index.search(q, probes[i]!, distance));
+    const memStats = summarize(mem.ms);
+    say(latencyLine('2. in-memory multi-index', memStats));
+    say(
+      `   candidates checked per query: mean ${num(mem.out.reduce((a, r) => a + r.candidates, 0) / qs.length)}`,
+    );
+
+    const pgBrute = await timeEachAsync(qs.slice(0, Math.min(qs.length, 40)), async (q) => {
+      const { rows } = await runtime.query<{ evidence_id: string; frame_second: number }>(
+        `SELECT evidence_id, frame_second FROM media_hashes WHERE bit_count(hash # ('x' || $1)::bit(256)) <= $2`,
+        [toHex(q, 0), distance],
+      );
+      return rows.length;
+    });
+    const pgBruteStats = summarize(pgBrute.ms);
+    say(latencyLine('3. postgres brute force (first 40 queries)', pgBruteStats));
+
+    const rowOf = new Map<string, number>();
+    for (const [row, f] of frames.entries()) rowOf.set(`${itemIds[f.item]}/${f.second}`, row);
+    const viaSql = async (q: Packed, investigationIds?: string[]) => {
+      const hits = await findSimilarHashes(runtime, [toHex(q, 0)], {
+        distance,
+        investigationIds,
+        limit: 100_000,
+      });
+      return hits.map((h) => rowOf.get(`${h.evidenceId}/${h.second}`)!).sort((a, b) => a - b);
+    };
+    await viaSql(qs[0]!); // plan and cache warm-up
+    const pgMih = await timeEachAsync(qs, (q) => viaSql(q));
+    const pgMihStats = summarize(pgMih.ms);
+    say(latencyLine('4. postgres multi-index (GIN)', pgMihStats));
+    const pgMihTenant = await timeEachAsync(qs, (q) => viaSql(q, [investigations[0]!]));
+    const pgMihTenantStats = summarize(pgMihTenant.ms);
+    say(latencyLine('4b. postgres multi-index, one investigation', pgMihTenantStats));
+
+    // Every option must find exactly the brute force's neighbours.
+    const inFirst = (row: number) => frames[row]!.item % 2 === 1; // ordinality n = item + 1 is even
+    const wrong = [
+      mem.out.filter((r, i) => !sameRows(r.rows, base.out[i]!)).length,
+      pgBrute.out.filter((count, i) => count !== base.out[i]!.length).length,
+      pgMih.out.filter((r, i) => !sameRows(r, base.out[i]!)).length,
+      pgMihTenant.out.filter((r, i) => !sameRows(r, base.out[i]!.filter(inFirst))).length,
+    ];
+    say(
+      `results differing from the brute force: memory ${wrong[0]}, pg brute ${wrong[1]}, pg GIN ${wrong[2]}, pg GIN one investigation ${wrong[3]}`,
+    );
+    if (wrong.some((w) => w > 0)) ok = false;
+
+    const row = (
+      name: string,
+      s: ReturnType<typeof summarize>,
+      target: string,
+      pass: boolean | undefined,
+    ): Result => ({
+      name,
+      measured: `p50 ${ms(s.p50)}, p99 ${ms(s.p99)}`,
+      baselineName: 'JS brute force',
+      baseline: `p50 ${ms(baseStats.p50)}`,
+      ratio: times(ratio(s.p50, baseStats.p50)),
+      target,
+      pass,
+    });
+    results.push(
+      row('in-memory multi-index', memStats, 'none (not chosen)', undefined),
+      row('postgres brute force', pgBruteStats, 'none', undefined),
+      row(
+        'postgres multi-index (chosen)',
+        pgMihStats,
+        `p99 ≤ ${P99_TARGET_MS} ms`,
+        pgMihStats.p99 <= P99_TARGET_MS,
+      ),
+      row(
+        'postgres multi-index, one investigation',
+        pgMihTenantStats,
+        `p99 ≤ ${P99_TARGET_MS} ms`,
+        pgMihTenantStats.p99 <= P99_TARGET_MS,
+      ),
+    );
+    say(
+      `verdict (postgres multi-index p99 ≤ ${P99_TARGET_MS} ms): ${verdict(pgMihTenantStats.p99 <= P99_TARGET_MS)}`,
+    );
+  } finally {
+    await owner.end();
+    await runtime.end();
+  }
+
+  return ok;
 }

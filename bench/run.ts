@@ -21,6 +21,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   capture: () => import('./capture.bench.ts'),
   export: () => import('./export.bench.ts'),
   pdq: () => import('./pdq.bench.ts'),
+  media: () => import('./media.bench.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {
