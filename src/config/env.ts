@@ -25,6 +25,16 @@ const parsedList = <T>(parse: (v: string) => T[]) =>
         return z.NEVER;
       }
     });
+/** A comma-separated list; blanks around entries and empty entries dropped. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 const httpUrl = z
   .string()
   .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http:// or https:// URL');
@@ -73,15 +83,7 @@ export const envSchema = z.object({
     .regex(/^[^\s+]+$/, 'a non-empty name without spaces or "+" (C2SP checkpoint origin / note key name)')
     .default('claimtrail.local/log'),
   LOG_SIGNING_KEY_FILE: z.string().min(1).default('./.data/log-signing.key'),
-  FETCH_ALLOWLIST: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
+  FETCH_ALLOWLIST: commaList,
   FETCH_MAX_BYTES: positiveInt.default(1024 ** 3),
   X_SYNDICATION_URL: httpUrl.default('https://cdn.syndication.twimg.com'),
   /** Connect timeout of one outbound connection (and of one DNS lookup). */
@@ -159,16 +161,7 @@ export const envSchema = z.object({
   SEQUENCER_BATCH_SIZE: positiveInt.default(2000),
   // RFC 3161 timestamps of signed checkpoints (issue 15, src/anchors/timestamp/).
   /** Time-stamping authorities, comma-separated http(s) URLs; empty: no timestamps. */
-  TSA_URLS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(httpUrl)),
+  TSA_URLS: commaList.pipe(z.array(httpUrl)),
   /** PEM file of the trust anchors the TSAs' certificates must chain to (needed with TSA_URLS). */
   TSA_CA_FILE: z.string().default(''),
   /** A grown checkpoint is timestamped by each TSA at most this often. */

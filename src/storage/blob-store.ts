@@ -61,3 +61,11 @@ export interface BlobStore {
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const HEAD_BYTES = 4096;
+
+/** What a PutOptions.tmpKey may hold: it becomes part of a file name or an object key. */
+const TMP_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** Refuses a tmpKey that could leave its directory or prefix (every store checks it alike). */
+export function checkTmpKey(tmpKey: string | undefined): void {
+  if (tmpKey !== undefined && !TMP_KEY.test(tmpKey)) throw new Error('bad tmpKey');
+}

@@ -14,14 +14,13 @@ import {
   BlobTooLargeError,
   type BlobWriteResult,
   type ByteRange,
+  checkTmpKey,
   HEAD_BYTES,
   type PutOptions,
   SHA256_HEX,
 } from './blob-store.ts';
 import { commitFile, removeTemporary } from './file-workers.ts';
 import { IncomingBody } from './incoming-body.ts';
-
-const TMP_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export class LocalBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -40,7 +39,7 @@ export class LocalBlobStore implements BlobStore {
 
   async put(source: ByteSource, opts: PutOptions = {}): Promise<BlobWriteResult> {
     await this.ready;
-    if (opts.tmpKey !== undefined && !TMP_KEY.test(opts.tmpKey)) throw new Error('bad tmpKey');
+    checkTmpKey(opts.tmpKey);
     // Each writer has a file of its own, `<tmpKey>.<uuid>.part`. One shared path per key let a
     // retry racing a still-running stalled worker truncate and interleave into the same file,
     // and the first writer to finish renamed a mix of both downloads into place under its own

@@ -32,13 +32,13 @@ import {
   BlobTooLargeError,
   type BlobWriteResult,
   type ByteRange,
+  checkTmpKey,
   HEAD_BYTES,
   type PutOptions,
   SHA256_HEX,
 } from './blob-store.ts';
 import { verifiedRead } from './verified-read.ts';
 
-const TMP_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
 const MiB = 1 << 20;
 /** The largest object one CopyObject may copy; bigger ones are copied in parts. */
 const SINGLE_COPY_MAX = 5 * 1024 * MiB;
@@ -93,7 +93,7 @@ export class S3BlobStore implements BlobStore {
 
   async put(source: ByteSource, opts: PutOptions = {}): Promise<BlobWriteResult> {
     const { tmpKey } = opts;
-    if (tmpKey !== undefined && !TMP_KEY.test(tmpKey)) throw new Error('bad tmpKey');
+    checkTmpKey(tmpKey);
     const writer = randomUUID();
     const tmp = `${this.tmpPrefix}${tmpKey === undefined ? '' : `${tmpKey}.`}${writer}.part`;
     // A retry of a keyed write claims the key (an earlier writer still running finds the claim

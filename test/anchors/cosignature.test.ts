@@ -20,10 +20,9 @@ import {
 import { parseFollowedLogs, parseWitnesses } from '../../src/anchors/witness/witness-config.ts';
 import { signCheckpoint } from '../../src/log/checkpoint.ts';
 import { NoteError, openNote, parseSignerKey } from '../../src/log/note.ts';
+import { PETER_SKEY, PETER_VKEY } from '../helpers/go-note-keys.ts';
 
-// Go's golang.org/x/mod/sumdb/note test key; its seed doubles as a cosigner key here.
-const PETER_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
-const PETER_VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
+// The Go note test key's seed (test/helpers/go-note-keys.ts) doubles as a cosigner key here.
 // The base64 after the last fixed field (it may itself hold '+'), without the algorithm byte.
 const keyBytes = (key: string, fields: number) =>
   Buffer.from(key.split('+').slice(fields).join('+'), 'base64').subarray(1);

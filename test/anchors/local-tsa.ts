@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
+import { createGuardedFetcher } from '../../src/fetch/guarded-fetcher.ts';
 
 export type TsaMode =
   /** answers as a TSA should */
@@ -242,3 +243,13 @@ export async function startLocalTsa(): Promise<LocalTsa> {
   };
   return tsa;
 }
+
+/** The guarded fetcher as the timestamper builds it, allowed to reach this TSA on loopback. */
+export const tsaFetcher = (tsa: LocalTsa) =>
+  createGuardedFetcher({
+    allowlist: [tsa.host],
+    maxBytes: 1024 * 1024,
+    connectTimeoutMs: 5_000,
+    totalTimeoutMs: 20_000,
+    userAgent: 'test',
+  });

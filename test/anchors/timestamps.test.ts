@@ -19,7 +19,7 @@ import { latestCheckpoint } from '../../src/log/log.repository.ts';
 import { useTestContext, waitFor } from '../helpers/context.ts';
 import { appendMany, newSubject } from '../helpers/ledger-fixtures.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
-import { startLocalTsa, type TsaMode } from './local-tsa.ts';
+import { startLocalTsa, type TsaMode, tsaFetcher } from './local-tsa.ts';
 
 const tsa = await startLocalTsa();
 afterAll(() => tsa.close());
@@ -34,13 +34,7 @@ await useSequencer(ctx);
 await waitForIntegration(ctx);
 const { app } = createApp(ctx);
 
-const fetcher = createGuardedFetcher({
-  allowlist: [tsa.host],
-  maxBytes: 1024 * 1024,
-  connectTimeoutMs: 5_000,
-  totalTimeoutMs: 20_000,
-  userAgent: 'test',
-});
+const fetcher = tsaFetcher(tsa);
 const deps = (tsaUrl: string, anchors = loadTsaAnchors(tsa.caFile)) => ({
   deps: {
     pool: ctx.pool,

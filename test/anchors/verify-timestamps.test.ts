@@ -21,22 +21,15 @@ import {
 } from '../../src/anchors/timestamp/verify-timestamps.ts';
 import type { ExportFiles } from '../../src/exports/verify/bag-zip.ts';
 import { Problems } from '../../src/exports/verify/problems.ts';
-import { createGuardedFetcher } from '../../src/fetch/guarded-fetcher.ts';
 import { type Checkpoint, signCheckpoint } from '../../src/log/checkpoint.ts';
 import { type HashReader, proveTree, storedHashesForBatch, treeHash } from '../../src/log/merkle.ts';
 import { generateSignerKey, parseVerifierKey } from '../../src/log/note.ts';
-import { startLocalTsa } from './local-tsa.ts';
+import { startLocalTsa, tsaFetcher } from './local-tsa.ts';
 
 const tsa = await startLocalTsa();
 afterAll(() => tsa.close());
 const anchors = loadTsaAnchors(tsa.caFile);
-const fetcher = createGuardedFetcher({
-  allowlist: [tsa.host],
-  maxBytes: 1024 * 1024,
-  connectTimeoutMs: 5_000,
-  totalTimeoutMs: 20_000,
-  userAgent: 'test',
-});
+const fetcher = tsaFetcher(tsa);
 
 // A log of 10 leaves in memory, signed at every size.
 const origin = 'claimtrail.test/log';

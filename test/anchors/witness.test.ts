@@ -39,15 +39,14 @@ import { createUser } from '../../src/users/users.service.ts';
 import { buildFixtureBag, readBag, rewriteBag } from '../helpers/bag-fixture.ts';
 import { testConfig, useTestContext, waitFor } from '../helpers/context.ts';
 import { asOwner } from '../helpers/databases.ts';
+import { PETER_SKEY, PETER_VKEY } from '../helpers/go-note-keys.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
 import { appendMany, newSubject } from '../helpers/ledger-fixtures.ts';
 import { useSequencer, waitForIntegration } from '../helpers/sequencer.ts';
 import { runVerifyCli } from '../helpers/verify-cli.ts';
 import { captureLog, scratchDir, startTestWitness, witnessesEnv } from './witness-support.ts';
 
-// Go's golang.org/x/mod/sumdb/note test key (note.go package doc), as in test/unit/note.test.ts.
-const PETER_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
-const PETER_VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
+// The log is signed with Go's note test key (test/helpers/go-note-keys.ts).
 const ORIGIN = 'PeterNeumann';
 
 const dir = await scratchDir('witness');

@@ -10,7 +10,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { verifyExport } from '../../src/exports/verify/verify-export.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
-import { waitFor } from '../helpers/context.ts';
+import { exportAndDownload } from '../helpers/export-download.ts';
 import { serveBytes, useFixtureServer } from '../helpers/fixture-server.ts';
 import { makeTestSigner, signImage, tamperImageData } from '../media/c2pa-fixture.ts';
 import { scratchDir } from '../media/media-tools.ts';
@@ -92,29 +92,14 @@ describe('C2PA manifests read on ingest', () => {
 
   it('a tampered item’s export carries the manifest and the check, and passes verify-export', async () => {
     const { claimId, sourceId } = await captured('/tampered.jpg');
-    const res = await request(app).post('/v1/exports').set(as(editor)).send({ claimId, format: 'bagit' });
-    expect(res.status, res.text).toBe(202);
-    const done = await waitFor(async () => {
-      const s = await request(app).get(`/v1/exports/${res.body.id}`).set(as(editor));
-      return ['completed', 'failed'].includes(s.body.status) && s.body;
-    }, 60_000);
-    expect(done.status, done.error).toBe('completed');
-    const file = await request(app)
-      .get(`/v1/exports/${res.body.id}/download`)
-      .set(as(editor))
-      .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+    const { id, file } = await exportAndDownload(app, as(editor), { claimId, format: 'bagit' });
     const path = join(await scratchDir(), 'c2pa.zip');
-    await writeFile(path, file.body as Buffer);
+    await writeFile(path, file);
     const report = await verifyExport(path);
     expect(report.problems).toEqual([]);
     const chain = execFileSync(
       'unzip',
-      ['-p', path, `claimtrail-export-${res.body.id}/data/ledger/source/${sourceId}.jsonl`],
+      ['-p', path, `claimtrail-export-${id}/data/ledger/source/${sourceId}.jsonl`],
       { encoding: 'utf8' },
     );
     expect(chain).toContain('assertion.dataHash.mismatch');

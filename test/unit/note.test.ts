@@ -16,10 +16,9 @@ import {
   signNote,
   verifierKeyFromSigner,
 } from '../../src/log/note.ts';
+import { PETER_SKEY, PETER_VKEY } from '../helpers/go-note-keys.ts';
 
 // Fixed keys and notes from Go's golang.org/x/mod/sumdb/note (note.go package doc, note_test.go).
-const PETER_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
-const PETER_VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
 const ENOCH_VKEY = 'EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop';
 const TEXT =
   "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
