@@ -27,11 +27,6 @@ const shown = (name: string, value: unknown, observed: boolean): string => {
     // The declaration as typed; the measurement to a tenth (ffprobe says 31.022).
     return `${observed ? value.toFixed(1) : String(value)} s`;
   if (name === 'sha256' && typeof value === 'string') return shortHash(value);
-  if (name === 'c2pa' && observed && typeof value === 'object') {
-    // {state, reasons}: "invalid (assertion.dataHash.mismatch)"
-    const { state, reasons } = value as { state?: unknown; reasons?: unknown };
-    return Array.isArray(reasons) && reasons.length > 0 ? `${state} (${reasons.join(', ')})` : String(state);
-  }
   return typeof value === 'string' ? value : JSON.stringify(value);
 };
 
@@ -67,6 +62,13 @@ function foundText(c: CheckLike): { text: string; evidenceId?: string } | undefi
       return {
         text: `${declared} · EXIF GPS ${num(o.lat)}, ${num(o.lon)} (${num(o.distanceMeters)} m away)`,
       };
+    }
+    case 'c2pa': {
+      // Observed, never declared: the file's own Content Credentials, if it has any.
+      const reasons = Array.isArray(o.reasons) && o.reasons.length > 0 ? `: ${o.reasons.join(', ')}` : '';
+      if (o.state === 'absent') return { text: 'no manifest in the file' };
+      if (o.state === 'valid') return { text: 'the manifest verifies' };
+      return { text: `the manifest does not verify${reasons}` };
     }
     case 'sameAs':
       return { text: `the same bytes as evidence ${shortId(e.evidenceId)}`, evidenceId: str(e.evidenceId) };

@@ -91,7 +91,7 @@ describe('reading C2PA manifests', () => {
     // The web app's words for it.
     expect(checkWords(check!)).toMatchObject({
       label: 'C2PA manifest',
-      text: 'declared valid or absent · observed invalid (assertion.dataHash.mismatch)',
+      text: 'the manifest does not verify: assertion.dataHash.mismatch',
       mark: '✗',
     });
   });
@@ -110,6 +110,7 @@ describe('reading C2PA manifests', () => {
     expect(c2paCheck({ c2pa })).toEqual([
       { name: 'c2pa', expected: 'valid or absent', observed: { state: 'absent', reasons: [] }, passed: true },
     ]);
+    expect(checkWords(c2paCheck({ c2pa })[0]!).text).toBe('no manifest in the file');
   });
 
   it('other media types are not opened; broken and oversized files are recorded, never thrown', async () => {
