@@ -6,8 +6,14 @@ import type { Logger } from 'pino';
 import { sleeper } from '../lib/sleeper.ts';
 import { openCheckpoint, signCheckpoint } from './checkpoint.ts';
 import { hashReader, latestCheckpoint, treeSize } from './log.repository.ts';
-import { type HashReader, storedHashesForBatch, treeHash } from './merkle.ts';
-import { verifierKeyFromSigner } from './note.ts';
+import { HASH_SIZE, type HashReader, type StoredHash, storedHashesForBatch, treeHash } from './merkle.ts';
+import {
+  type NoteSigner,
+  type NoteVerifier,
+  parseSignerKey,
+  parseVerifierKey,
+  verifierKeyFromSigner,
+} from './note.ts';
 
 /** Advisory-lock key (two-int form, a key space apart from the ledger's bigint subject
  * locks) that makes one sequencer the active one; the others wait for it. */
@@ -20,6 +26,27 @@ export interface SequencerDeps {
   signerKey: string;
   batchSize: number;
 }
+
+// The batch's ids are picked first (LIMIT in a subquery) and deleted by row address, then each is
+// joined by an index probe (LATERAL … LIMIT 1, which the planner cannot turn into a join over
+// whole tables): with log_pending's statistics still counting the rows integrated since the last
+// autovacuum, a plan over the join as a whole once merge-joined the whole of ledger_events and
+// log_entries, so a batch's cost grew with the ledger. Leaves are numbered from $1 in event-id
+// order. A queued event already in the log (only a hand-made INSERT leaves one) would fail the
+// batch on log_entries' unique event_id and stall the log: it leaves the queue without a leaf.
+const INTEGRATE_SQL = `WITH batch AS (
+    DELETE FROM log_pending
+    WHERE ctid = ANY (ARRAY(SELECT ctid FROM log_pending ORDER BY event_id LIMIT $2))
+    RETURNING event_id
+  ), fresh AS (
+    SELECT b.event_id, e.hash FROM batch b
+    CROSS JOIN LATERAL (SELECT e.hash FROM ledger_events e WHERE e.id = b.event_id LIMIT 1) e
+    LEFT JOIN LATERAL (SELECT true AS done FROM log_entries l WHERE l.event_id = b.event_id LIMIT 1) l ON true
+    WHERE l.done IS NULL
+  )
+  INSERT INTO log_entries (log_index, event_id, event_hash)
+  SELECT $1::bigint + row_number() OVER (ORDER BY fresh.event_id) - 1, fresh.event_id, fresh.hash FROM fresh
+  RETURNING log_index::text AS log_index, event_hash`;
 
 export interface BatchResult {
   integrated: number;
@@ -47,48 +74,27 @@ export async function integrateBatch(
       await client.query('ROLLBACK');
       return null;
     }
-    // The batch's ids first, then one index probe per id: with the LIMIT outside the joins, a
-    // log_pending whose statistics still count the rows integrated since the last autovacuum
-    // (hundreds of thousands) made the planner merge-join it with the whole of ledger_events and
-    // log_entries — a batch cost grew with the ledger (138 ms at 275k events, 7.6 ms this way).
-    const queued = await client.query<{ event_id: string; hash: Buffer; done: boolean }>(
-      `SELECT p.event_id, e.hash, l.event_id IS NOT NULL AS done
-       FROM (SELECT event_id FROM log_pending ORDER BY event_id LIMIT $1) p
-       JOIN ledger_events e ON e.id = p.event_id
-       LEFT JOIN log_entries l ON l.event_id = p.event_id
-       ORDER BY p.event_id`,
-      [deps.batchSize],
-    );
-    // A queue row for an event already in the log (only a hand-made INSERT leaves one: a batch
-    // deletes its rows with their leaves) would fail every batch on log_entries' unique
-    // event_id and stall the log. It is done: it goes.
-    const done = queued.rows.filter((r) => r.done).map((r) => r.event_id);
-    if (done.length > 0)
-      await client.query('DELETE FROM log_pending WHERE event_id = ANY($1::bigint[])', [done]);
-    const pending = queued.rows.filter((r) => !r.done);
-    if (pending.length === 0) {
-      await client.query(done.length > 0 ? 'COMMIT' : 'ROLLBACK');
-      return null;
-    }
     const start = await treeSize(client);
     const read = hashReader(client);
-    await assertExtendsSignedTree(client, start, read, deps);
-    const leaves = pending.map((r) => r.hash);
-    const stored = await storedHashesForBatch(start, leaves, read);
-    const eventIds = pending.map((r) => r.event_id);
-    await client.query(
-      `INSERT INTO log_entries (log_index, event_id, event_hash)
-       SELECT $1::bigint + i - 1, id, h FROM unnest($2::bigint[], $3::bytea[]) WITH ORDINALITY AS t(id, h, i)`,
-      [start, eventIds, leaves],
-    );
-    await client.query('INSERT INTO log_hashes (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])', [
-      stored.map((s) => s.index),
-      stored.map((s) => s.hash),
+    // The batch's leaves in ONE statement (INTEGRATE_SQL): the oldest pending ids leave the queue
+    // and their events' hashes become the next leaves; undone with the batch if anything fails.
+    const { rows } = await client.query<{ log_index: string; event_hash: Buffer }>(INTEGRATE_SQL, [
+      start,
+      deps.batchSize,
     ]);
-    await client.query('DELETE FROM log_pending WHERE event_id = ANY($1::bigint[])', [eventIds]);
+    if (rows.length === 0) {
+      await client.query('COMMIT');
+      return null;
+    }
+    await assertExtendsSignedTree(client, start, read, deps);
+    // RETURNING gives no order: each leaf goes to its place.
+    const leaves: Buffer[] = new Array(rows.length);
+    for (const r of rows) leaves[Number(r.log_index) - start] = r.event_hash;
+    const stored = await storedHashesForBatch(start, leaves, read);
+    await insertStoredHashes(client, stored);
     const size = start + leaves.length;
     const rootHash = await treeHash(size, read);
-    const note = signCheckpoint({ origin: deps.origin, size, rootHash }, deps.signerKey);
+    const note = signCheckpoint({ origin: deps.origin, size, rootHash }, keysOf(deps.signerKey).signer);
     await client.query('INSERT INTO log_checkpoints (size, root_hash, note) VALUES ($1, $2, $3)', [
       size,
       rootHash,
@@ -113,13 +119,49 @@ async function assertExtendsSignedTree(
 ): Promise<void> {
   const latest = await latestCheckpoint(client);
   if (!latest) return;
-  const { checkpoint } = openCheckpoint(latest.note, verifierKeyFromSigner(deps.signerKey));
+  const { checkpoint } = openCheckpoint(latest.note, keysOf(deps.signerKey).verifier);
   if (checkpoint.size !== size || !(await treeHash(size, read)).equals(checkpoint.rootHash)) {
     throw new Error(
       `the stored Merkle tree (size ${size}) is not the tree this log last signed (checkpoint size ${checkpoint.size}): ` +
         'log_entries or log_hashes were rewritten; refusing to sign over them (run `claimtrail ledger verify`)',
     );
   }
+}
+
+/**
+ * A batch's stored hashes in one statement. storedHashesForBatch numbers them consecutively, so
+ * they travel as the first index and ONE bytea of 32-byte hashes end to end, which pg sends in
+ * binary: no array of hex texts to build here and to parse in the server (~3 per leaf).
+ */
+async function insertStoredHashes(client: pg.PoolClient, stored: readonly StoredHash[]): Promise<void> {
+  if (stored.length === 0) return;
+  const first = stored[0]!.index;
+  const hashes = Buffer.allocUnsafe(stored.length * HASH_SIZE);
+  for (const [i, s] of stored.entries()) {
+    if (s.index !== first + i || s.hash.length !== HASH_SIZE)
+      throw new Error('sequencer: stored hashes of a batch must be consecutive 32-byte hashes');
+    s.hash.copy(hashes, i * HASH_SIZE);
+  }
+  await client.query(
+    `INSERT INTO log_hashes (idx, hash)
+     SELECT $1::bigint + i, substring($2::bytea FROM i * ${HASH_SIZE} + 1 FOR ${HASH_SIZE})
+     FROM generate_series(0, $3::int - 1) AS i`,
+    [first, hashes, stored.length],
+  );
+}
+
+// The signing key parsed once per key, not per batch (createPrivateKey and the verifier's
+// createPublicKey were ~15 % of the sequencer's CPU under load).
+let parsedKeys: { signerKey: string; signer: NoteSigner; verifier: NoteVerifier } | undefined;
+function keysOf(signerKey: string) {
+  if (parsedKeys?.signerKey !== signerKey) {
+    parsedKeys = {
+      signerKey,
+      signer: parseSignerKey(signerKey),
+      verifier: parseVerifierKey(verifierKeyFromSigner(signerKey)),
+    };
+  }
+  return parsedKeys;
 }
 
 /**
