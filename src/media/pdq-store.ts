@@ -127,7 +127,7 @@ export async function findSimilarHashes(
 }
 
 /**
- * The statement findSimilarHashes runs (`npm run bench pdq -- --explain` shows its plans).
+ * The statement findSimilarHashes runs (`npm run bench pdq -- --plans N` shows its plans).
  * Every filter is a test of the candidate row the GIN index found, in the one scan: the
  * investigations by the row's own column, the excluded source by its few items (read once).
  */
