@@ -58,7 +58,7 @@ describe(`migration ${MIGRATION}`, () => {
           expected.set(item, investigation);
           await owner.query(
             `INSERT INTO evidence_items (id, source_id, kind, media_type, size, sha256)
-             VALUES ($1, $2, 'video', 'video/mp4', 1, encode(sha256($1::text::bytea), 'hex'))`,
+             VALUES ($1::uuid, $2, 'video', 'video/mp4', 1, encode(sha256($1::text::bytea), 'hex'))`,
             [item, source],
           );
           await owner.query(
