@@ -15,7 +15,7 @@ import pg from 'pg';
 import { newId } from '../src/db/ids.ts';
 import { popcount32 } from '../src/media/pdq.ts';
 import { probeTokens, SEGMENTS, segmentTokens } from '../src/media/pdq-multi-index.ts';
-import { findSimilarHashes } from '../src/media/pdq-store.ts';
+import { findSimilarHashes, type SearchOptions, similarHashesQuery } from '../src/media/pdq-store.ts';
 import { mulberry32 } from '../test/helpers/prng.ts';
 import { type BenchRun, runBench } from './lib/bench-run.ts';
 import { type NumberOption, usage } from './lib/options.ts';
@@ -25,6 +25,12 @@ export const searchSpec = {
   hashes: { name: 'hashes', full: 1_000_000, quick: 50_000, help: 'stored hashes' },
   queries: { name: 'queries', full: 200, quick: 40, help: 'searches per option' },
   distance: { name: 'distance', full: 31, quick: 31, help: 'largest Hamming distance searched for' },
+  plans: {
+    name: 'plans',
+    full: 0,
+    quick: 0,
+    help: 'EXPLAIN (ANALYZE, BUFFERS) of this many slowest queries of each postgres multi-index search',
+  },
 } satisfies Record<string, NumberOption>;
 const spec = searchSpec;
 type SearchSizes = { [K in keyof typeof searchSpec]: number };
@@ -246,9 +252,10 @@ export async function searchBench(
       const end = Math.min(n, start + batch);
       const rows = frames.slice(start, end);
       await owner.query(
-        `INSERT INTO media_hashes (evidence_id, frame_second, hash, quality, segments)
-         SELECT f.id, f.second, ('x' || f.hash)::bit(256), 100, f.segments::int[]
-         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS f(id, second, hash, segments)`,
+        `INSERT INTO media_hashes (evidence_id, investigation_id, frame_second, hash, quality, segments)
+         SELECT f.id, s.investigation_id, f.second, ('x' || f.hash)::bit(256), 100, f.segments::int[]
+         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[]) AS f(id, second, hash, segments)
+         JOIN evidence_items e ON e.id = f.id JOIN sources s ON s.id = e.source_id`,
         [
           rows.map((f) => itemIds[f.item]),
           rows.map((f) => f.second),
@@ -308,12 +315,13 @@ export async function searchBench(
 
     const rowOf = new Map<string, number>();
     for (const [row, f] of frames.entries()) rowOf.set(`${itemIds[f.item]}/${f.second}`, row);
+    const searchOptions = (investigationIds?: string[]): SearchOptions => ({
+      distance,
+      investigationIds,
+      limit: 100_000,
+    });
     const viaSql = async (q: Packed, investigationIds?: string[]) => {
-      const hits = await findSimilarHashes(runtime, [toHex(q, 0)], {
-        distance,
-        investigationIds,
-        limit: 100_000,
-      });
+      const hits = await findSimilarHashes(runtime, [toHex(q, 0)], searchOptions(investigationIds));
       return hits.map((h) => rowOf.get(`${h.evidenceId}/${h.second}`)!).sort((a, b) => a - b);
     };
     await viaSql(qs[0]!); // plan and cache warm-up
@@ -323,6 +331,29 @@ export async function searchBench(
     const pgMihTenant = await timeEachAsync(qs, (q) => viaSql(q, [investigations[0]!]));
     const pgMihTenantStats = summarize(pgMihTenant.ms);
     say(latencyLine('4b. postgres multi-index, one investigation', pgMihTenantStats));
+
+    // Where the slowest searches spent their time (--plans N), as the runtime role runs them.
+    for (const [label, timed, investigationIds] of [
+      ['4. postgres multi-index (GIN)', pgMih, undefined],
+      ['4b. postgres multi-index, one investigation', pgMihTenant, [investigations[0]!]],
+    ] as const) {
+      const slowest = timed.ms
+        .map((t, i) => [t, i] as const)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, sizes.plans);
+      for (const [took, i] of slowest) {
+        const { text, params } = similarHashesQuery(
+          [toHex(qs[i]!, 0)],
+          searchOptions(investigationIds && [...investigationIds]),
+        );
+        const plan = await runtime.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN (ANALYZE, BUFFERS, SETTINGS) ${text}`,
+          params,
+        );
+        say(`\n${label}: query ${i} (${ms(took)} when timed)`);
+        for (const line of plan.rows) say(`   ${line['QUERY PLAN']}`);
+      }
+    }
 
     // Every option must find exactly the brute force's neighbours.
     const inFirst = (row: number) => frames[row]!.item % 2 === 1; // ordinality n = item + 1 is even

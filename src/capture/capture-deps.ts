@@ -10,7 +10,7 @@ import { HostSlots } from '../queue/host-slots.ts';
 import type { CaptureDeps } from './run-capture.ts';
 
 /** ffprobe must be there (startup fails without it); ffmpeg only hashes video, so none leaves
- * the reason in each video's `pdq.error` (hashEvidence looks again then). */
+ * the reason in each video's `pdq.error` (hashFile looks again then). */
 async function mediaTools(config: AppContext['config']) {
   const ffprobePath = await resolveFfprobePath(
     config.FFPROBE_PATH === 'auto' ? undefined : config.FFPROBE_PATH,

@@ -4,11 +4,13 @@
 // broken content leaves its error in the metadata; describing never fails a capture.
 import { readFile, stat } from 'node:fs/promises';
 import type { EvidenceKind } from '../generated/prisma/enums.ts';
+import { recordedError } from '../lib/error-text.ts';
 import { analyzeFile } from '../media/analyze.ts';
-import { c2paOfEvidence } from '../media/c2pa-evidence.ts';
-import { hashEvidence, pdqEventData } from '../media/pdq-evidence.ts';
+import { c2paReadable } from '../media/c2pa.ts';
+import { c2paNotRead, c2paOfFile } from '../media/c2pa-evidence.ts';
+import { hashFile, isHashable, pdqEventData } from '../media/pdq-evidence.ts';
 import type { FrameHash } from '../media/pdq-store.ts';
-import { compareDeclaredType, sniffMediaType } from '../media/sniff.ts';
+import { compareDeclaredType, type SniffResult, sniffMediaType } from '../media/sniff.ts';
 import { parseSyndicationPost, pickBestVideoVariant, postCreatedAt } from '../media/x-syndication.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { describeYtdlpInfo } from './platform/ytdlp-info.ts';
@@ -32,8 +34,10 @@ export interface NewItem {
 const PROBE_TIMEOUT_MS = 60_000;
 const MAX_RECORD_BYTES = 5 * 1024 * 1024;
 
+type DescribeDeps = { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string; c2paTrustAnchors?: string };
+
 export async function describe(
-  deps: { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string; c2paTrustAnchors?: string },
+  deps: DescribeDeps,
   input: {
     sha256: string;
     head: Buffer;
@@ -45,32 +49,26 @@ export async function describe(
 ): Promise<NewItem> {
   const sniffed = await sniffMediaType(input.head);
   const kind: EvidenceKind = input.forcedKind ?? sniffed.kind;
-  const analysis = await deps.blobs
-    .withLocalFile(input.sha256, (path) =>
-      kind === 'post_metadata'
-        ? describePostRecord(path)
-        : kind === 'platform_metadata'
-          ? describeYtdlpInfo(path)
-          : analyzeFile(path, {
-              kind: sniffed.kind,
-              ffprobePath: deps.ffprobePath,
-              timeoutMs: PROBE_TIMEOUT_MS,
-              baseUrl: input.baseUrl,
-              contentType: input.declaredType,
-            }),
-    )
-    .catch((err: Error) => ({
-      tool: 'none',
-      metadata: { error: `${err.name}: ${err.message}`.slice(0, 500) },
+  const record = kind === 'post_metadata' || kind === 'platform_metadata';
+  const hashed = !record && isHashable(sniffed.mediaType);
+  const c2paRead = kind !== 'post_metadata' && c2paReadable(sniffed.mediaType);
+  // One local copy for the three readers: from S3 every copy is a download and a re-hash. Each
+  // reader keeps its own failure (so the callback never throws); when the copy itself cannot
+  // be made, each reader that would have run records that as its failure.
+  const read = await deps.blobs
+    .withLocalFile(input.sha256, async (path) => ({
+      analysis: await analyze(deps, input, kind, sniffed, path).catch(failedAnalysis),
+      hashes: hashed ? await perceptualHashes(deps, path, sniffed.mediaType) : undefined,
+      c2pa: c2paRead ? await c2paOfFile(deps, path, sniffed.mediaType) : undefined,
+    }))
+    .catch((err: unknown) => ({
+      analysis: failedAnalysis(err),
+      hashes: hashed ? failedHashes(err) : undefined,
+      c2pa: c2paRead ? c2paNotRead(err) : undefined,
     }));
+  const { analysis, hashes, c2pa } = read;
   const metadata = { ...analysis.metadata } as NewItem['analysis']['metadata'];
-  const hashes =
-    kind === 'post_metadata' || kind === 'platform_metadata'
-      ? undefined
-      : await perceptualHashes(deps, input.sha256, sniffed.mediaType);
   if (hashes) metadata.pdq = hashes.event;
-  const c2pa =
-    kind === 'post_metadata' ? undefined : await c2paOfEvidence(deps, input.sha256, sniffed.mediaType);
   if (c2pa) metadata.c2pa = c2pa;
   const declared = input.declaredType?.slice(0, 255) ?? null;
   if (declared) {
@@ -86,21 +84,49 @@ export async function describe(
   };
 }
 
-/** PDQ of an image, or of one frame a second of a video; undefined for anything else. Content
- * that does not decode (or no ffmpeg here) leaves its reason in the metadata, like any tool. */
+/** The metadata of the tool for the item's kind, read from the local copy at `path`. */
+async function analyze(
+  deps: DescribeDeps,
+  input: { baseUrl?: string; declaredType: string | null },
+  kind: EvidenceKind,
+  sniffed: SniffResult,
+  path: string,
+): Promise<Analysis> {
+  if (kind === 'post_metadata') return describePostRecord(path);
+  if (kind === 'platform_metadata') return describeYtdlpInfo(path);
+  return analyzeFile(path, {
+    kind: sniffed.kind,
+    ffprobePath: deps.ffprobePath,
+    timeoutMs: PROBE_TIMEOUT_MS,
+    baseUrl: input.baseUrl,
+    contentType: input.declaredType,
+  });
+}
+
+const failedAnalysis = (err: unknown): Analysis => ({
+  tool: 'none',
+  metadata: { error: recordedError(err) },
+});
+
+type PerceptualHashes = { frames: FrameHash[]; event: Record<string, unknown> };
+
+const failedHashes = (err: unknown): PerceptualHashes => ({
+  frames: [],
+  event: { algorithm: 'pdq', error: recordedError(err) },
+});
+
+/** PDQ of an image, or of one frame a second of a video. Content that does not decode (or no
+ * ffmpeg here) leaves its reason in the metadata, like any tool. */
 async function perceptualHashes(
-  deps: { blobs: BlobStore; ffprobePath: string; ffmpegPath?: string },
-  sha256: string,
+  deps: { ffprobePath: string; ffmpegPath?: string },
+  path: string,
   mediaType: string,
-): Promise<{ frames: FrameHash[]; event: Record<string, unknown> } | undefined> {
+): Promise<PerceptualHashes | undefined> {
   try {
-    const hashes = await hashEvidence(deps, { sha256, mediaType });
+    const hashes = await hashFile(deps, path, mediaType);
     return hashes ? { frames: hashes.frames, event: pdqEventData(hashes) } : undefined;
   } catch (err) {
-    return {
-      frames: [],
-      event: { algorithm: 'pdq', error: `${(err as Error).name}: ${(err as Error).message}`.slice(0, 500) },
-    };
+    return failedHashes(err);
   }
 }
 

@@ -55,7 +55,7 @@ export function newEvidence(
   const subject = sourceSubject(input.sourceId);
   return {
     row,
-    changes: described.hashes?.length ? [mediaHashesChange(row.id, described.hashes)] : [],
+    changes: described.hashes?.length ? [mediaHashesChange(row.id, row.sourceId, described.hashes)] : [],
     events: [
       {
         subject,

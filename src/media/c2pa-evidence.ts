@@ -2,8 +2,8 @@
 // stored as `metadata.c2pa` (so the metadata_extracted event, the API and exports carry it),
 // and the `c2pa` check that summary makes (capture/checks.ts adds it to the item's checks).
 import { readFile } from 'node:fs/promises';
-import type { BlobStore } from '../storage/blob-store.ts';
-import { C2PA_TOOL, c2paReadable, readC2pa } from './c2pa.ts';
+import { recordedError } from '../lib/error-text.ts';
+import { C2PA_TOOL, readC2pa } from './c2pa.ts';
 import type { JsonObject, JsonValue } from './json.ts';
 
 /** The contents of C2PA_TRUST_ANCHORS ('' when unset). A file that cannot be read or holds no
@@ -18,22 +18,19 @@ export async function loadC2paTrustAnchors(file: string): Promise<string> {
   return pem;
 }
 
-/** The item's C2PA summary, or undefined for media types the reader does not open. */
-export async function c2paOfEvidence(
-  deps: { blobs: BlobStore; c2paTrustAnchors?: string },
-  sha256: string,
+/** The item's C2PA summary read from a local copy at `path`, or undefined for media types the
+ * reader does not open (readC2pa records its own failures as `unread`). */
+export function c2paOfFile(
+  deps: { c2paTrustAnchors?: string },
+  path: string,
   mediaType: string,
 ): Promise<JsonObject | undefined> {
-  if (!c2paReadable(mediaType)) return undefined;
-  return deps.blobs
-    .withLocalFile(sha256, (path) =>
-      readC2pa(path, mediaType, { trustAnchorsPem: deps.c2paTrustAnchors ?? '' }),
-    )
-    .catch((err: Error) => ({
-      tool: C2PA_TOOL,
-      state: 'unread',
-      error: `${err.name}: ${err.message}`.slice(0, 500),
-    }));
+  return readC2pa(path, mediaType, { trustAnchorsPem: deps.c2paTrustAnchors ?? '' });
+}
+
+/** The summary of an item whose bytes could not be had to read (the download failed). */
+export function c2paNotRead(err: unknown): JsonObject {
+  return { tool: C2PA_TOOL, state: 'unread', error: recordedError(err) };
 }
 
 /** What the check expects: a manifest, when there is one, verifies. */

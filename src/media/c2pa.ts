@@ -8,6 +8,7 @@
 // the package's own file on disk, never fetched.
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { errorText, recordedError } from '../lib/error-text.ts';
 import type { JsonObject, JsonValue } from './json.ts';
 
 type C2paModule = typeof import('@contentauth/c2pa-wasm');
@@ -129,13 +130,8 @@ export async function readC2pa(
         remoteManifestUrl: remote,
         error: 'manifest kept at a remote URL, not fetched',
       };
-    return { tool, state: 'unread', error: message.slice(0, 500) };
+    return { tool, state: 'unread', error: recordedError(err) };
   }
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return typeof err === 'string' ? err : JSON.stringify(err);
 }
 
 // --- the parts of c2pa-rs's manifest store JSON used here

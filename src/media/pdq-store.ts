@@ -3,6 +3,9 @@
 // multi-index lookup (pdq-multi-index.ts) through the GIN index over `segments`, each
 // candidate checked with bit_count(hash # query): `npm run bench pdq` measured it against
 // an in-memory multi-index and a brute-force scan (see bench/pdq.bench.ts for the figures).
+// Each row carries its item's investigation (its source's, copied when the hashes are stored:
+// sources never move, the database refuses it), so the caller's-investigations filter is a
+// test of each candidate row, not a join to evidence_items and sources.
 import type pg from 'pg';
 import { type SqlChange, single } from '../db/sql-change.ts';
 import type { WriteTx } from '../db/unit-of-work.ts';
@@ -58,12 +61,15 @@ function checkedHash(hash: string): string {
  * The row change storing an item's hashes, to ride in the statement that inserts the item and
  * appends the event reporting them (src/db/sql-change.ts): a hash never exists without its
  * custody record. Hashes are a function of the bytes, so storing them again changes nothing.
+ * `sourceId` is the item's source: its investigation is copied into each row (read in the same
+ * statement, so it is the source's own).
  */
 export const mediaHashesChange =
-  (evidenceId: string, frames: readonly FrameHash[]): SqlChange =>
+  (evidenceId: string, sourceId: string, frames: readonly FrameHash[]): SqlChange =>
   (p) =>
-    `INSERT INTO media_hashes (evidence_id, frame_second, hash, quality, segments)
-     SELECT ${p(evidenceId)}::uuid, f.second, ('x' || f.hash)::bit(256), f.quality, f.segments::int[]
+    `INSERT INTO media_hashes (evidence_id, investigation_id, frame_second, hash, quality, segments)
+     SELECT ${p(evidenceId)}::uuid, (SELECT s.investigation_id FROM sources s WHERE s.id = ${p(sourceId)}::uuid),
+       f.second, ('x' || f.hash)::bit(256), f.quality, f.segments::int[]
      FROM unnest(${p(frames.map((f) => f.second))}::int[], ${p(frames.map((f) => checkedHash(f.hash)))}::text[],
        ${p(frames.map((f) => f.quality))}::int[], ${p(frames.map((f) => `{${segmentTokens(f.hash).join(',')}}`))}::text[])
        AS f(second, hash, quality, segments)
@@ -72,11 +78,11 @@ export const mediaHashesChange =
 /** Stores an item's hashes in the caller's transaction, on their own (see mediaHashesChange). */
 export async function insertMediaHashes(
   tx: WriteTx,
-  evidenceId: string,
+  item: { evidenceId: string; sourceId: string },
   frames: readonly FrameHash[],
 ): Promise<number> {
   if (frames.length === 0) return 0;
-  const { text, params } = single(mediaHashesChange(evidenceId, frames));
+  const { text, params } = single(mediaHashesChange(item.evidenceId, item.sourceId, frames));
   return tx.exec(text, params);
 }
 
@@ -100,32 +106,8 @@ export async function findSimilarHashes(
   hashes: readonly string[],
   options: SearchOptions = {},
 ): Promise<SimilarHash[]> {
-  const distance = options.distance ?? PDQ_MATCH_DISTANCE;
-  if (!Number.isInteger(distance) || distance < 0 || distance > 63) {
-    throw new RangeError('pdq: search distance is an integer from 0 to 63');
-  }
   if (hashes.length === 0) return [];
-  const probes = hashes.map((h) => `{${probeTokens(checkedHash(h), distance).join(',')}}`);
-  const params: unknown[] = [hashes, probes, distance, options.minQuality ?? 0, options.limit ?? 1000];
-  let hitFilter = '';
-  if (options.excludeEvidenceId) {
-    params.push(options.excludeEvidenceId);
-    hitFilter += ` AND h.evidence_id <> $${params.length}::uuid`;
-  }
-  let visible = '';
-  if (options.investigationIds) {
-    params.push(options.investigationIds);
-    const investigations = params.length;
-    let otherSource = '';
-    if (options.excludeSourceId) {
-      params.push(options.excludeSourceId);
-      otherSource = ` AND e.source_id <> $${params.length}::uuid`;
-    }
-    visible = `WHERE EXISTS (SELECT 1 FROM evidence_items e JOIN sources s ON s.id = e.source_id
-               WHERE e.id = hits."evidenceId" AND s.investigation_id = ANY($${investigations}::uuid[])${otherSource})`;
-  }
-  // The hits are found first and only then filtered by investigation (MATERIALIZED): left to
-  // itself the planner would start from the investigation's items and read all their hashes.
+  const { text, params } = similarHashesQuery(hashes, options);
   const { rows } = await db.query<{
     query: string;
     evidenceId: string;
@@ -133,19 +115,7 @@ export async function findSimilarHashes(
     bits: string;
     quality: number;
     distance: number;
-  }>(
-    `WITH hits AS MATERIALIZED (
-       SELECT u.n - 1 AS query, h.evidence_id AS "evidenceId", h.frame_second AS second,
-              h.hash AS bits, h.quality, bit_count(h.hash # u.bits)::int AS distance
-       FROM (SELECT x.n, ('x' || x.hash)::bit(256) AS bits, x.probes::int[] AS probes
-             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(hash, probes, n)) u
-       JOIN media_hashes h ON h.segments && u.probes AND bit_count(h.hash # u.bits) <= $3
-       WHERE h.quality >= $4${hitFilter})
-     SELECT query, "evidenceId", second, bits::text AS bits, quality, distance FROM hits ${visible}
-     ORDER BY distance, "evidenceId", second, query
-     LIMIT $5`,
-    params,
-  );
+  }>(text, params);
   return rows.map((r) => ({
     query: Number(r.query),
     evidenceId: r.evidenceId,
@@ -154,4 +124,43 @@ export async function findSimilarHashes(
     quality: r.quality,
     distance: r.distance,
   }));
+}
+
+/**
+ * The statement findSimilarHashes runs (`npm run bench pdq -- --plans N` shows its plans).
+ * Every filter is a test of the candidate row the GIN index found, in the one scan: the
+ * investigations by the row's own column, the excluded source by its few items (read once).
+ */
+export function similarHashesQuery(
+  hashes: readonly string[],
+  options: SearchOptions = {},
+): { text: string; params: unknown[] } {
+  const distance = options.distance ?? PDQ_MATCH_DISTANCE;
+  if (!Number.isInteger(distance) || distance < 0 || distance > 63) {
+    throw new RangeError('pdq: search distance is an integer from 0 to 63');
+  }
+  const probes = hashes.map((h) => `{${probeTokens(checkedHash(h), distance).join(',')}}`);
+  const params: unknown[] = [hashes, probes, distance, options.minQuality ?? 0, options.limit ?? 1000];
+  let filter = '';
+  if (options.excludeEvidenceId) {
+    params.push(options.excludeEvidenceId);
+    filter += ` AND h.evidence_id <> $${params.length}::uuid`;
+  }
+  if (options.investigationIds) {
+    params.push(options.investigationIds);
+    filter += ` AND h.investigation_id = ANY($${params.length}::uuid[])`;
+  }
+  if (options.excludeSourceId) {
+    params.push(options.excludeSourceId);
+    filter += ` AND h.evidence_id <> ALL (ARRAY(SELECT e.id FROM evidence_items e WHERE e.source_id = $${params.length}::uuid))`;
+  }
+  const text = `SELECT u.n - 1 AS query, h.evidence_id AS "evidenceId", h.frame_second AS second,
+       h.hash::text AS bits, h.quality, bit_count(h.hash # u.bits)::int AS distance
+     FROM (SELECT x.n, ('x' || x.hash)::bit(256) AS bits, x.probes::int[] AS probes
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(hash, probes, n)) u
+     JOIN media_hashes h ON h.segments && u.probes AND bit_count(h.hash # u.bits) <= $3
+     WHERE h.quality >= $4${filter}
+     ORDER BY distance, "evidenceId", second, query
+     LIMIT $5`;
+  return { text, params };
 }

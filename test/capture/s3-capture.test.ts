@@ -1,6 +1,8 @@
 // Captures with BLOB_STORE=s3: a `claimtrail worker` process stores a fetched body in an
 // S3-compatible server (s3rver on loopback), the API serves it back (whole, one range, its
 // ETag and Repr-Digest) from there, and the bytes the server keeps hash to the blob's name.
+// A captured image is described (metadata, PDQ, C2PA) from one download of its object, and an
+// object that cannot be downloaded leaves each of the three its own failure, as on any store.
 // Then the S3 server is killed mid-upload: the attempt fails with nothing recorded and nothing
 // at the blob's key; once the server is back the retry stores the item once.
 //
@@ -10,8 +12,11 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
+import { captureDeps } from '../../src/capture/capture-deps.ts';
+import { describe as describeStored } from '../../src/capture/describe.ts';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
 import { spawnClaimtrail, waitForOutput } from '../helpers/cli.ts';
@@ -19,6 +24,7 @@ import { waitFor } from '../helpers/context.ts';
 import { type Route, serveBytes, useFixtureServer } from '../helpers/fixture-server.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
 import { listKeys, useS3Server } from '../helpers/s3-server.ts';
+import { vector, vectorPath } from '../media/media-tools.ts';
 import {
   captureJob,
   capturesOf,
@@ -38,6 +44,11 @@ const server = await useFixtureServer();
 // Larger than one 8 MiB part: a multipart upload.
 const video = randomBytes(12 * MiB + 5);
 server.routes.set('/video.bin', serveBytes(video, 'application/octet-stream'));
+// A PDQ reference picture as a JPEG: ffprobe/EXIF, PDQ and the C2PA reader all read it.
+const photo = await sharp(readFileSync(vectorPath(vector('misc-images__c.png').file)))
+  .jpeg()
+  .toBuffer();
+server.routes.set('/photo.jpg', serveBytes(photo, 'image/jpeg'));
 
 // The first request sends 10 MiB (a part is on its way to S3), then waits for `resume`;
 // later requests get the whole body at once.
@@ -151,6 +162,61 @@ describe('a capture with BLOB_STORE=s3', () => {
     );
     expect(metrics).toMatch(/^claimtrail_captures_completed_recent [1-9]\d*$/m);
   }, 90_000);
+
+  it('describes a captured image from one download of its object', async () => {
+    const before = s3.requests().length;
+    const cited = await cite(`${server.origin}/photo.jpg`);
+    const source = await settled(cited.source.id, 60_000);
+    expect(source.status).toBe('captured');
+    const item = await env.ctx.prisma.evidenceItem.findFirstOrThrow({ where: { sourceId: cited.source.id } });
+    expect(item.sha256).toBe(sha256(photo));
+    // All three readers ran, on that one copy.
+    expect(item.metadata).toMatchObject({
+      width: expect.any(Number),
+      pdq: {
+        algorithm: 'pdq',
+        kind: 'image',
+        frames: [{ second: 0, hash: expect.stringMatching(/^[0-9a-f]{64}$/) }],
+      },
+      c2pa: { state: 'absent' },
+    });
+    const key = store.keyOf(item.sha256);
+    const downloads = s3
+      .requests()
+      .slice(before)
+      .filter((r) => r.method === 'GET' && r.key === key);
+    expect(downloads).toEqual([{ method: 'GET', key, range: null }]);
+  }, 90_000);
+
+  it('an object that cannot be downloaded: each reader records the failure, after one attempt', async () => {
+    const missing = randomBytes(4096);
+    const head = Buffer.concat([photo.subarray(0, 2048), missing.subarray(2048)]); // a JPEG's head
+    const before = s3.requests().length;
+    const item = await describeStored(await captureDeps(env.ctx), {
+      sha256: sha256(missing),
+      head,
+      declaredType: 'image/jpeg',
+    });
+    expect(item).toMatchObject({ kind: 'image', mediaType: 'image/jpeg' });
+    expect(item.hashes).toBeUndefined();
+    const gone = expect.stringMatching(/^BlobNotFoundError: no blob /);
+    expect(item.analysis).toEqual({
+      tool: 'none',
+      metadata: {
+        error: gone,
+        pdq: { algorithm: 'pdq', error: gone },
+        c2pa: { tool: expect.stringMatching(/c2pa/), state: 'unread', error: gone },
+        declaredType: { declared: 'image/jpeg', sniffed: 'image/jpeg', consistent: true },
+      },
+    });
+    const key = store.keyOf(sha256(missing));
+    expect(
+      s3
+        .requests()
+        .slice(before)
+        .filter((r) => r.key === key),
+    ).toHaveLength(1);
+  });
 
   it('the S3 server killed mid-upload: nothing recorded or stored; the retry stores it once', async () => {
     const cited = await cite(`${server.origin}/interrupted.bin`);

@@ -15,6 +15,14 @@ import { createS3Client } from '../../src/storage/create-blob-store.ts';
 
 const CHILD = fileURLToPath(new URL('./s3-server-child.mjs', import.meta.url));
 
+/** One request the server received: `key` is the object's key (the path after the bucket). */
+export interface S3Request {
+  method: string;
+  key: string;
+  /** The Range header, if any. */
+  range: string | null;
+}
+
 export interface S3TestServer {
   endpoint: string;
   bucket: string;
@@ -24,12 +32,14 @@ export interface S3TestServer {
   env: Record<string, string>;
   /** The file s3rver keeps `key`'s bytes in (read around the S3 API: exactly what is stored). */
   objectFile(key: string): string;
+  /** Every request received so far (across restarts), in arrival order. */
+  requests(): readonly S3Request[];
   kill(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function spawnServer(directory: string, bucket: string, port: number) {
+async function spawnServer(directory: string, bucket: string, port: number, seen: S3Request[]) {
   const child = spawn(process.execPath, [CHILD], {
     env: { ...process.env, S3_DIR: directory, S3_BUCKET: bucket, S3_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -41,6 +51,16 @@ async function spawnServer(directory: string, bucket: string, port: number) {
       throw new Error(`s3rver exited with ${code} before listening`);
     }),
   ]);
+  // Each later line is a request the server received (s3-server-child.mjs).
+  lines.on('line', (line) => {
+    const { request } = JSON.parse(line) as {
+      request?: { method: string; path: string; range: string | null };
+    };
+    if (!request) return;
+    const prefix = `/${bucket}/`;
+    const key = request.path.startsWith(prefix) ? request.path.slice(prefix.length) : request.path;
+    seen.push({ method: request.method, key, range: request.range });
+  });
   return { child, port: (JSON.parse(first) as { port: number }).port };
 }
 
@@ -55,7 +75,8 @@ async function end(child: ChildProcess, signal: NodeJS.Signals) {
 export async function useS3Server(opts: { bucket?: string; prefix?: string } = {}): Promise<S3TestServer> {
   const directory = await mkdtemp(path.join(tmpdir(), 'claimtrail-s3rver-'));
   const bucket = opts.bucket ?? 'claimtrail-test';
-  let { child, port } = await spawnServer(directory, bucket, 0);
+  const seen: S3Request[] = [];
+  let { child, port } = await spawnServer(directory, bucket, 0, seen);
   const endpoint = `http://127.0.0.1:${port}`;
   const server: S3TestServer = {
     endpoint,
@@ -75,10 +96,11 @@ export async function useS3Server(opts: { bucket?: string; prefix?: string } = {
       const parts = key.split('/');
       return path.join(directory, bucket, ...parts.slice(0, -1), `${parts.at(-1)}._S3rver_object`);
     },
+    requests: () => seen,
     kill: () => end(child, 'SIGKILL'),
     async restart() {
       await end(child, 'SIGKILL');
-      ({ child } = await spawnServer(directory, bucket, port));
+      ({ child } = await spawnServer(directory, bucket, port, seen));
     },
     async stop() {
       await end(child, 'SIGTERM');

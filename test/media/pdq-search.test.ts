@@ -36,31 +36,44 @@ function flip(hash: string, bits: number): string {
   return digits.map((d) => d.toString(16)).join('');
 }
 
-/** A user, an investigation with one source, and `count` evidence items in it. */
-async function investigationWithItems(count: number): Promise<{ investigationId: string; items: string[] }> {
+/** Each item's source, for storing its hashes. */
+const sourceOf = new Map<string, string>();
+
+/** A user, an investigation with `sourceCount` sources, and `count` evidence items in them (item
+ * i in source i mod sourceCount). */
+async function investigationWithItems(
+  count: number,
+  sourceCount = 1,
+): Promise<{ investigationId: string; sources: string[]; items: string[] }> {
   const user = newId();
   const investigationId = newId();
-  const source = newId();
+  const sources = Array.from({ length: sourceCount }, () => newId());
   await ctx.pool.query(`INSERT INTO users (id, name, role) VALUES ($1, 'pdq test', 'editor')`, [user]);
   await ctx.pool.query(`INSERT INTO investigations (id, title, created_by) VALUES ($1, 'pdq', $2)`, [
     investigationId,
     user,
   ]);
-  await ctx.pool.query(
-    `INSERT INTO sources (id, investigation_id, url, normalized_url) VALUES ($1, $2, $3, $3)`,
-    [source, investigationId, `https://pdq.example/${source}`],
-  );
+  for (const source of sources) {
+    await ctx.pool.query(
+      `INSERT INTO sources (id, investigation_id, url, normalized_url) VALUES ($1, $2, $3, $3)`,
+      [source, investigationId, `https://pdq.example/${source}`],
+    );
+  }
   const items = Array.from({ length: count }, () => newId());
+  for (const [i, id] of items.entries()) sourceOf.set(id, sources[i % sourceCount]!);
   await ctx.pool.query(
     `INSERT INTO evidence_items (id, source_id, kind, media_type, size, sha256)
-     SELECT id, $2, 'image', 'image/jpeg', 1, encode(sha256(id::text::bytea), 'hex') FROM unnest($1::uuid[]) id`,
-    [items, source],
+     SELECT id, source, 'image', 'image/jpeg', 1, encode(sha256(id::text::bytea), 'hex')
+     FROM unnest($1::uuid[], $2::uuid[]) AS x(id, source)`,
+    [items, items.map((id) => sourceOf.get(id))],
   );
-  return { investigationId, items };
+  return { investigationId, sources, items };
 }
 
 const store = (evidenceId: string, frames: FrameHash[]) =>
-  writeTransaction(ctx.pool, (tx) => insertMediaHashes(tx, evidenceId, frames));
+  writeTransaction(ctx.pool, (tx) =>
+    insertMediaHashes(tx, { evidenceId, sourceId: sourceOf.get(evidenceId)! }, frames),
+  );
 
 describe('the multi-index probes', () => {
   it('every hash within the distance shares a probed segment token (pigeonhole), for radius 0 to 2', () => {
@@ -132,6 +145,50 @@ describe('findSimilarHashes', () => {
       excludeEvidenceId: mine.items[0],
     });
     expect(others.map((h) => h.evidenceId)).toEqual([mine.items[1]]);
+  });
+
+  it('stores each hash with its source’s investigation, and leaves out a whole source when asked', async () => {
+    const { investigationId, sources, items } = await investigationWithItems(4, 2); // 0, 2 | 1, 3
+    const hash = randomHash();
+    for (const [i, id] of items.entries()) await store(id, [{ second: 0, hash: flip(hash, i), quality: 90 }]);
+    const { rows } = await ctx.pool.query<{ investigation_id: string }>(
+      'SELECT DISTINCT investigation_id FROM media_hashes WHERE evidence_id = ANY($1::uuid[])',
+      [items],
+    );
+    expect(rows).toEqual([{ investigation_id: investigationId }]);
+    // The copy stays right: a source never moves to another investigation, nor an item to
+    // another source (the database refuses; writing the same value is no move).
+    const other = await investigationWithItems(1);
+    await expect(
+      ctx.pool.query('UPDATE sources SET investigation_id = $1 WHERE id = $2', [
+        other.investigationId,
+        sources[0],
+      ]),
+    ).rejects.toThrow(/sources rows do not move: investigation_id is fixed once written/);
+    await expect(
+      ctx.pool.query('UPDATE evidence_items SET source_id = $1 WHERE id = $2', [other.sources[0], items[0]]),
+    ).rejects.toThrow(/evidence_items rows do not move: source_id is fixed once written/);
+    await ctx.pool.query('UPDATE sources SET investigation_id = investigation_id WHERE id = $1', [
+      sources[0],
+    ]);
+
+    // A capture's matches: other sources of its investigation only (match-checks.ts).
+    const elsewhere = await findSimilarHashes(ctx.pool, [hash], {
+      investigationIds: [investigationId],
+      excludeEvidenceId: items[0],
+      excludeSourceId: sources[0],
+    });
+    expect(elsewhere.map((h) => [h.evidenceId, h.distance])).toEqual([
+      [items[1], 1],
+      [items[3], 3],
+    ]);
+    // Without an investigation filter too (an admin's search).
+    const unfiltered = await findSimilarHashes(ctx.pool, [hash], {
+      excludeSourceId: sources[1],
+      limit: 10_000,
+    });
+    const here = unfiltered.filter((h) => items.includes(h.evidenceId)).map((h) => h.evidenceId);
+    expect(here).toEqual([items[0], items[2]]);
   });
 
   it('searches all of a video’s seconds at once, says which query each hit is near, skips low quality', async () => {

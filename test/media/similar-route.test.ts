@@ -47,7 +47,10 @@ async function upload(token: string, sourceId: string, bytes: Buffer, name: stri
     .attach('file', bytes, name);
   expect(res.status).toBe(201);
   const hashes = await hashEvidence({ blobs: ctx.blobs, ffmpegPath }, res.body);
-  if (hashes) await writeTransaction(ctx.pool, (tx) => insertMediaHashes(tx, res.body.id, hashes.frames));
+  if (hashes)
+    await writeTransaction(ctx.pool, (tx) =>
+      insertMediaHashes(tx, { evidenceId: res.body.id, sourceId }, hashes.frames),
+    );
   return res.body.id;
 }
 
