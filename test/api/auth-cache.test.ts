@@ -65,7 +65,7 @@ const { host, port } = new URL(processB.config.DATABASE_URL);
 const relay: TcpProxy = await tcpProxy(host, Number(port || 5432));
 afterAll(() => relay.close());
 /** B's twin whose LISTEN connection goes through `relay`, with a quick heartbeat. */
-const deaf = processWith({ url: relay.via(processB.config.DATABASE_URL), heartbeatMs: 300 });
+const deaf = processWith({ url: relay.via(processB.config.DATABASE_URL), heartbeatMs: 1_000 });
 let clock = 1_000_000;
 const clocked = processWith({ ttlMs: 5_000, now: () => clock });
 const bounded = processWith({ maxEntries: 2 });
