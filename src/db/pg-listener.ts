@@ -20,7 +20,7 @@ export interface ListenerOptions {
   url: string;
   channel: string;
   log: Logger;
-  /** Shown in pg_stat_activity. */
+  /** Shown in pg_stat_activity, unless PGAPPNAME names the process's sessions. */
   applicationName: string;
   /** A `SELECT 1` this often; no answer within the same time ends the connection. */
   heartbeatMs?: number;
@@ -91,7 +91,7 @@ export function startListener(options: ListenerOptions, handlers: ListenerHandle
     if (closed) return;
     const c = new pg.Client({
       connectionString: url,
-      application_name: applicationName,
+      fallback_application_name: applicationName,
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
     });
