@@ -61,8 +61,8 @@ function processWith(options: Partial<AuthCacheOptions> & { url?: string; heartb
 }
 
 // The processes of the tests below (hooks and contexts are made at the top, not inside tests).
-const { host, port } = new URL(processB.config.DATABASE_URL);
-const relay: TcpProxy = await tcpProxy(host, Number(port || 5432));
+const { hostname, port } = new URL(processB.config.DATABASE_URL);
+const relay: TcpProxy = await tcpProxy(hostname, Number(port || 5432));
 afterAll(() => relay.close());
 /** B's twin whose LISTEN connection goes through `relay`, with a quick heartbeat. */
 const deaf = processWith({ url: relay.via(processB.config.DATABASE_URL), heartbeatMs: 1_000 });
