@@ -4,6 +4,9 @@
 //      clients running the statements that request issues, recorded from the handler's own
 //      code (bench/lib/recorded-sql.ts, pgbench-script.ts) and checked against the API's load
 //      to do the same work per request (bench/lib/pg-activity.ts) — target ratio ≥ 0.25×;
+//      authentication is recorded with the API's token cache (AUTH_CACHE_SECONDS, from the
+//      environment like the API's): once the token is cached it issues nothing, and the API's
+//      cache counters over the load are printed next to the pg_stat check;
 //   2. the API process's CPU per POST claim vs per GET /healthz (each under the same
 //      32-connection load, from /proc) — target ≤ 4×;
 //   3. GET /v1/claims/:id of a claim with 50 citations vs GET /healthz (no target: reported).
@@ -18,10 +21,13 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Request, Response } from 'express';
+import { pino } from 'pino';
 import { Pool as HttpPool, request } from 'undici';
 import type { ClaimInput } from '../src/claims/claims.schema.ts';
 import { createClaim } from '../src/claims/claims.service.ts';
+import type { Config } from '../src/config/env.ts';
 import { authenticate, principalOf } from '../src/http/authenticate.ts';
+import { createAuthCache } from '../src/users/auth-cache.ts';
 import { freePort } from '../test/helpers/net.ts';
 import type { BenchResources } from './lib/bench-db.ts';
 import { runBench } from './lib/bench-run.ts';
@@ -37,7 +43,7 @@ import {
   workPerOp,
 } from './lib/pg-activity.ts';
 import { pgbenchScript, type ScriptPart } from './lib/pgbench-script.ts';
-import { recordingPool } from './lib/recorded-sql.ts';
+import { type RecordedStatement, recordingPool } from './lib/recorded-sql.ts';
 import {
   latencyLine,
   ms,
@@ -105,7 +111,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       checkIdle: true,
       secs,
     },
-    async ({ res, sizes, results, phases, onCleanup, onFailure }) => {
+    async ({ base, res, sizes, results, phases, onCleanup, onFailure }) => {
       const pgbenchPath = findPgbench();
       let t = performance.now();
       const server = await startApiServer(res);
@@ -122,7 +128,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       phases.push(['editor + investigation', seconds(t)]);
 
       t = performance.now();
-      const write = await benchWrites(res, server, api, token, investigation.id, sizes, pgbenchPath);
+      const write = await benchWrites(base, res, server, api, token, investigation.id, sizes, pgbenchPath);
       results.push(...write.results);
       phases.push(['1 pgbench + POST claims', seconds(t)]);
 
@@ -462,33 +468,65 @@ async function pgbench(
 /**
  * The statements of one POST claim, recorded from the handler's own code run in this process
  * on the bench database as the runtime role (authenticate(), then createClaim()), and the id of
- * the claim it created (new in every pass of the script).
+ * the claim it created (new in every pass of the script). authenticate() runs with a token cache
+ * set up as the API process's (AUTH_CACHE_SECONDS, in use once its listener LISTENs): the
+ * token's first request, a lookup the API makes once per token per AUTH_CACHE_SECONDS, is
+ * returned apart (`firstRequest`); the script holds what each later request issues.
  */
 async function recordPostClaim(
   res: BenchResources,
+  cacheSeconds: number,
   token: string,
   investigationId: string,
   body: ClaimInput,
-): Promise<{ parts: ScriptPart[]; claimId: string }> {
-  const auth = recordingPool(res.env.DATABASE_URL!);
-  const write = recordingPool(res.env.DATABASE_URL!);
+): Promise<{ parts: ScriptPart[]; claimId: string; firstRequest: RecordedStatement[] }> {
+  const url = res.env.DATABASE_URL!;
+  const auth = recordingPool(url);
+  const write = recordingPool(url);
+  const cache = createAuthCache(
+    { AUTH_CACHE_SECONDS: cacheSeconds, DATABASE_URL: url },
+    pino({ level: 'warn' }),
+  );
+  cache.start();
   try {
+    if (cacheSeconds > 0) await until(async () => cache.inUse, 10_000, 'the token cache to LISTEN', 20);
+    const authn = authenticate(auth.pool, cache);
     const req = { headers: { authorization: `Bearer ${token}` } } as Request;
-    await authenticate(auth.pool)(req, {} as Response, () => undefined);
+    await authn(req, {} as Response, () => undefined);
+    const firstRequest = auth.statements.splice(0);
+    await authn(req, {} as Response, () => undefined);
     const claim = await createClaim({ pool: write.pool }, principalOf(req), investigationId, body);
     return {
       claimId: claim.id,
+      firstRequest,
       parts: [
-        { label: 'src/http/authenticate.ts authenticate()', statements: auth.statements },
+        {
+          label: `src/http/authenticate.ts authenticate()${auth.statements.length === 0 ? ': no statement, the token is cached' : ''}`,
+          statements: auth.statements,
+        },
         { label: 'src/claims/claims.service.ts createClaim()', statements: write.statements },
       ],
     };
   } finally {
-    await Promise.all([auth.pool.end(), write.pool.end()]);
+    await Promise.all([cache.close(), auth.pool.end(), write.pool.end()]);
   }
 }
 
+/** The API process's token cache counters, from its /metrics. */
+async function authCacheCounters(origin: string) {
+  const r = await request(`${origin}/metrics`);
+  const text = await r.body.text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    hits: value('claimtrail_auth_cache_hits_total'),
+    misses: value('claimtrail_auth_cache_misses_total'),
+    bypasses: value('claimtrail_auth_cache_bypasses_total'),
+    inUse: value('claimtrail_auth_cache_in_use') === 1,
+  };
+}
+
 async function benchWrites(
+  base: Config,
   res: BenchResources,
   server: ApiServer,
   api: Api,
@@ -515,8 +553,24 @@ async function benchWrites(
   );
   if (first.status !== 'unverified') throw new Error(`a new claim has status ${first.status}`);
 
-  const recorded = await recordPostClaim(res, token, investigationId, JSON.parse(claimBody(11, 101)));
+  const cacheSeconds = base.AUTH_CACHE_SECONDS;
+  if (cacheSeconds > 0) {
+    // The load must meet the cache as it is in service: listening (it starts when the API does).
+    await until(async () => (await authCacheCounters(server.origin)).inUse, 10_000, 'the API’s token cache');
+  }
+  const recorded = await recordPostClaim(
+    res,
+    cacheSeconds,
+    token,
+    investigationId,
+    JSON.parse(claimBody(11, 101)),
+  );
   const script = pgbenchScript(recorded.parts, recorded.claimId);
+  say(
+    cacheSeconds > 0
+      ? `token cache: AUTH_CACHE_SECONDS=${cacheSeconds} (the API's and the recording's); a token's first request looked it up (${recorded.firstRequest.length} statement${recorded.firstRequest.length === 1 ? '' : 's'}, once per token per ${cacheSeconds} s: not in the script), later ones issue ${recorded.parts[0]?.statements.length ?? 0}`
+      : 'token cache: off (AUTH_CACHE_SECONDS=0): every request looks its token up',
+  );
   const scriptPath = join(dirname(res.keyFile), 'post-claim.sql');
   await writeFile(scriptPath, script.text);
   say(
@@ -542,6 +596,7 @@ async function benchWrites(
 
     // The API under the same number of connections.
     const claimsBefore = await claimsCount();
+    const cacheBefore = await authCacheCounters(server.origin);
     before = await monitor.snapshot();
     const path = `/v1/investigations/${investigationId}/claims`;
     const post = await httpLoad(
@@ -553,6 +608,11 @@ async function benchWrites(
     );
     const apiWork = workPerOp(before, await monitor.snapshot(IDLE_PUBLISH_MS), post.okTotal);
     describeRun('POST claims', post, sizes.duration);
+    const cacheAfter = await authCacheCounters(server.origin);
+    const lookups = cacheAfter.misses + cacheAfter.bypasses - cacheBefore.misses - cacheBefore.bypasses;
+    say(
+      `  API token cache over the load (warm-up included): ${num(cacheAfter.hits - cacheBefore.hits)} hits, ${num(cacheAfter.misses - cacheBefore.misses)} misses, ${num(cacheAfter.bypasses - cacheBefore.bypasses)} bypasses: ${num((lookups / Math.max(1, post.okTotal + post.run.errors)) * 1000, 2)} token lookups in Postgres per 1,000 requests`,
+    );
     say(`  work per request (pg_stat): ${describeWork(apiWork)}`);
     const differences = workDifferences(apiWork, pgbenchWork);
     const same = differences.length === 0;

@@ -12,6 +12,7 @@ import { createRedis } from './queue/redis.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import { createBlobStore } from './storage/create-blob-store.ts';
 import { S3BlobStore } from './storage/s3-blob-store.ts';
+import { type AuthCache, createAuthCache } from './users/auth-cache.ts';
 
 export interface AppContext {
   config: Config;
@@ -23,6 +24,9 @@ export interface AppContext {
   queues: Queues;
   /** Evidence and export bytes. */
   blobs: BlobStore;
+  /** Bearer tokens already authenticated by this process; its listener is opened by createApp,
+   * so only processes that serve the API hold one. */
+  authCache: AuthCache;
   close(): Promise<void>;
 }
 
@@ -43,6 +47,7 @@ export function createContext(config: Config): AppContext {
   });
   const queues = new Queues(redis, config.REDIS_PREFIX);
   const blobs = createBlobStore(config);
+  const authCache = createAuthCache(config, log);
   return {
     config,
     log,
@@ -51,7 +56,9 @@ export function createContext(config: Config): AppContext {
     redis,
     queues,
     blobs,
+    authCache,
     async close() {
+      await authCache.close();
       await queues.close().catch((err) => log.warn({ err: err.message }, 'closing queues'));
       redis.disconnect();
       await prisma.$disconnect();

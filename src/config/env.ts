@@ -136,6 +136,10 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
   /** How long an Idempotency-Key's record is kept: after this a retry runs as a new request. */
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(24 * 60 * 60),
+  /** How long an API process may answer for a bearer token from its own memory (0: never; every
+   * request looks the token up). Revocations reach every API process at once through Postgres
+   * NOTIFY (src/users/auth-cache.ts); this bounds an entry's age whatever happens. */
+  AUTH_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   /** How long a web app session lasts after sign-in (then the browser signs in again). */
   SESSION_TTL_SECONDS: z.coerce
     .number()

@@ -8,6 +8,7 @@ import { registerWitnessMetrics } from '../anchors/witness/witness-stats.ts';
 import type { AppContext } from '../context.ts';
 import { logSerializers } from '../lib/logger.ts';
 import { webApp } from '../web/web.router.ts';
+import { registerAuthCacheMetrics } from './auth-cache-metrics.ts';
 import { authenticate } from './authenticate.ts';
 import { docsRouter } from './docs-page.ts';
 import { idempotency } from './idempotency.ts';
@@ -36,6 +37,7 @@ export function createApp(ctx: AppContext) {
   // Counted by the sequencer process in Redis, read at scrape time (issue 15).
   registerTimestampMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
   registerWitnessMetrics(metrics.registry, ctx.redis, ctx.config.REDIS_PREFIX);
+  registerAuthCacheMetrics(metrics.registry, ctx.authCache);
 
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -64,7 +66,8 @@ export function createApp(ctx: AppContext) {
   app.use('/v1', requireJsonBody, jsonBody(ctx.config.BODY_LIMIT_BYTES), limitJsonDepth);
   app.use('/v1', refuseUnstorableText); // NUL or lone surrogates in body or query: 400
   app.use('/v1/log', logRouter(ctx, docs)); // public: sizes and hashes only
-  app.use('/v1', authenticate(ctx.pool)); // everything else knows who is asking
+  ctx.authCache.start(); // its LISTEN connection: until it listens, every token is looked up
+  app.use('/v1', authenticate(ctx.pool, ctx.authCache)); // everything else knows who is asking
   app.use('/v1', idempotency(ctx));
   app.use('/v1', usersRouter(ctx, docs));
   app.use('/v1', journalismRouter(ctx, docs));

@@ -16,7 +16,11 @@ export async function startApi(ctx: AppContext): Promise<Component & { server: S
   return {
     name: 'api',
     server,
-    stop: (deadline: number) => closeServer(server, deadline),
+    async stop(deadline: number) {
+      await closeServer(server, deadline);
+      // No request left to authenticate: the LISTEN connection goes with the server.
+      await ctx.authCache.close();
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 // revoked token keeps its row with revoked_at set.
 import { newId } from '../db/ids.ts';
 import type { WriteTx } from '../db/unit-of-work.ts';
+import { AUTH_CHANNEL } from './auth-cache.ts';
 import type { RoleName } from './users.service.ts';
 
 export interface UserRow {
@@ -37,10 +38,16 @@ export async function insertToken(tx: WriteTx, t: { userId: string; hash: Buffer
   ]);
 }
 
-/** Revokes every live token of the user; how many there were. */
-export function revokeLiveTokens(tx: WriteTx, userId: string, at: Date): Promise<number> {
-  return tx.exec('UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [
-    userId,
-    at,
-  ]);
+/** Revokes every live token of the user; how many there were. The same statement notifies
+ * every API process (NOTIFY, delivered only if the transaction commits), which then drops the
+ * user's cached principals (src/users/auth-cache.ts): no revocation without it. */
+export async function revokeLiveTokens(tx: WriteTx, userId: string, at: Date): Promise<number> {
+  const { revoked } = await tx.one<{ revoked: number }>(
+    `WITH revoked AS (
+       UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING 1
+     )
+     SELECT (SELECT count(*)::int FROM revoked) AS revoked, pg_notify('${AUTH_CHANNEL}', $1::text)::text`,
+    [userId, at],
+  );
+  return revoked;
 }

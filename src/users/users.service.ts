@@ -42,9 +42,11 @@ export async function createUser(
 }
 
 /** Revokes every live token of a user (a ledger event of the user); returns how many.
- * An unknown user is not_found, and nothing is written. */
+ * An unknown user is not_found, and nothing is written. Every API process forgets the user's
+ * cached principals: this one before it returns, the others when the NOTIFY that commits with
+ * the revocation reaches them (src/users/auth-cache.ts). */
 export async function revokeTokens(
-  { pool }: Pick<AppContext, 'pool'>,
+  { pool, authCache }: Pick<AppContext, 'pool' | 'authCache'>,
   userId: string,
   actor: string,
 ): Promise<number> {
@@ -54,6 +56,8 @@ export async function revokeTokens(
     if (!(await findUser(tx, userId))) throw new AppError('not_found', `No user ${userId}.`);
     const at = new Date();
     const revoked = await revokeLiveTokens(tx, userId, at);
+    // Not before COMMIT: a request of this process could cache the still-live row again.
+    tx.afterCommit(() => authCache.forgetUser(userId, 'local'));
     await appendEvent(tx, {
       subject: { type: 'user', id: userId },
       type: 'user_tokens_revoked',

@@ -338,7 +338,12 @@ describe('Idempotency-Key: keys of requests that died', () => {
 /** The API's own pieces (body parser, auth, idempotency with `options`, routes, errors). */
 function testApp(options: IdempotencyOptions, extra?: Router) {
   const a = express();
-  a.use('/v1', jsonBody(ctx.config.BODY_LIMIT_BYTES), authenticate(ctx.pool), idempotency(ctx, options));
+  a.use(
+    '/v1',
+    jsonBody(ctx.config.BODY_LIMIT_BYTES),
+    authenticate(ctx.pool, ctx.authCache),
+    idempotency(ctx, options),
+  );
   if (extra) a.use('/v1', extra);
   const docs = new ApiDocs();
   a.use('/v1', usersRouter(ctx, docs), journalismRouter(ctx, docs));
