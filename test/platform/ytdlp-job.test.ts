@@ -2,18 +2,25 @@
 // finds the video a loopback page shows in its raw HTML (no meta tag declares it) and keeps it
 // and its info JSON through the worker's egress proxy; the video is described like any fetched
 // video (ffprobe, PDQ) and is the item the citation's declared duration is checked against.
-// A video on an address the policy refuses is refused by the proxy and never reached. yt-dlp
+// A video on an address the policy refuses is refused by the proxy and never reached; a page
+// with no video (not a platform's) is recorded as that fact, not as a failure. yt-dlp
 // is required here (scripts/ensure-env.sh installs it for `npm test`): a machine without it
 // fails this file instead of skipping it.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findYtdlp } from '../../src/capture/platform/find-ytdlp.ts';
+import { verifyExport } from '../../src/exports/verify/verify-export.ts';
 import { c2paAbsent, custody, ofType, ownBlobDir } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { exportAndDownload } from '../helpers/export-download.ts';
 import { serveFile, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
 import { startTrapServer } from '../helpers/trap-server.ts';
+import { scratchDir } from '../media/media-tools.ts';
 
 const fixture = fileURLToPath(new URL('../fixtures/media/zelenskyy-31s.mp4', import.meta.url));
 const fixtureSha = createHash('sha256').update(readFileSync(fixture)).digest('hex');
@@ -127,12 +134,39 @@ describe('platform video through yt-dlp in the capture job', () => {
     expect(events.at(-1)!.type).toBe('capture_completed');
   }, 120_000);
 
-  it('a page with no video: the platform step says no_video and the page is kept', async () => {
-    const { source } = await env.cite(`${server.origin}/article`);
+  it('a page with no video (not a platform): recorded as platform_no_video, no failure, and its export verifies', async () => {
+    const { claimId, source } = await env.cite(`${server.origin}/article`);
     const view = await env.settled(source.id, 90_000);
     expect(view.status).toBe('captured');
+    expect(view.failure).toBeNull();
     const events = await custody(env, source.id);
-    expect(ofType(events, 'platform_capture_failed').map((e) => e.data.code)).toEqual(['no_video']);
+    expect(ofType(events, 'platform_capture_failed')).toHaveLength(0);
+    expect(events.map((e) => e.type).filter((t) => t.includes('failed'))).toEqual([]);
+    const [absent, ...more] = ofType(events, 'platform_no_video');
+    expect(more).toHaveLength(0);
+    expect(absent!.data).toEqual({
+      captureId: view.captures[0].id,
+      url: `${server.origin}/article`,
+      detail: expect.stringMatching(/Unsupported URL/),
+      tool: { name: 'yt-dlp', version: ytdlp!.version },
+    });
+    const types = events.map((e) => e.type);
+    expect(types.indexOf('platform_no_video')).toBeGreaterThan(types.indexOf('stored'));
+    expect(types.at(-1)).toBe('capture_completed');
     expect((await itemsOf(source.id)).map((i) => i.kind)).toEqual(['page']);
+
+    // The custody format carries it: the bag holds the event in the source's chain and
+    // verify-export (which projects only the events export.json states) passes it.
+    const { id, file } = await exportAndDownload(env.app, env.as(env.editor), { claimId, format: 'bagit' });
+    const path = join(await scratchDir(), 'no-video.zip');
+    await writeFile(path, file);
+    const report = await verifyExport(path);
+    expect(report.problems).toEqual([]);
+    const chain = execFileSync(
+      'unzip',
+      ['-p', path, `claimtrail-export-${id}/data/ledger/source/${source.id}.jsonl`],
+      { encoding: 'utf8' },
+    );
+    expect(chain).toContain('"type":"platform_no_video"');
   }, 120_000);
 });
