@@ -298,6 +298,7 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
       const bare: Run[] = [];
       const ours: Run[] = [];
       const notBrowsers = new Set([server.pid]);
+      const perPageCpu = (c: Run['cpu']) => ({ own: c.own / sizes.pages, browsers: c.browsers / sizes.pages });
       for (let round = 1; round <= sizes.rounds; round++) {
         t = performance.now();
         const cpuBare = cpuMeter({ server: server.pid });
@@ -324,7 +325,7 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
           `round ${round}: bare shot ${secs(b.result.wall)} for ${sizes.pages} pages (${describeCpu(cb, 'bench')}); capture ${secs(o.result.wall)} (${describeCpu(co, 'bench')})`,
         );
         say(
-          `  CPU per page: bare shot ${cpuText(b.cpu)}, capture ${cpuText(o.cpu)} = ${times(ratio(cpuOf(o.cpu), cpuOf(b.cpu)))}`,
+          `  CPU per page: bare shot ${cpuText(perPageCpu(b.cpu))}, capture ${cpuText(perPageCpu(o.cpu))} = ${times(ratio(cpuOf(o.cpu), cpuOf(b.cpu)))}`,
         );
         phases.push([`round ${round}`, seconds(t)]);
       }
