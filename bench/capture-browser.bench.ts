@@ -298,7 +298,10 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
       const bare: Run[] = [];
       const ours: Run[] = [];
       const notBrowsers = new Set([server.pid]);
-      const perPageCpu = (c: Run['cpu']) => ({ own: c.own / sizes.pages, browsers: c.browsers / sizes.pages });
+      const perPageCpu = (c: Run['cpu']) => ({
+        own: c.own / sizes.pages,
+        browsers: c.browsers / sizes.pages,
+      });
       for (let round = 1; round <= sizes.rounds; round++) {
         t = performance.now();
         const cpuBare = cpuMeter({ server: server.pid });
