@@ -7,7 +7,8 @@
 // the same concurrency (BROWSER_CONCURRENCY), in alternating rounds. Target: time per page
 // ≤ 1.5× the bare shot. Also the peak memory per concurrent browser: the proportional set size
 // (PSS, so pages shared between Chromium's processes count once) of every process below this
-// one, sampled while the captures run, divided by the concurrency.
+// one, sampled while the captures run, divided by the concurrency; and the CPU time per page of
+// the browsers and this process (steadier than wall time when other work shares the cores).
 // The page is served by `python3 -m http.server` in a child process.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -52,6 +53,10 @@ const image = fileURLToPath(new URL('../test/fixtures/media/image.png', import.m
 const say = (line = '') => console.log(line);
 const seconds = (since: number) => (performance.now() - since) / 1000;
 const secs = (s: number) => `${num(s, s < 10 ? 2 : 1)} s`;
+
+const cpuOf = (c: { own: number; browsers: number }) => c.own + c.browsers;
+const cpuText = (c: { own: number; browsers: number }) =>
+  `${secs(cpuOf(c))} (browsers ${secs(c.browsers)}, this process ${secs(c.own)})`;
 
 export const help = `npm run bench capture -- --browser [--quick] [options]\n${usage(Object.values(spec))}`;
 
@@ -115,15 +120,23 @@ async function startStaticServer(
   throw new Error('python3 -m http.server did not say its port');
 }
 
-/** Proportional set size of every process below this one (the browsers and their helpers). */
-function descendantsPss(): number {
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/**
+ * Proportional set size of every process below this one (the browsers and their helpers), and
+ * the CPU ticks (user + system) each has used so far, by `pid:starttime` (pids are reused).
+ */
+function descendantsNow(exclude: ReadonlySet<number>): { pss: number; ticks: Map<string, number> } {
   const parent = new Map<number, number>();
+  const ticks = new Map<number, [string, number]>();
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(pid, Number(fields[1]));
+      ticks.set(pid, [`${pid}:${fields[19]}`, Number(fields[11]) + Number(fields[12])]);
     } catch {}
   }
   const below = (pid: number): boolean => {
@@ -131,29 +144,57 @@ function descendantsPss(): number {
       if (p === process.pid) return true;
     return false;
   };
-  let total = 0;
+  let pss = 0;
+  const used = new Map<string, number>();
   for (const pid of parent.keys()) {
-    if (!below(pid)) continue;
+    if (exclude.has(pid) || !below(pid)) continue;
+    const [key, t] = ticks.get(pid) ?? ['', 0];
+    used.set(key, t);
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-      total += Number(m?.[1] ?? 0) * 1024;
+      pss += Number(m?.[1] ?? 0) * 1024;
     } catch {}
   }
-  return total;
+  return { pss, ticks: used };
 }
 
-/** Peak PSS of the processes below this one while `work` runs (sampled every 100 ms). */
-async function withPeakPss<T>(work: () => Promise<T>): Promise<{ result: T; peak: number }> {
+/**
+ * While `work` runs, sampled every 100 ms: the peak PSS of the processes below this one, and
+ * the CPU seconds they and this process used (a browser's last < 100 ms before it exits is
+ * missed, alike for both parties). Under other load, CPU time per page is steadier than wall
+ * time: it says what each party costs, whoever else shares the cores.
+ */
+async function withPeakPss<T>(
+  work: () => Promise<T>,
+  exclude: ReadonlySet<number>,
+): Promise<{ result: T; peak: number; cpu: { own: number; browsers: number } }> {
   let peak = 0;
+  const before = descendantsNow(exclude).ticks;
+  const seen = new Map<string, number>();
+  const sample = () => {
+    const now = descendantsNow(exclude);
+    peak = Math.max(peak, now.pss);
+    for (const [key, t] of now.ticks) seen.set(key, Math.max(seen.get(key) ?? 0, t - (before.get(key) ?? 0)));
+  };
+  const own0 = process.cpuUsage();
   let sampling = true;
   const loop = (async () => {
     while (sampling) {
-      peak = Math.max(peak, descendantsPss());
+      sample();
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   try {
-    return { result: await work(), peak };
+    const result = await work();
+    sample();
+    const own = process.cpuUsage(own0);
+    let browsers = 0;
+    for (const t of seen.values()) browsers += t;
+    return {
+      result,
+      peak,
+      cpu: { own: (own.user + own.system) / 1e6, browsers: browsers / TICKS_PER_SECOND },
+    };
   } finally {
     sampling = false;
     await loop;
@@ -253,34 +294,53 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
       phases.push(['warm-up', seconds(t)]);
 
       const steps: Timings[] = [];
-      const bare: { wall: number; each: number[]; peak: number }[] = [];
-      const ours: { wall: number; each: number[]; peak: number }[] = [];
+      type Run = { wall: number; each: number[]; peak: number; cpu: { own: number; browsers: number } };
+      const bare: Run[] = [];
+      const ours: Run[] = [];
+      const notBrowsers = new Set([server.pid]);
+      const perPageCpu = (c: Run['cpu']) => ({
+        own: c.own / sizes.pages,
+        browsers: c.browsers / sizes.pages,
+      });
       for (let round = 1; round <= sizes.rounds; round++) {
         t = performance.now();
         const cpuBare = cpuMeter({ server: server.pid });
-        const b = await withPeakPss(() =>
-          pool(sizes.pages, sizes.concurrency, (i) => bareShot(browser, url, dir, round * 1000 + i)),
+        const b = await withPeakPss(
+          () => pool(sizes.pages, sizes.concurrency, (i) => bareShot(browser, url, dir, round * 1000 + i)),
+          notBrowsers,
         );
         const cb = cpuBare.stop();
-        bare.push({ ...b.result, peak: b.peak });
+        bare.push({ ...b.result, peak: b.peak, cpu: b.cpu });
         const cpuOurs = cpuMeter({ server: server.pid });
-        const o = await withPeakPss(() =>
-          pool(sizes.pages, sizes.concurrency, async (i) => {
-            const r = await captureWithBrowser(deps, url, { viewport: VIEWPORT, tmpKey: `r${round}-${i}` });
-            if (r.meta.archive.responses !== SUBRESOURCES + 1)
-              throw new Error('a capture missed sub-resources');
-            steps.push(r.meta.timings);
-          }),
+        const o = await withPeakPss(
+          () =>
+            pool(sizes.pages, sizes.concurrency, async (i) => {
+              const r = await captureWithBrowser(deps, url, { viewport: VIEWPORT, tmpKey: `r${round}-${i}` });
+              if (r.meta.archive.responses !== SUBRESOURCES + 1)
+                throw new Error('a capture missed sub-resources');
+              steps.push(r.meta.timings);
+            }),
+          notBrowsers,
         );
         const co = cpuOurs.stop();
-        ours.push({ ...o.result, peak: o.peak });
+        ours.push({ ...o.result, peak: o.peak, cpu: o.cpu });
         say(
           `round ${round}: bare shot ${secs(b.result.wall)} for ${sizes.pages} pages (${describeCpu(cb, 'bench')}); capture ${secs(o.result.wall)} (${describeCpu(co, 'bench')})`,
+        );
+        say(
+          `  CPU per page: bare shot ${cpuText(perPageCpu(b.cpu))}, capture ${cpuText(perPageCpu(o.cpu))} = ${times(ratio(cpuOf(o.cpu), cpuOf(b.cpu)))}`,
         );
         phases.push([`round ${round}`, seconds(t)]);
       }
 
       const perPage = (runs: { wall: number }[]) => summarize(runs.map((r) => r.wall / sizes.pages)).p50;
+      const cpuPerPage = (runs: Run[]) => {
+        const own = runs.reduce((a, x) => a + x.cpu.own, 0) / (runs.length * sizes.pages);
+        const browsers = runs.reduce((a, x) => a + x.cpu.browsers, 0) / (runs.length * sizes.pages);
+        return { own, browsers };
+      };
+      const cpuBare = cpuPerPage(bare);
+      const cpuOurs = cpuPerPage(ours);
       const bareS = perPage(bare);
       const oursS = perPage(ours);
       const ppm = (s: number) => `${num(60 / s, 1)} pages/min`;
@@ -304,6 +364,9 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
         `capture steps, p50: launch ${p50('launchMs')}, navigation (load) ${p50('navigationMs')}, network idle ${p50('settleMs')}, screenshot + DOM ${p50('screenshotMs')}, total ${p50('totalMs')} (the rest: WACZ and blobs)`,
       );
       say(
+        `CPU per page, all rounds: capture ${cpuText(cpuOurs)}, bare shot ${cpuText(cpuBare)}: ${times(ratio(cpuOf(cpuOurs), cpuOf(cpuBare)))}`,
+      );
+      say(
         `what the capture does beyond the bare shot: the egress proxy on every request, a full-page PNG, the DOM, a WACZ of ${probe.meta.archive.responses} responses (${num(probe.meta.archive.bodyBytes / 1024, 0)} KiB of bodies), three blobs written and fsynced`,
       );
       results.push(
@@ -315,6 +378,15 @@ export async function runBrowserBench(argv: readonly string[]): Promise<number> 
           ratio: times(r),
           target: '≤ 1.5×',
           pass: r <= 1.5,
+        },
+        {
+          name: 'browser capture, CPU per page (browsers + this process)',
+          measured: secs(cpuOf(cpuOurs)),
+          baselineName: 'bare shot, per page',
+          baseline: secs(cpuOf(cpuBare)),
+          ratio: times(ratio(cpuOf(cpuOurs), cpuOf(cpuBare))),
+          target: 'printed',
+          pass: undefined,
         },
         {
           name: 'browser capture, peak memory per concurrent browser (PSS)',

@@ -350,7 +350,7 @@ export function recordBrowserFailure(
   input: { captureId: string; actor: string; url: string; code: string; detail: string },
 ): Promise<CaptureProgress> {
   const { captureId, url, code, detail } = input;
-  return recordToolFailure(pool, {
+  return recordToolOutcome(pool, {
     captureId,
     actor: input.actor,
     given: (p) => p.browser?.some((b) => b.key === browserKey(url)) ?? false,
@@ -361,11 +361,13 @@ export function recordBrowserFailure(
 }
 
 /**
- * A tool's step of a page given up: its event, once per capture and page (`given` finds the
- * step's key in the locked progress, `mark` adds it), so a retry neither repeats the event nor
- * runs the tool again.
+ * A tool's step of a page that kept nothing (given up, or a platform step that found no video):
+ * its event, once per capture and page (`given` finds the step's key in the locked progress,
+ * `mark` adds it), so a retry neither repeats the event nor runs the tool again.
  */
-export async function recordToolFailure<T extends 'browser_capture_failed' | 'platform_capture_failed'>(
+export async function recordToolOutcome<
+  T extends 'browser_capture_failed' | 'platform_capture_failed' | 'platform_no_video',
+>(
   pool: pg.Pool,
   input: {
     captureId: string;

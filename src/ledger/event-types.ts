@@ -185,14 +185,32 @@ export const eventCatalogue = {
       evidenceIds: z.strictObject({ video: z.string(), metadata: z.string() }),
     }),
   ],
-  /** The platform step of a page gave up for good (no video found, refused, too large, the
-   * extractor's error, or the last attempt's error); the page itself is captured as without it. */
+  /** The platform step of a page gave up for good (no video found on a platform's page,
+   * refused, too large, the extractor's error, or the last attempt's error); the page itself is
+   * captured as without it. */
   platform_capture_failed: [
     'source',
     z.strictObject({
       captureId: z.string(),
       url,
       code: z.string(),
+      detail: z.string(),
+      tool: z.strictObject({ name: z.string(), version: z.string() }),
+    }),
+  ],
+  /**
+   * yt-dlp looked for a video on a page that is not a video platform's (the generic extractor:
+   * a cited article that queued no media of its own) and found none. A fact of the capture, not
+   * a failure: most cited pages have no video. On a platform's host the same outcome is a
+   * failure (`platform_capture_failed` `no_video`). Not projected into export.json, so bags
+   * holding it stay export version 3 and older version-3 verifiers check them in full.
+   */
+  platform_no_video: [
+    'source',
+    z.strictObject({
+      captureId: z.string(),
+      url,
+      /** yt-dlp's own words (query strings cut), e.g. `Unsupported URL: https://…`. */
       detail: z.string(),
       tool: z.strictObject({ name: z.string(), version: z.string() }),
     }),

@@ -196,6 +196,10 @@ export function eventWords(type: string, data: Record<string, unknown>): string 
     }
     case 'platform_capture_failed':
       return `platform video of ${d('url')} not kept: ${d('code')} — ${d('detail')}`;
+    case 'platform_no_video': {
+      const t = (data.tool ?? {}) as { name?: unknown; version?: unknown };
+      return `${str(t.name)} ${str(t.version)} found no video on ${d('url')} (not a video platform's page: nothing is missing)`;
+    }
     case 'evidence_read':
       return `preserved bytes read (sha256 ${shortHash(d('sha256'))}, ${
         data.range ? d('range') : 'whole item'

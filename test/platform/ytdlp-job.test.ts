@@ -2,7 +2,8 @@
 // finds the video a loopback page shows in its raw HTML (no meta tag declares it) and keeps it
 // and its info JSON through the worker's egress proxy; the video is described like any fetched
 // video (ffprobe, PDQ) and is the item the citation's declared duration is checked against.
-// A video on an address the policy refuses is refused by the proxy and never reached. yt-dlp
+// A video on an address the policy refuses is refused by the proxy and never reached; a page
+// with no video (not a platform's) is recorded as that fact, not as a failure. yt-dlp
 // is required here (scripts/ensure-env.sh installs it for `npm test`): a machine without it
 // fails this file instead of skipping it.
 import { createHash } from 'node:crypto';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findYtdlp } from '../../src/capture/platform/find-ytdlp.ts';
 import { c2paAbsent, custody, ofType, ownBlobDir } from '../capture/support.ts';
 import { useCaptureEnv } from '../helpers/capture-env.ts';
+import { verifiedClaimBag } from '../helpers/export-download.ts';
 import { serveFile, serveText, useFixtureServer } from '../helpers/fixture-server.ts';
 import { startTrapServer } from '../helpers/trap-server.ts';
 
@@ -127,12 +129,31 @@ describe('platform video through yt-dlp in the capture job', () => {
     expect(events.at(-1)!.type).toBe('capture_completed');
   }, 120_000);
 
-  it('a page with no video: the platform step says no_video and the page is kept', async () => {
-    const { source } = await env.cite(`${server.origin}/article`);
+  it('a page with no video (not a platform): recorded as platform_no_video, no failure, and its export verifies', async () => {
+    const { claimId, source } = await env.cite(`${server.origin}/article`);
     const view = await env.settled(source.id, 90_000);
     expect(view.status).toBe('captured');
+    expect(view.failure).toBeNull();
     const events = await custody(env, source.id);
-    expect(ofType(events, 'platform_capture_failed').map((e) => e.data.code)).toEqual(['no_video']);
+    expect(ofType(events, 'platform_capture_failed')).toHaveLength(0);
+    expect(events.map((e) => e.type).filter((t) => t.includes('failed'))).toEqual([]);
+    const [absent, ...more] = ofType(events, 'platform_no_video');
+    expect(more).toHaveLength(0);
+    expect(absent!.data).toEqual({
+      captureId: view.captures[0].id,
+      url: `${server.origin}/article`,
+      detail: expect.stringMatching(/Unsupported URL/),
+      tool: { name: 'yt-dlp', version: ytdlp!.version },
+    });
+    const types = events.map((e) => e.type);
+    expect(types.indexOf('platform_no_video')).toBeGreaterThan(types.indexOf('stored'));
+    expect(types.at(-1)).toBe('capture_completed');
     expect((await itemsOf(source.id)).map((i) => i.kind)).toEqual(['page']);
+
+    // The custody format carries it: the bag holds the event in the source's chain and
+    // verify-export (which projects only the events export.json states) passes it.
+    const bag = await verifiedClaimBag(env.app, env.as(env.editor), claimId);
+    expect(bag.problems).toEqual([]);
+    expect(bag.sourceChain(source.id)).toContain('"type":"platform_no_video"');
   }, 120_000);
 });

@@ -1,6 +1,10 @@
 // Which cited pages get a platform step (src/capture/platform/platform-hosts.ts).
 import { describe, expect, it } from 'vitest';
-import { isPlatformUrl, platformStepDue } from '../../src/capture/platform/platform-hosts.ts';
+import {
+  isPlatformUrl,
+  missingVideoIsFailure,
+  platformStepDue,
+} from '../../src/capture/platform/platform-hosts.ts';
 
 describe('platform hosts', () => {
   it.each([
@@ -21,5 +25,12 @@ describe('platform hosts', () => {
     expect(platformStepDue('https://www.youtube.com/watch?v=abc', 3)).toBe(true);
     expect(platformStepDue('https://news.example.org/story', 0)).toBe(true);
     expect(platformStepDue('https://news.example.org/story', 1)).toBe(false);
+  });
+
+  it('no video is a failure on a platform page only (elsewhere it is recorded as a fact)', () => {
+    expect(missingVideoIsFailure('https://www.youtube.com/watch?v=abc')).toBe(true);
+    expect(missingVideoIsFailure('https://t.me/channel/123')).toBe(true);
+    expect(missingVideoIsFailure('https://news.example.org/story')).toBe(false);
+    expect(missingVideoIsFailure('http://127.0.0.1:8080/article')).toBe(false);
   });
 });

@@ -57,4 +57,16 @@ describe('custody sentences of browser and platform steps', () => {
       }),
     ).toBe('platform video of https://example.org/a not kept: no_video — Unsupported URL');
   });
+
+  it('platform_no_video reads as a fact of the capture, not as a failure', () => {
+    const words = eventWords('platform_no_video', {
+      url: 'https://example.org/a',
+      detail: 'Unsupported URL: https://example.org/a',
+      tool: { name: 'yt-dlp', version: '2023.03.04' },
+    });
+    expect(words).toBe(
+      "yt-dlp 2023.03.04 found no video on https://example.org/a (not a video platform's page: nothing is missing)",
+    );
+    expect(words).not.toMatch(/fail|not kept|gave up/);
+  });
 });

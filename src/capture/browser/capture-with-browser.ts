@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type BrowserContext, chromium, errors, type Page, type Response } from 'playwright-core';
-import type { EgressProxy, EgressSessionSummary } from '../../egress/egress-proxy.ts';
+import type { EgressProxy, EgressSession, EgressSessionSummary } from '../../egress/egress-proxy.ts';
 import { permanentRefusal } from '../../egress/refusals.ts';
 import type { BlobStore, BlobWriteResult } from '../../storage/blob-store.ts';
 import { PROFILE_PREFIX } from './browser-profiles.ts';
@@ -243,12 +243,8 @@ async function captureInSlot(
         headless: true,
         chromiumSandbox: process.getuid?.() !== 0,
         args: browserArgs('127.0.0.1'),
-        proxy: {
-          server: session.server,
-          username: session.username,
-          password: session.password,
-          bypass: '<-loopback>',
-        },
+        // The session's secret is given by answerProxyChallenges, not as proxy.username.
+        proxy: { server: session.server, bypass: '<-loopback>' },
         viewport,
         deviceScaleFactor: 1,
         serviceWorkers: 'block',
@@ -266,6 +262,7 @@ async function captureInSlot(
     const collector = new ResponseCollector(limits.archiveMaxBytes);
     context.on('response', (r) => collector.add(r));
     const page = context.pages()[0] ?? (await context.newPage());
+    await answerProxyChallenges(context, page, session);
     // Evaluated in the page (a function body string: this file has no DOM types).
     const userAgent = String(await page.evaluate('navigator.userAgent'));
     const version = context.browser()?.version() ?? /Chrome\/([\d.]+)/.exec(userAgent)?.[1] ?? 'unknown';
@@ -369,6 +366,40 @@ async function captureInSlot(
     session.close();
     await rm(profile, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/**
+ * Answers the egress proxy's challenge (407) with the session's secret. Playwright's
+ * `proxy.username` would pause every request of the page on its way out (Fetch interception of
+ * all requests, with the browser's cache off) and resume it from this process: a round trip per
+ * image, script and fetch. Here only documents are paused (the page, its frames, their
+ * redirects), and each is answered once: the page's own request always comes first, and once its
+ * challenge is answered Chromium's auth cache answers the proxy for every later request itself.
+ * The secret goes to nothing but the proxy (a challenge from anywhere else, such as a site's own
+ * HTTP auth, is refused, as playwright refuses it), and a second challenge of one request (the
+ * session ended) is refused rather than answered in a loop.
+ */
+async function answerProxyChallenges(context: BrowserContext, page: Page, session: EgressSession) {
+  const cdp = await context.newCDPSession(page);
+  const answered = new Set<string>();
+  cdp.on('Fetch.requestPaused', (e) => {
+    cdp.send('Fetch.continueRequest', { requestId: e.requestId }).catch(() => {});
+  });
+  cdp.on('Fetch.authRequired', (e) => {
+    const ours =
+      e.authChallenge.source === 'Proxy' &&
+      e.authChallenge.origin === session.server &&
+      !answered.has(e.requestId);
+    answered.add(e.requestId);
+    const authChallengeResponse = ours
+      ? { response: 'ProvideCredentials' as const, username: session.username, password: session.password }
+      : { response: 'CancelAuth' as const };
+    cdp.send('Fetch.continueWithAuth', { requestId: e.requestId, authChallengeResponse }).catch(() => {});
+  });
+  await cdp.send('Fetch.enable', {
+    handleAuthRequests: true,
+    patterns: [{ urlPattern: '*', resourceType: 'Document' }],
+  });
 }
 
 async function shoot(page: Page): Promise<{ png: Buffer; dom: string; title: string }> {

@@ -7,9 +7,13 @@
 //   pages/pages.jsonl     the captured page;
 //   datapackage.json      every file above with its size and sha256;
 //   datapackage-digest.json  the sha256 of datapackage.json.
-// Records are built with warcio (Webrecorder's own library for the format).
+// Records are built with warcio (Webrecorder's own library for the format); each is gzipped by
+// Node's zlib (native code, on the thread pool) rather than warcio's own gzip (pako, in
+// JavaScript on the main thread: ~100 ms of a capture's CPU for 42 small records).
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { getSurt, WARCRecord, WARCSerializer } from 'warcio';
 import yazl from 'yazl';
 
@@ -55,7 +59,13 @@ function timestamp14(date: Date): string {
   return date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
-const gzipOpts = { gzip: true, digest: { algo: 'sha-256', prefix: 'sha256:', base32: false } } as const;
+const serializeOpts = { gzip: false, digest: { algo: 'sha-256', prefix: 'sha256:', base32: false } } as const;
+const gzipMember = promisify(gzip);
+
+/** One record as its own gzip member (what a reader seeking to its offset expects). */
+async function serialized(record: WARCRecord): Promise<Buffer> {
+  return gzipMember(await WARCSerializer.serialize(record, serializeOpts));
+}
 
 async function* one(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
@@ -86,7 +96,7 @@ async function buildWarc(exchanges: readonly ArchivedExchange[]): Promise<Built>
       },
       one(x.body),
     );
-    const responseBytes = Buffer.from(await WARCSerializer.serialize(response, gzipOpts));
+    const responseBytes = await serialized(response);
     const target = new URL(x.url);
     const request = WARCRecord.create(
       {
@@ -101,7 +111,7 @@ async function buildWarc(exchanges: readonly ArchivedExchange[]): Promise<Built>
       },
       one(x.requestBody ?? new Uint8Array()),
     );
-    const requestBytes = Buffer.from(await WARCSerializer.serialize(request, gzipOpts));
+    const requestBytes = await serialized(request);
     const mime = (x.responseHeaders.find(([n]) => n.toLowerCase() === 'content-type')?.[1] ?? '')
       .split(';')[0]
       ?.trim();

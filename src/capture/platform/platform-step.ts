@@ -4,14 +4,15 @@
 // of the same bytes), the video as a step of the capture (so it is the primary item the
 // citations' declared duration, media type and hash are checked against when the capture
 // ends), `platform_captured`, and the progress key `platform:<url>`, so a retry does not run
-// yt-dlp again (a crash before the commit leaves blobs, no rows). A permanent error, or the
-// last attempt's error, is recorded as `platform_capture_failed` and the page capture goes on;
-// an error another attempt may heal is thrown (the job is retried and resumes here).
+// yt-dlp again (a crash before the commit leaves blobs, no rows). No video on a page that is
+// not a platform's is recorded as the fact it is (`platform_no_video`); a permanent error, or
+// the last attempt's error, as `platform_capture_failed`; either way the page capture goes on.
+// An error another attempt may heal is thrown (the job is retried and resumes here).
 import type pg from 'pg';
 import { writeWithEvents } from '../../db/sql-change.ts';
 import { writeTransaction } from '../../db/unit-of-work.ts';
 import { escapeUnstorableJson } from '../../lib/storable-text.ts';
-import { outputItems, recordToolFailure } from '../capture-steps.ts';
+import { outputItems, recordToolOutcome } from '../capture-steps.ts';
 import type { CaptureProgress, CaptureToRun } from '../capture-store.ts';
 import { lockCaptureForItems, platformKey, setCaptureProgress } from '../capture-store.ts';
 import type { Json } from '../checks.ts';
@@ -23,6 +24,7 @@ import {
   PlatformCaptureError,
   type PlatformCaptureResult,
 } from './capture-with-ytdlp.ts';
+import { missingVideoIsFailure } from './platform-hosts.ts';
 
 type PlatformOutputs<T> = { video: T; metadata: T };
 
@@ -46,15 +48,19 @@ export async function platformStep(
   } catch (err) {
     if (!(err instanceof PlatformCaptureError)) throw err;
     if (!err.permanent && attempt.number < attempt.max) throw err;
-    deps.log.warn({ captureId: capture.id, code: err.code, detail: err.detail }, 'platform step given up');
-    return recordPlatformFailure(deps.pool, {
+    const outcome = {
       captureId: capture.id,
       actor,
       url,
-      code: err.code,
       detail: err.detail,
       tool: { name: 'yt-dlp', version: platform.ytdlp.version },
-    });
+    };
+    if (err.code === 'no_video' && !missingVideoIsFailure(url)) {
+      deps.log.debug({ captureId: capture.id, detail: err.detail }, 'no video on the page');
+      return recordPlatformNoVideo(deps.pool, outcome);
+    }
+    deps.log.warn({ captureId: capture.id, code: err.code, detail: err.detail }, 'platform step given up');
+    return recordPlatformFailure(deps.pool, { ...outcome, code: err.code });
   }
   const one = (sha256: string, head: Buffer, forcedKind?: NewItem['kind']) =>
     describe(deps, {
@@ -148,26 +154,47 @@ export async function recordPlatformCapture(
   });
 }
 
+interface PlatformOutcome {
+  captureId: string;
+  actor: string;
+  url: string;
+  detail: string;
+  tool: { name: string; version: string };
+}
+
+/** Marks a page's platform step done without a video (a retry does not run yt-dlp again). */
+const markedWithoutVideo = (url: string) => ({
+  given: (p: CaptureProgress) => platformDone(p, url),
+  mark: (p: CaptureProgress): CaptureProgress => ({
+    ...p,
+    platform: [...(p.platform ?? []), { key: platformKey(url), videoEvidenceId: null }],
+  }),
+});
+
 /** A page's platform step given up: `platform_capture_failed`, once per capture and page. */
 export function recordPlatformFailure(
   pool: pg.Pool,
-  input: {
-    captureId: string;
-    actor: string;
-    url: string;
-    code: string;
-    detail: string;
-    tool: { name: string; version: string };
-  },
+  input: PlatformOutcome & { code: string },
 ): Promise<CaptureProgress> {
   const { captureId, url, code, detail, tool } = input;
-  const key = platformKey(url);
-  return recordToolFailure(pool, {
+  return recordToolOutcome(pool, {
     captureId,
     actor: input.actor,
-    given: (p) => platformDone(p, url),
-    mark: (p) => ({ ...p, platform: [...(p.platform ?? []), { key, videoEvidenceId: null }] }),
+    ...markedWithoutVideo(url),
     type: 'platform_capture_failed',
     data: { captureId, url, code, detail, tool },
+  });
+}
+
+/** yt-dlp found no video on a page that is not a platform's: `platform_no_video`, a fact of
+ * the capture and no failure, once per capture and page. */
+export function recordPlatformNoVideo(pool: pg.Pool, input: PlatformOutcome): Promise<CaptureProgress> {
+  const { captureId, url, detail, tool } = input;
+  return recordToolOutcome(pool, {
+    captureId,
+    actor: input.actor,
+    ...markedWithoutVideo(url),
+    type: 'platform_no_video',
+    data: { captureId, url, detail, tool },
   });
 }
