@@ -24,6 +24,8 @@ export interface S3TestServer {
   env: Record<string, string>;
   /** The file s3rver keeps `key`'s bytes in (read around the S3 API: exactly what is stored). */
   objectFile(key: string): string;
+  /** The server process's pid. */
+  pid(): number | undefined;
   kill(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -53,6 +55,13 @@ async function end(child: ChildProcess, signal: NodeJS.Signals) {
 
 /** Starts a server for this test file (stopped and its files removed after the file's tests). */
 export async function useS3Server(opts: { bucket?: string; prefix?: string } = {}): Promise<S3TestServer> {
+  const server = await startS3Server(opts);
+  afterAll(() => server.stop());
+  return server;
+}
+
+/** Starts a server the caller stops (code that runs outside vitest too: the scale run). */
+export async function startS3Server(opts: { bucket?: string; prefix?: string } = {}): Promise<S3TestServer> {
   const directory = await mkdtemp(path.join(tmpdir(), 'claimtrail-s3rver-'));
   const bucket = opts.bucket ?? 'claimtrail-test';
   let { child, port } = await spawnServer(directory, bucket, 0);
@@ -75,6 +84,7 @@ export async function useS3Server(opts: { bucket?: string; prefix?: string } = {
       const parts = key.split('/');
       return path.join(directory, bucket, ...parts.slice(0, -1), `${parts.at(-1)}._S3rver_object`);
     },
+    pid: () => child.pid,
     kill: () => end(child, 'SIGKILL'),
     async restart() {
       await end(child, 'SIGKILL');
@@ -85,7 +95,6 @@ export async function useS3Server(opts: { bucket?: string; prefix?: string } = {
       await rm(directory, { recursive: true, force: true });
     },
   };
-  afterAll(() => server.stop());
   return server;
 }
 
