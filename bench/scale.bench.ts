@@ -102,7 +102,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       section('throughput');
       say(
         `${num(report.sources)} sources, first request → last capture ${secs(report.seconds)}: ` +
-          `${perSecond(report.sourcesPerSecond)} (${num(report.fetchesPerSource, 2)} fetches per source)`,
+          `${perSecond(report.sourcesPerSecond)}; the sources' server answered ${num(report.fetches.answered)} ` +
+          `requests for ${num(report.fetches.items)} items (the rest: fetches again after a kill)`,
       );
       say(
         `undisturbed (before the first kill): ${num(report.undisturbed.captures)} captures in ` +

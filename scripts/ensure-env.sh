@@ -113,8 +113,22 @@ ensure_ytdlp() {
   fi
 }
 
+# Only for `npm test`: tests that restart Redis (readiness, redis-loss, the scale run) start a
+# `redis-server` of their own even where the shared Redis is a service of the machine.
+ensure_redis_server() {
+  case "$(basename "${BASH_SOURCE[-1]}")" in test.sh) ;; *) return 0 ;; esac
+  if command -v redis-server >/dev/null; then return 0; fi
+  if can_install; then
+    apt_install redis-server
+  else
+    say "redis-server is missing: the tests that restart Redis (test/scale, test/capture/redis-loss) will fail."
+    say "Run as root: apt-get install -y redis-server"
+  fi
+}
+
 ensure_packages
 ensure_postgres
 ensure_redis
+ensure_redis_server
 ensure_browser
 ensure_ytdlp

@@ -44,18 +44,23 @@ export class Fleet {
    * ready and the first sequencer holds the lease (the others started after it: standbys). */
   async start(counts: { apis: number; workers: number; sequencers: number }): Promise<void> {
     const ready: Promise<void>[] = [];
+    // Handled at once too: one that fails while the first sequencer is awaited is not "unhandled".
+    const starting = (p: Promise<void>) => {
+      p.catch(() => {});
+      ready.push(p);
+    };
     for (let i = 1; i <= counts.apis; i++) {
       const port = await freePort();
-      ready.push(this.add('api', `api-${i}`, { PORT: String(port), HOST: '127.0.0.1' }, port));
+      starting(this.add('api', `api-${i}`, { PORT: String(port), HOST: '127.0.0.1' }, port));
     }
-    for (let i = 1; i <= counts.workers; i++) ready.push(this.add('worker', `worker-${i}`));
+    for (let i = 1; i <= counts.workers; i++) starting(this.add('worker', `worker-${i}`));
     // The first sequencer takes the lease before the others start, so which one is active is
     // known; the rest wait on the lock.
     if (counts.sequencers > 0) {
       await this.add('sequencer', 'sequencer-1');
       await waitForOutput(this.member('sequencer-1').proc, HOLDS_LEASE, this.startTimeoutMs);
     }
-    for (let i = 2; i <= counts.sequencers; i++) ready.push(this.add('sequencer', `sequencer-${i}`));
+    for (let i = 2; i <= counts.sequencers; i++) starting(this.add('sequencer', `sequencer-${i}`));
     await Promise.all(ready);
   }
 

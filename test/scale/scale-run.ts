@@ -44,7 +44,7 @@ import {
   tallyLog,
   tallySources,
 } from './scale-checks.ts';
-import { kindOf, type ScaleSource, scaleRoutes, scaleSources } from './scale-sources.ts';
+import { expectedStored, kindOf, type ScaleSource, scaleRoutes, scaleSources } from './scale-sources.ts';
 
 export interface ScaleSettings {
   sources: number;
@@ -118,8 +118,8 @@ export interface ScaleReport {
   undisturbed: { captures: number; seconds: number; perSecond: number };
   /** Requested → completed, in ms. */
   latency: Summary;
-  /** Requests the fixture server answered per source (retries fetch again). */
-  fetchesPerSource: number;
+  /** Requests the fixture server answered (retries fetch again), and as many as the items. */
+  fetches: { answered: number; items: number };
   /** Every violation in one list (empty when all held), for the benchmark's verdict. */
   problems: string[];
 }
@@ -191,149 +191,162 @@ export async function runScale(
   onCleanup('stop service processes', () => fleet.stop());
   const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 3 });
   onCleanup('close pool', () => pool.end());
-  let t = Date.now();
-  await fleet.start({ apis: APIS, workers: WORKERS, sequencers: SEQUENCERS });
-  say(
-    `processes ready in ${((Date.now() - t) / 1000).toFixed(1)} s: ${fleet.members
-      .map((m) => `${m.name} pid ${m.proc.child.pid}${m.origin ? ` ${m.origin}` : ''}`)
-      .join(', ')}; active: ${fleet.activeSequencer()?.name}`,
-  );
+  // A failure says what each process printed last.
+  try {
+    let t = Date.now();
+    await fleet.start({ apis: APIS, workers: WORKERS, sequencers: SEQUENCERS });
+    say(
+      `processes ready in ${((Date.now() - t) / 1000).toFixed(1)} s: ${fleet.members
+        .map((m) => `${m.name} pid ${m.proc.child.pid}${m.origin ? ` ${m.origin}` : ''}`)
+        .join(', ')}; active: ${fleet.activeSequencer()?.name}`,
+    );
 
-  const token = await createEditor(env, 'Scale editor');
-  const apis = fleet.ofRole('api').map((m) => apiClient(m.origin!, token));
-  const investigation = await apis[0]!.call<{ id: string }>('POST', '/v1/investigations', {
-    title: 'Scale run',
-  });
-
-  // --- progress: captures ended so far (for the backlog), polled
-  const progress = { ended: 0, failed: 0 };
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      try {
-        const { rows } = await pool.query<{ ended: number; failed: number }>(
-          `SELECT count(*) FILTER (WHERE status IN ('completed', 'failed'))::int AS ended,
-                  count(*) FILTER (WHERE status = 'failed')::int AS failed FROM captures`,
-        );
-        Object.assign(progress, rows[0]);
-      } catch {
-        // The next poll tries again; a database that stays away fails the run's own waits.
-      }
-      await sleep(200);
-    }
-  })();
-  onCleanup('stop polling', async () => {
-    polling = false;
-    await poller.catch(() => undefined);
-  });
-
-  // --- the disruptions, at fixed shares of the requests
-  const disruptions: Disruption[] = [];
-  const recoveries: Promise<void>[] = [];
-  const plan: { share: number; run: () => Promise<Disruption> }[] = [
-    { share: 0.25, run: () => killWorker(fleet, pool, recoveryMs) },
-    { share: 0.5, run: () => killActiveSequencer(fleet, pool, recoveryMs) },
-    { share: 0.75, run: () => restartRedis(redis, pool, recoveryMs, track) },
-  ];
-  const fired = new Map<number, Promise<void>>();
-  const fire = (k: number, atRequest: number) => {
-    let p = fired.get(k);
-    if (!p) {
-      p = (async () => {
-        await recoveries[k - 1];
-        const d = await plan[k]!.run();
-        d.atRequest = atRequest;
-        disruptions.push(d);
-        say(`${atRequest}/${n} requests: ${d.what} (${d.detail})`);
-        // Recovery is measured while citing goes on; the next disruption waits for it.
-        recoveries[k] = Promise.all(
-          d.recoveries.map((r) => (r as Recovery & { done: Promise<void> }).done),
-        ).then(() => undefined);
-      })();
-      fired.set(k, p);
-    }
-    return p;
-  };
-
-  // --- citing: one claim per ten sources, claims and citations alternating between the APIs
-  const citedPerApi: Record<string, number> = {};
-  const claims = new Map<number, Promise<string>>();
-  const claimOf = (group: number) => {
-    let c = claims.get(group);
-    if (!c) {
-      c = apis[group % APIS]!.call<{ id: string }>('POST', `/v1/investigations/${investigation.id}/claims`, {
-        statement: `Scale run claim ${group}`,
-        claimant: { name: 'Someone' },
-      }).then((r) => r.id);
-      claims.set(group, c);
-    }
-    return c;
-  };
-  const cite = async (api: Api, s: ScaleSource) => {
-    await api.call('POST', `/v1/claims/${await claimOf(Math.floor(s.index / 10))}/sources`, {
-      url: `${origin.origin}${s.path}`,
-      relation: 'origin',
+    const token = await createEditor(env, 'Scale editor');
+    const apis = fleet.ofRole('api').map((m) => apiClient(m.origin!, token));
+    const investigation = await apis[0]!.call<{ id: string }>('POST', '/v1/investigations', {
+      title: 'Scale run',
     });
-    citedPerApi[api.origin] = (citedPerApi[api.origin] ?? 0) + 1;
-  };
-  let next = 0;
-  let sent = 0;
-  const citeStarted = Date.now();
-  const client = async () => {
-    for (let i = next++; i < n; i = next++) {
-      for (const [k, step] of plan.entries()) if (i >= Math.floor(step.share * n)) await fire(k, i);
-      while (sent - progress.ended >= settings.backlog) await sleep(50);
-      sent++;
-      await cite(apis[i % APIS]!, sources[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: settings.clients }, client));
-  say(`all ${n} requests sent in ${((Date.now() - citeStarted) / 1000).toFixed(1)} s`);
 
-  // --- every capture ends; the last disruption recovers
-  t = Date.now();
-  await waitFor(async () => progress.ended >= n, settleMs, 250).catch((err: Error) => {
-    throw new Error(`${err.message}: ${progress.ended}/${n} captures ended\n${fleet.report()}`);
-  });
-  await Promise.all(recoveries);
-  say(`captures ended ${((Date.now() - t) / 1000).toFixed(1)} s after the last request`);
+    // --- progress: captures ended so far (for the backlog), polled
+    const progress = { ended: 0, failed: 0 };
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        try {
+          const { rows } = await pool.query<{ ended: number; failed: number }>(
+            `SELECT count(*) FILTER (WHERE status IN ('completed', 'failed'))::int AS ended,
+                    count(*) FILTER (WHERE status = 'failed')::int AS failed FROM captures`,
+          );
+          Object.assign(progress, rows[0]);
+        } catch {
+          // The next poll tries again; a database that stays away fails the run's own waits.
+        }
+        await sleep(200);
+      }
+    })();
+    onCleanup('stop polling', async () => {
+      polling = false;
+      await poller.catch(() => undefined);
+    });
 
-  // --- a BagIt export of the investigation through the (other) API, verified offline
-  const exportBag = await exportAndVerify(apis[1]!, investigation.id, target.scratch);
-  say(`export: ${exportBag.status}, ${exportBag.bytes} bytes, verify-export exit ${exportBag.verify.code}`);
+    // --- the disruptions, at fixed shares of the requests
+    const disruptions: Disruption[] = [];
+    const recoveries: Promise<void>[] = [];
+    const plan: { share: number; run: () => Promise<Disruption> }[] = [
+      { share: 0.25, run: () => killWorker(fleet, pool, recoveryMs) },
+      { share: 0.5, run: () => killActiveSequencer(fleet, pool, recoveryMs) },
+      { share: 0.75, run: () => restartRedis(redis, pool, recoveryMs, track) },
+    ];
+    const fired = new Map<number, Promise<void>>();
+    const fire = (k: number, atRequest: number) => {
+      let p = fired.get(k);
+      if (!p) {
+        p = (async () => {
+          await recoveries[k - 1];
+          const d = await plan[k]!.run();
+          d.atRequest = atRequest;
+          disruptions.push(d);
+          say(`${atRequest}/${n} requests: ${d.what} (${d.detail})`);
+          // Recovery is measured while citing goes on; the next disruption waits for it.
+          recoveries[k] = Promise.all(
+            d.recoveries.map((r) => (r as Recovery & { done: Promise<void> }).done),
+          ).then(() => undefined);
+        })();
+        fired.set(k, p);
+      }
+      return p;
+    };
 
-  // --- the ledger and the log, once the sequencer has integrated everything
-  await waitFor(async () => (await tallyLog(pool)).pending === 0, 120_000, 250).catch(() => undefined);
-  const log = await tallyLog(pool);
-  const ledgerVerify = await cli(['ledger', 'verify'], env, 600_000);
-  const blobsCheck = await cli(['blobs', 'check'], env, 900_000);
-  const tallies = await tallySources(pool, investigation.id, (url) => kindOf(indexOfUrl(url)));
-  const duplicates = await duplicateStored(pool);
-  const timing = await timings(pool, disruptions[0]?.at);
+    // --- citing: one claim per ten sources, claims and citations alternating between the APIs
+    const citedPerApi: Record<string, number> = {};
+    const claims = new Map<number, Promise<string>>();
+    const claimOf = (group: number) => {
+      let c = claims.get(group);
+      if (!c) {
+        c = apis[group % APIS]!.call<{ id: string }>(
+          'POST',
+          `/v1/investigations/${investigation.id}/claims`,
+          {
+            statement: `Scale run claim ${group}`,
+            claimant: { name: 'Someone' },
+          },
+        ).then((r) => r.id);
+        claims.set(group, c);
+      }
+      return c;
+    };
+    const cite = async (api: Api, s: ScaleSource) => {
+      await api.call('POST', `/v1/claims/${await claimOf(Math.floor(s.index / 10))}/sources`, {
+        url: `${origin.origin}${s.path}`,
+        relation: 'origin',
+      });
+      citedPerApi[api.origin] = (citedPerApi[api.origin] ?? 0) + 1;
+    };
+    let next = 0;
+    let sent = 0;
+    const citeStarted = Date.now();
+    const client = async () => {
+      for (let i = next++; i < n; i = next++) {
+        for (const [k, step] of plan.entries()) if (i >= Math.floor(step.share * n)) await fire(k, i);
+        while (sent - progress.ended >= settings.backlog) await sleep(50);
+        sent++;
+        await cite(apis[i % APIS]!, sources[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: settings.clients }, client));
+    say(`all ${n} requests sent in ${((Date.now() - citeStarted) / 1000).toFixed(1)} s`);
 
-  const report: ScaleReport = {
-    sources: n,
-    citedPerApi,
-    tallies,
-    sourceProblems: sourceProblems(tallies),
-    duplicateStored: duplicates,
-    log,
-    logProblems: logProblems(log),
-    ledgerVerify,
-    exportBag,
-    blobsCheck,
-    disruptions,
-    activeSequencers: fleet
-      .ofRole('sequencer')
-      .filter((m) => m === fleet.activeSequencer())
-      .map((m) => m.name),
-    deadMembers: fleet.dead(),
-    ...timing,
-    fetchesPerSource: origin.totalHits() / n,
-    problems: [],
-  };
-  report.problems = problemsOf(report);
-  return report;
+    // --- every capture ends; the last disruption recovers
+    t = Date.now();
+    await waitFor(async () => progress.ended >= n, settleMs, 250).catch((err: Error) => {
+      throw new Error(`${err.message}: ${progress.ended}/${n} captures ended`);
+    });
+    await Promise.all(recoveries);
+    say(`captures ended ${((Date.now() - t) / 1000).toFixed(1)} s after the last request`);
+
+    // --- a BagIt export of the investigation through the (other) API, verified offline
+    const exportBag = await exportAndVerify(apis[1]!, investigation.id, target.scratch);
+    say(`export: ${exportBag.status}, ${exportBag.bytes} bytes, verify-export exit ${exportBag.verify.code}`);
+
+    // --- the ledger and the log, once the sequencer has integrated everything
+    await waitFor(async () => (await tallyLog(pool)).pending === 0, 120_000, 250).catch(() => undefined);
+    const log = await tallyLog(pool);
+    const ledgerVerify = await cli(['ledger', 'verify'], env, 600_000);
+    const blobsCheck = await cli(['blobs', 'check'], env, 900_000);
+    const tallies = await tallySources(pool, investigation.id, (url) => kindOf(indexOfUrl(url)));
+    const duplicates = await duplicateStored(pool);
+    const timing = await timings(pool, disruptions[0]?.at);
+
+    const report: ScaleReport = {
+      sources: n,
+      citedPerApi,
+      tallies,
+      sourceProblems: sourceProblems(tallies),
+      duplicateStored: duplicates,
+      log,
+      logProblems: logProblems(log),
+      ledgerVerify,
+      exportBag,
+      blobsCheck,
+      disruptions,
+      activeSequencers: fleet
+        .ofRole('sequencer')
+        .filter((m) => m === fleet.activeSequencer())
+        .map((m) => m.name),
+      deadMembers: fleet.dead(),
+      ...timing,
+      fetches: {
+        answered: origin.totalHits(),
+        items: sources.reduce((k, x) => k + expectedStored[x.kind], 0),
+      },
+      problems: [],
+    };
+    report.problems = problemsOf(report);
+    return report;
+  } catch (err) {
+    say(`processes at the failure:\n${fleet.report()}`);
+    throw err;
+  }
 }
 
 /** Every violation of the report, one line each (empty: everything held). */
@@ -460,7 +473,7 @@ async function killWorker(fleet: Fleet, pool: pg.Pool, boundMs: number): Promise
 
 async function killActiveSequencer(fleet: Fleet, pool: pg.Pool, boundMs: number): Promise<Disruption> {
   const active = fleet.activeSequencer();
-  if (!active) throw new Error(`no sequencer holds the lease\n${fleet.report()}`);
+  if (!active) throw new Error('no sequencer holds the lease');
   const size = await checkpointSize(pool);
   const pid = active.proc.child.pid;
   const at = Date.now();

@@ -3,15 +3,14 @@
 // while a worker and the active sequencer are killed with SIGKILL and restarted and Redis is
 // restarted empty. It asserts correctness only (every capture exactly once, no duplicate
 // `stored`, a gapless log, the CLIs' verdicts), never speed; `npm run bench scale` prints the
-// figures at full size. Its own database, Redis, s3rver and fixture server; every process is
-// killed in afterAll, failed or not.
+// figures at full size. Its own database, Redis (redis-server, as scripts/ensure-env.sh installs
+// it), s3rver and fixture server; every process is stopped in afterAll, failed or not.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownerUrlFor } from '../helpers/databases.ts';
 import { createIsolatedDatabase } from '../helpers/isolated-db.ts';
-import { hasRedisServer } from '../helpers/redis-server.ts';
 import { alivePids, runScale, type ScaleReport } from './scale-run.ts';
 import { expectedStored } from './scale-sources.ts';
 
@@ -19,13 +18,26 @@ const SOURCES = 200;
 
 const steps: { label: string; step: () => unknown }[] = [];
 const spawned = new Map<number, string>();
-let scratch = '';
+const scratch = await mkdtemp(join(tmpdir(), 'claimtrail-scale-'));
+// Dropped after the processes below are stopped (afterAll hooks run last-registered first).
+const databaseUrl = await createIsolatedDatabase('scale');
 let report: ScaleReport;
 
-describe.skipIf(!hasRedisServer)('the scale run (200 sources, kills and a Redis restart)', () => {
+// Every step is tried, in reverse order of start, even when one before it failed.
+afterAll(async () => {
+  for (const { label, step } of steps.reverse()) {
+    await Promise.resolve()
+      .then(step)
+      .catch((err: Error) => console.error(`scale cleanup: could not ${label}: ${err.message}`));
+  }
+  await rm(scratch, { recursive: true, force: true });
+  // Nothing of the run outlives it: no claimtrail child, redis-server or s3rver is left.
+  expect(spawned.size).toBeGreaterThanOrEqual(9);
+  expect(alivePids(spawned)).toEqual([]);
+}, 120_000);
+
+describe('the scale run (200 sources; a worker, the active sequencer and Redis killed)', () => {
   beforeAll(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'claimtrail-scale-'));
-    const databaseUrl = await createIsolatedDatabase('scale');
     try {
       report = await runScale(
         { sources: SOURCES, clients: 4, backlog: 40, workerConcurrency: 4, sweepMs: 5_000 },
@@ -38,19 +50,6 @@ describe.skipIf(!hasRedisServer)('the scale run (200 sources, kills and a Redis 
       throw err;
     }
   }, 30 * 60_000);
-
-  // Reverse order of start, each step tried even when one before it failed.
-  afterAll(async () => {
-    for (const { label, step } of steps.reverse()) {
-      await Promise.resolve()
-        .then(step)
-        .catch((err: Error) => console.error(`scale cleanup: could not ${label}: ${err.message}`));
-    }
-    await rm(scratch, { recursive: true, force: true });
-    // Nothing of the run outlives it: no claimtrail child, redis-server or s3rver is left.
-    expect(spawned.size).toBeGreaterThanOrEqual(9);
-    expect(alivePids(spawned)).toEqual([]);
-  }, 120_000);
 
   it('captures every cited source exactly once, each item stored once', () => {
     expect(report.tallies).toHaveLength(SOURCES);
