@@ -249,7 +249,13 @@ export async function runScale(
           say(`${atRequest}/${n} requests: ${d.what} (${d.detail})`);
           // Recovery is measured while citing goes on; the next disruption waits for it.
           recoveries[k] = Promise.all(
-            d.recoveries.map((r) => (r as Recovery & { done: Promise<void> }).done),
+            d.recoveries.map((r) =>
+              (r as Measured).done.then(() =>
+                say(
+                  `  ${d.what}: ${r.what} ${r.ms === undefined ? `NOT within ${recoveryMs / 1000} s` : `after ${(r.ms / 1000).toFixed(1)} s`}`,
+                ),
+              ),
+            ),
           ).then(() => undefined);
         })();
         fired.set(k, p);
