@@ -51,7 +51,9 @@ export class Fleet {
     };
     for (let i = 1; i <= counts.apis; i++) {
       const port = await freePort();
-      starting(this.add('api', `api-${i}`, { PORT: String(port), HOST: '127.0.0.1' }, port));
+      // warn: a line per request would bury what a failure report needs.
+      const own = { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+      starting(this.add('api', `api-${i}`, own, port));
     }
     for (let i = 1; i <= counts.workers; i++) starting(this.add('worker', `worker-${i}`));
     // The first sequencer takes the lease before the others start, so which one is active is

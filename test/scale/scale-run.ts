@@ -169,6 +169,9 @@ export async function runScale(
     REDIS_URL: redis.url,
     REDIS_PREFIX: 'claimtrail-scale',
     LOG_SIGNING_KEY_FILE: keyFile,
+    // Seven processes × two pools: 56 connections at most, not 140 (Postgres's default
+    // max_connections is 100, and other work shares this server).
+    DATABASE_POOL_MAX: '4',
     ...s3.env,
     BLOB_DIR: join(target.scratch, 'blobs'), // scratch copies only, with S3
     FETCH_ALLOWLIST: origin.host,
@@ -232,6 +235,7 @@ export async function runScale(
     // --- the disruptions, at fixed shares of the requests
     const disruptions: Disruption[] = [];
     const recoveries: Promise<void>[] = [];
+    const unrecovered: string[] = [];
     const plan: { share: number; run: () => Promise<Disruption> }[] = [
       { share: 0.25, run: () => killWorker(fleet, pool, recoveryMs) },
       { share: 0.5, run: () => killActiveSequencer(fleet, pool, recoveryMs) },
@@ -250,11 +254,12 @@ export async function runScale(
           // Recovery is measured while citing goes on; the next disruption waits for it.
           recoveries[k] = Promise.all(
             d.recoveries.map((r) =>
-              (r as Measured).done.then(() =>
+              (r as Measured).done.then(() => {
+                if (r.ms === undefined) unrecovered.push(`${d.what}: ${r.what}`);
                 say(
                   `  ${d.what}: ${r.what} ${r.ms === undefined ? `NOT within ${recoveryMs / 1000} s` : `after ${(r.ms / 1000).toFixed(1)} s`}`,
-                ),
-              ),
+                );
+              }),
             ),
           ).then(() => undefined);
         })();
@@ -304,9 +309,14 @@ export async function runScale(
 
     // --- every capture ends; the last disruption recovers
     t = Date.now();
-    await waitFor(async () => progress.ended >= n, settleMs, 250).catch((err: Error) => {
-      throw new Error(`${err.message}: ${progress.ended}/${n} captures ended`);
-    });
+    // A recovery that did not happen ends the wait: its captures would not end either.
+    await waitFor(async () => progress.ended >= n || unrecovered.length > 0, settleMs, 250).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${progress.ended}/${n} captures ended`);
+      },
+    );
+    if (progress.ended < n)
+      throw new Error(`${progress.ended}/${n} captures ended; did not recover: ${unrecovered.join('; ')}`);
     await Promise.all(recoveries);
     say(`captures ended ${((Date.now() - t) / 1000).toFixed(1)} s after the last request`);
 
