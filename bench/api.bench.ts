@@ -29,6 +29,7 @@ import type { Config } from '../src/config/env.ts';
 import { authenticate, principalOf } from '../src/http/authenticate.ts';
 import { createAuthCache } from '../src/users/auth-cache.ts';
 import { freePort } from '../test/helpers/net.ts';
+import { type Api, apiClient, createEditor } from './lib/api-client.ts';
 import type { BenchResources } from './lib/bench-db.ts';
 import { runBench } from './lib/bench-run.ts';
 import { stopperOf } from './lib/child-stop.ts';
@@ -120,7 +121,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       say(`API: pid ${server.pid} at ${server.origin}, ready in ${secs(seconds(t))}`);
       phases.push(['start API', seconds(t)]);
       t = performance.now();
-      const token = await createEditor(res);
+      const token = await createEditor(res.env);
       const api = apiClient(server.origin, token);
       const investigation = await api.call<{ id: string }>('POST', '/v1/investigations', {
         title: 'Benchmark investigation',
@@ -242,19 +243,6 @@ async function startApiServer(res: BenchResources): Promise<ApiServer> {
   };
 }
 
-/** `claimtrail user add --role editor` against the bench database; returns the token. */
-async function createEditor(res: BenchResources): Promise<string> {
-  const out = await runProcess(
-    process.execPath,
-    ['bin/claimtrail.mjs', 'user', 'add', '--name', 'bench', '--role', 'editor'],
-    { ...process.env, ...res.env, LOG_LEVEL: 'warn' },
-  );
-  if (out.code !== 0) throw new Error(`user add failed (exit ${out.code}):\n${out.stdout}${out.stderr}`);
-  const created = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '') as { token?: string };
-  if (!created.token) throw new Error(`user add printed no token: ${out.stdout}`);
-  return created.token;
-}
-
 function runProcess(
   command: string,
   args: string[],
@@ -277,31 +265,6 @@ function runProcess(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-interface Api {
-  /** Authorization header of the benchmark's editor. */
-  headers: Record<string, string>;
-  /** One-off JSON request for setup and correctness checks (untimed); throws unless 2xx. */
-  call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
-}
-
-function apiClient(origin: string, token: string): Api {
-  const headers = { authorization: `Bearer ${token}` };
-  return {
-    headers,
-    async call<T>(method: 'GET' | 'POST', path: string, body?: unknown) {
-      const r = await request(`${origin}${path}`, {
-        method,
-        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await r.body.text();
-      if (r.statusCode >= 300)
-        throw new Error(`${method} ${path}: HTTP ${r.statusCode} ${text.slice(0, 300)}`);
-      return JSON.parse(text) as T;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@
 //   3. A similarity query over `--hashes` stored hashes (bench/pdq.bench.ts: searchBench).
 //      Target p99 ≤ 50 ms.
 import { spawn } from 'node:child_process';
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -23,6 +22,7 @@ import {
 } from '../src/media/video-frames.ts';
 import { runBench } from './lib/bench-run.ts';
 import { CORPUS_DIR, imageCorpus } from './lib/image-corpus.ts';
+import { loadLine } from './lib/machine-load.ts';
 import { type NumberOption, usage } from './lib/options.ts';
 import { latencyLine, ms, num, perSecond, ratio, summarize, times } from './lib/stats.ts';
 import { searchBench, searchSpec } from './pdq.bench.ts';
@@ -45,11 +45,6 @@ const say = (line = '') => console.log(line);
 const section = (title: string) => say(`\n=== ${title}`);
 const secs = (s: number) => `${num(s, s < 10 ? 2 : 1)} s`;
 const seconds = (since: number) => (performance.now() - since) / 1000;
-/** Other engineers' work shares the cores: the figures are only comparable with the load beside them. */
-const loadLine = (when: string) =>
-  `load average ${when}: ${loadavg()
-    .map((l) => num(l, 2))
-    .join(', ')}`;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();

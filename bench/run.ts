@@ -22,6 +22,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   export: () => import('./export.bench.ts'),
   pdq: () => import('./pdq.bench.ts'),
   media: () => import('./media.bench.ts'),
+  scale: () => import('./scale.bench.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

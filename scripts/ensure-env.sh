@@ -100,16 +100,16 @@ ensure_browser() {
   fi
 }
 
-# Only for `npm test`: the platform video tests run Debian's `yt-dlp` (its generic extractor
-# against a loopback page). They require it and fail without it, so install it when missing.
-ensure_ytdlp() {
+# Only for `npm test`: a command some tests require (they fail without it), installed from
+# Debian's package when missing. $1 command, $2 package, $3 what fails without it.
+ensure_test_command() {
   case "$(basename "${BASH_SOURCE[-1]}")" in test.sh) ;; *) return 0 ;; esac
-  if command -v yt-dlp >/dev/null; then return 0; fi
+  if command -v "$1" >/dev/null; then return 0; fi
   if can_install; then
-    apt_install yt-dlp
+    apt_install "$2"
   else
-    say "yt-dlp is missing: the platform video tests (test/platform) will fail."
-    say "Run as root: apt-get install -y yt-dlp"
+    say "$1 is missing: $3 will fail."
+    say "Run as root: apt-get install -y $2"
   fi
 }
 
@@ -117,4 +117,8 @@ ensure_packages
 ensure_postgres
 ensure_redis
 ensure_browser
-ensure_ytdlp
+# The platform video tests run yt-dlp's generic extractor against a loopback page.
+ensure_test_command yt-dlp yt-dlp "the platform video tests (test/platform)"
+# Tests that restart Redis start a redis-server of their own, even where the shared Redis is a
+# service of the machine.
+ensure_test_command redis-server redis-server "the tests that restart Redis (test/scale, test/capture/redis-loss)"

@@ -32,8 +32,8 @@ export interface AppContext {
 
 export function createContext(config: Config): AppContext {
   const log = logger();
-  const prisma = createPrisma(config.DATABASE_URL);
-  const pool = createPgPool(config.DATABASE_URL);
+  const prisma = createPrisma(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const pool = createPgPool(config.DATABASE_URL, config.DATABASE_POOL_MAX);
   const redis = createRedis(config.REDIS_URL, 'producer');
   // ioredis reports every failed reconnect; one line per outage is enough.
   let redisDown = false;

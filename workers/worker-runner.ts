@@ -8,9 +8,9 @@ import { startPlatformCapture } from '../src/capture/platform/platform-deps.ts';
 import type { AppContext } from '../src/context.ts';
 import { findJobSpec, jobNames, queueNames } from '../src/jobs/catalogue.ts';
 import type { Component } from '../src/processes/component.ts';
-import { retention } from '../src/queue/queues.ts';
 import { createRedis, warnUnlessNoEviction } from '../src/queue/redis.ts';
 import { indexHandlers, type JobHandler } from './handler.ts';
+import { installSchedules, keepSchedules } from './schedules.ts';
 
 export interface WorkerOptions {
   handlers: readonly JobHandler[];
@@ -78,13 +78,17 @@ export async function startWorkers(
     worker.on('error', (err) => ctx.log.error({ err: err.message, queue }, 'worker error'));
     return worker;
   });
-  if (opts.schedules !== false) await installSchedules(ctx, handlers);
+  const handled = new Set(handlers.keys());
+  if (opts.schedules !== false) await installSchedules(ctx, handled);
+  // Redis may come back without them (see workers/schedules.ts).
+  const schedules = opts.schedules !== false ? keepSchedules(ctx, handled) : undefined;
   ctx.log.info({ queues: queueNames, jobs: [...handlers.keys()] }, 'workers started');
 
   return {
     name: 'workers',
     workers,
     async stop(deadline) {
+      schedules?.stop();
       // pause() stops fetching and resolves when active jobs are done. close(true) must come
       // after the race: BullMQ's close(true) returns an already pending close() unchanged.
       // A job still running at the deadline keeps its lock until it expires, then BullMQ's
@@ -106,21 +110,4 @@ export async function startWorkers(
       await browser?.close();
     },
   };
-}
-
-/** One scheduler entry per repeating job of the catalogue this process handles, however many
- * worker processes start: upsert is idempotent. Its id is the job name with `-` for `.`
- * (`capture-sweep`, the id earlier versions installed, so an upgrade replaces its entry). */
-async function installSchedules(ctx: AppContext, handlers: Map<string, JobHandler>) {
-  for (const name of jobNames) {
-    const spec = findJobSpec(name);
-    if (!spec?.everyMs || !handlers.has(name)) continue;
-    await ctx.queues
-      .get(spec.queue)
-      .upsertJobScheduler(
-        name.replaceAll('.', '-'),
-        { every: spec.everyMs(ctx.config) },
-        { name, data: {}, opts: { ...retention } },
-      );
-  }
 }

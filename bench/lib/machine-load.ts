@@ -2,9 +2,10 @@
 // machine shared with other work, a step's wall time says little unless we know that the
 // cores were ours. Linux only; elsewhere `available` is false.
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { sleep } from './load.ts';
+import { num } from './stats.ts';
 
 function ticks(): { busy: number; total: number } | undefined {
   try {
@@ -60,3 +61,9 @@ export async function waitForQuiet(
     }
   }
 }
+
+/** Other engineers' work shares the cores: the figures are only comparable with the load beside them. */
+export const loadLine = (when: string) =>
+  `load average ${when}: ${loadavg()
+    .map((l) => num(l, 2))
+    .join(', ')}`;

@@ -48,6 +48,9 @@ export const envSchema = z.object({
   /** The owner role `claimtrail db migrate` uses (creates the database, the runtime role, and
    * grants DATABASE_URL's role only what src/db/runtime-grants.ts lists). */
   MIGRATION_DATABASE_URL: postgresUrl.optional(),
+  /** Connections each of a process's two Postgres pools (Prisma's, pg's) may open: a process
+   * holds up to twice this, and max_connections must cover every process (see Deployment). */
+  DATABASE_POOL_MAX: positiveInt.max(100).default(10),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key: lets a test run share a Redis with a running service. */
   REDIS_PREFIX: z

@@ -1,6 +1,5 @@
 // /readyz follows its dependencies: a real Redis is killed and restarted under a running
 // context; Postgres is pointed at a port where nothing listens and one that never answers.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
@@ -9,34 +8,7 @@ import { type AppContext, createContext } from '../../src/context.ts';
 import { createApp } from '../../src/http/app.ts';
 import { testConfig, waitFor } from '../helpers/context.ts';
 import { freePort } from '../helpers/net.ts';
-
-const hasRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor(
-    async () => out.includes('Ready to accept connections') || child.exitCode !== null,
-    10_000,
-    50,
-  );
-  if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}):\n${out}`);
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
+import { hasRedisServer, type RedisServer, startRedisServer } from '../helpers/redis-server.ts';
 
 interface Readiness {
   status: string;
@@ -44,21 +16,19 @@ interface Readiness {
 }
 
 describe.skipIf(!hasRedisServer)('readiness follows Redis', () => {
-  let port: number;
-  let redis: ChildProcess | undefined;
+  let redis: RedisServer | undefined;
   let ctx: AppContext;
   let app: ReturnType<typeof createApp>['app'];
 
   beforeAll(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
-    ctx = createContext(testConfig({ REDIS_URL: `redis://127.0.0.1:${port}` }));
+    redis = await startRedisServer();
+    ctx = createContext(testConfig({ REDIS_URL: redis.url }));
     app = createApp(ctx).app;
   });
 
   afterAll(async () => {
     await ctx?.close();
-    if (redis) await stopRedis(redis);
+    await redis?.stop();
   });
 
   /** Polls /readyz until it answers `status`; returns that answer. */
@@ -82,14 +52,14 @@ describe.skipIf(!hasRedisServer)('readiness follows Redis', () => {
   });
 
   it('answers 503 naming Redis within 5 s of Redis dying, and recovers when it is back', async () => {
-    await stopRedis(redis!);
+    await redis!.kill();
     const down = await readyzUntil(503, 5_000);
     expect(down.body.status).toBe('unavailable');
     expect(down.body.checks.redis).not.toBe('ok');
     expect(down.body.checks.postgres).toBe('ok');
 
     // Same port, same context: the connection must heal by itself.
-    redis = await startRedis(port);
+    await redis!.start();
     const up = await readyzUntil(200, 15_000);
     expect(up.body.checks).toEqual({ postgres: 'ok', redis: 'ok' });
   }, 40_000);

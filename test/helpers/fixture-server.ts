@@ -22,6 +22,13 @@ export interface FixtureServer {
 
 /** Starts a server for this test file (closed after its tests); paths match without query. */
 export async function useFixtureServer(routes: Record<string, Route> = {}): Promise<FixtureServer> {
+  const server = await startFixtureServer(routes);
+  afterAll(server.close);
+  return server;
+}
+
+/** Starts a server the caller closes (code that runs outside vitest too: the scale run). */
+export async function startFixtureServer(routes: Record<string, Route> = {}): Promise<FixtureServer> {
   const table = new Map(Object.entries(routes));
   const hits = new Map<string, number>();
   const sockets = new Set<import('node:net').Socket>();
@@ -51,7 +58,6 @@ export async function useFixtureServer(routes: Record<string, Route> = {}): Prom
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  afterAll(close);
   return {
     origin: `http://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,

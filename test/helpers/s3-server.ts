@@ -34,6 +34,8 @@ export interface S3TestServer {
   objectFile(key: string): string;
   /** Every request received so far (across restarts), in arrival order. */
   requests(): readonly S3Request[];
+  /** The server process's pid. */
+  pid(): number | undefined;
   kill(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -73,6 +75,13 @@ async function end(child: ChildProcess, signal: NodeJS.Signals) {
 
 /** Starts a server for this test file (stopped and its files removed after the file's tests). */
 export async function useS3Server(opts: { bucket?: string; prefix?: string } = {}): Promise<S3TestServer> {
+  const server = await startS3Server(opts);
+  afterAll(() => server.stop());
+  return server;
+}
+
+/** Starts a server the caller stops (code that runs outside vitest too: the scale run). */
+export async function startS3Server(opts: { bucket?: string; prefix?: string } = {}): Promise<S3TestServer> {
   const directory = await mkdtemp(path.join(tmpdir(), 'claimtrail-s3rver-'));
   const bucket = opts.bucket ?? 'claimtrail-test';
   const seen: S3Request[] = [];
@@ -97,6 +106,7 @@ export async function useS3Server(opts: { bucket?: string; prefix?: string } = {
       return path.join(directory, bucket, ...parts.slice(0, -1), `${parts.at(-1)}._S3rver_object`);
     },
     requests: () => seen,
+    pid: () => child.pid,
     kill: () => end(child, 'SIGKILL'),
     async restart() {
       await end(child, 'SIGKILL');
@@ -107,7 +117,6 @@ export async function useS3Server(opts: { bucket?: string; prefix?: string } = {
       await rm(directory, { recursive: true, force: true });
     },
   };
-  afterAll(() => server.stop());
   return server;
 }
 

@@ -2,10 +2,14 @@
 // database or Redis (bogus URLs). Resolves to its exit code and output.
 import { runClaimtrail } from './cli.ts';
 
-export function runVerifyCli(args: string[]) {
-  return runClaimtrail(['verify-export', ...args], {
-    // Nothing listens here: the command must not need either.
-    DATABASE_URL: 'postgresql://nobody:nothing@127.0.0.1:9/none',
-    REDIS_URL: 'redis://127.0.0.1:9',
-  });
+export function runVerifyCli(args: string[], timeoutMs?: number) {
+  return runClaimtrail(
+    ['verify-export', ...args],
+    {
+      // Nothing listens here: the command must not need either.
+      DATABASE_URL: 'postgresql://nobody:nothing@127.0.0.1:9/none',
+      REDIS_URL: 'redis://127.0.0.1:9',
+    },
+    timeoutMs,
+  );
 }
