@@ -86,7 +86,13 @@ describe('statements per capture', () => {
     const id = (await env.cite(`${server.origin}/picture.png`)).source.id;
     const sent = await captureCounted(id);
     expect(sent, sent.join('\n')).toHaveLength(7);
-    expect(sent.slice(2).map((s) => s.split(' ')[0])).toEqual(['BEGIN', 'SELECT', 'SELECT', 'WITH', 'COMMIT']);
+    expect(sent.slice(2).map((s) => s.split(' ')[0])).toEqual([
+      'BEGIN',
+      'SELECT',
+      'SELECT',
+      'WITH',
+      'COMMIT',
+    ]);
   });
 
   it('a page that declares no media: 6 as well', async () => {
